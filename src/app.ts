@@ -1,0 +1,71 @@
+import { Hono } from 'hono';
+import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
+import { methodNotAllowed } from 'hono/method-not-allowed';
+import { secureHeaders } from 'hono/secure-headers';
+import { getConfig } from './config';
+import type { AppEnv } from './env';
+import { BrokerError } from './errors';
+import { logEvent } from './log';
+import { adminRoutes } from './routes/admin';
+import { healthRoutes } from './routes/health';
+import { homeRoutes } from './routes/home';
+import { loginRoutes } from './routes/login';
+import { sessionRoutes } from './routes/session';
+import { tokenRoutes } from './routes/tokens';
+
+/** The broker's HTTP surface: middleware, routers, and one error shape for everything. */
+export const app = new Hono<AppEnv>();
+
+app.use(secureHeaders());
+app.use(
+  methodNotAllowed({
+    app,
+    onMethodNotAllowed: (c, methods) =>
+      c.json(
+        { error: 'method_not_allowed', error_description: `${c.req.method} is not allowed here; use ${methods.join(', ')}` },
+        405,
+        { Allow: methods.join(', ') },
+      ),
+  }),
+);
+app.use(
+  cors({
+    // Only listed origins get CORS, and only they get credentials; a broken ALLOWED_ORIGINS gets none.
+    origin: (origin, c) => {
+      try {
+        return getConfig(c.env).allowedOrigins.has(origin) ? origin : null;
+      } catch {
+        return null;
+      }
+    },
+    credentials: true,
+    allowMethods: ['GET', 'POST'],
+    allowHeaders: ['Authorization', 'Content-Type'],
+    maxAge: 600,
+  }),
+);
+
+app.route('/', homeRoutes);
+app.route('/', healthRoutes);
+app.route('/', loginRoutes);
+app.route('/', sessionRoutes);
+app.route('/', tokenRoutes);
+app.route('/', adminRoutes);
+
+app.notFound((c) => c.json({ error: 'not_found', error_description: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
+
+app.onError((error, c) => {
+  if (error instanceof BrokerError) {
+    if (error.status >= 500) logEvent('request.error', { code: error.code, description: error.description });
+    return error.toResponse();
+  }
+  if (error instanceof HTTPException) {
+    const status = error.status;
+    return c.json({ error: status === 413 ? 'request_too_large' : 'invalid_request', error_description: error.message || 'bad request' }, status);
+  }
+  // Unknown failures: the name goes to the log, a generic body to the caller. Never the message,
+  // which could quote input.
+  logEvent('request.unhandled', { name: error instanceof Error ? error.name : 'unknown', path: new URL(c.req.url).pathname });
+  return c.json({ error: 'server_error', error_description: 'the broker failed unexpectedly' }, 500);
+});

@@ -1,0 +1,139 @@
+import { decodeBase64 } from './crypto/encoding';
+import { ConfigError } from './errors';
+import type { Env } from './env';
+
+/** The broker's settings, checked once per `env` object. Reading a broken setting throws. */
+export interface Config {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly authBaseUrl: string;
+  readonly apiBaseUrl: string;
+  readonly sessionSecret: string;
+  /** Raw 32-byte AES keys, newest first: the first seals, all unseal. */
+  readonly tokenKeys: readonly Uint8Array[];
+  readonly apiKeys: readonly string[];
+  readonly allowedOrigins: ReadonlySet<string>;
+  readonly defaultScopes: readonly string[];
+  readonly publicUrl: string | null;
+  /** Names of settings that are missing or malformed, for /health. */
+  readonly problems: readonly string[];
+}
+
+type Parsed<T> = { value: T } | { problem: string };
+
+const SCOPE_PATTERN = /^[A-Za-z0-9:_.\-]{1,100}$/;
+
+const required = (raw: string | undefined): Parsed<string> =>
+  raw && raw.trim() ? { value: raw.trim() } : { problem: 'is not set' };
+
+function parseBaseUrl(raw: string | undefined, fallback: string): Parsed<string> {
+  const text = raw?.trim() || fallback;
+  try {
+    const url = new URL(text);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return { problem: 'must be an http(s) URL' };
+    return { value: url.href.replace(/\/+$/, '') };
+  } catch {
+    return { problem: 'is not a valid URL' };
+  }
+}
+
+/** Splits a comma- (or space-) separated list, dropping empties. */
+export const splitList = (raw: string | undefined, separator = /[,\s]+/): string[] =>
+  (raw ?? '').split(separator).map((item) => item.trim()).filter(Boolean);
+
+function parseTokenKeys(raw: string | undefined): Parsed<Uint8Array[]> {
+  const encoded = splitList(raw, /,/);
+  if (encoded.length === 0) return { problem: 'is not set (32 random bytes, base64; see .dev.vars.example)' };
+  const keys: Uint8Array[] = [];
+  for (const [index, text] of encoded.entries()) {
+    const bytes = decodeBase64(text);
+    if (!bytes || bytes.length !== 32) {
+      return { problem: `key #${index + 1} must be exactly 32 bytes, base64-encoded` };
+    }
+    keys.push(bytes);
+  }
+  return { value: keys };
+}
+
+function parseOrigins(raw: string | undefined): Parsed<Set<string>> {
+  const origins = new Set<string>();
+  for (const text of splitList(raw, /,/)) {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      return { problem: `has an entry that is not an origin (scheme://host[:port])` };
+    }
+    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.pathname !== '/' || url.search || url.username) {
+      return { problem: `has an entry that is not an origin (scheme://host[:port])` };
+    }
+    origins.add(url.origin);
+  }
+  return { value: origins };
+}
+
+function parseScopes(raw: string | undefined): Parsed<string[]> {
+  const scopes = splitList(raw);
+  return scopes.every((scope) => SCOPE_PATTERN.test(scope)) ? { value: scopes } : { problem: 'has a malformed scope' };
+}
+
+function parseSessionSecret(raw: string | undefined): Parsed<string> {
+  const secret = required(raw);
+  if ('problem' in secret) return secret;
+  return secret.value.length >= 32 ? secret : { problem: 'must be at least 32 characters' };
+}
+
+function parseApiKeys(raw: string | undefined): Parsed<string[]> {
+  const keys = splitList(raw, /,/);
+  if (keys.length === 0) return { problem: 'is not set: no server-side caller can be authenticated' };
+  return keys.every((key) => key.length >= 16) ? { value: keys } : { problem: 'has a key shorter than 16 characters' };
+}
+
+function parsePublicUrl(raw: string | undefined): Parsed<string | null> {
+  if (!raw?.trim()) return { value: null };
+  const parsed = parseBaseUrl(raw, '');
+  return 'problem' in parsed ? parsed : { value: new URL(parsed.value).origin };
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** Reads and checks configuration once per `env`; each getter throws a ConfigError naming its setting. */
+export function getConfig(env: Env): Config {
+  const cached = cache.get(env);
+  if (cached) return cached;
+
+  const settings = {
+    TWITCH_CLIENT_ID: required(env.TWITCH_CLIENT_ID),
+    TWITCH_CLIENT_SECRET: required(env.TWITCH_CLIENT_SECRET),
+    TWITCH_AUTH_BASE_URL: parseBaseUrl(env.TWITCH_AUTH_BASE_URL, 'https://id.twitch.tv'),
+    TWITCH_API_BASE_URL: parseBaseUrl(env.TWITCH_API_BASE_URL, 'https://api.twitch.tv'),
+    SESSION_SECRET: parseSessionSecret(env.SESSION_SECRET),
+    TOKEN_ENCRYPTION_KEY: parseTokenKeys(env.TOKEN_ENCRYPTION_KEY),
+    API_KEYS: parseApiKeys(env.API_KEYS),
+    ALLOWED_ORIGINS: parseOrigins(env.ALLOWED_ORIGINS),
+    DEFAULT_SCOPES: parseScopes(env.DEFAULT_SCOPES),
+    PUBLIC_URL: parsePublicUrl(env.PUBLIC_URL),
+  };
+  type Name = keyof typeof settings;
+  const read = <T>(name: Name): T => {
+    const setting = settings[name];
+    if ('problem' in setting) throw new ConfigError(name, setting.problem);
+    return setting.value as T;
+  };
+
+  const config: Config = {
+    get clientId() { return read<string>('TWITCH_CLIENT_ID'); },
+    get clientSecret() { return read<string>('TWITCH_CLIENT_SECRET'); },
+    get authBaseUrl() { return read<string>('TWITCH_AUTH_BASE_URL'); },
+    get apiBaseUrl() { return read<string>('TWITCH_API_BASE_URL'); },
+    get sessionSecret() { return read<string>('SESSION_SECRET'); },
+    get tokenKeys() { return read<Uint8Array[]>('TOKEN_ENCRYPTION_KEY'); },
+    get apiKeys() { return read<string[]>('API_KEYS'); },
+    get allowedOrigins() { return read<Set<string>>('ALLOWED_ORIGINS'); },
+    get defaultScopes() { return read<string[]>('DEFAULT_SCOPES'); },
+    get publicUrl() { return read<string | null>('PUBLIC_URL'); },
+    problems: (Object.keys(settings) as Name[]).filter((name) => 'problem' in settings[name]),
+  };
+  cache.set(env, config);
+  return config;
+}

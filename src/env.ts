@@ -1,0 +1,36 @@
+import type { AppTokenMinter } from './vault/app-token-minter';
+import type { OneTimeStore } from './vault/one-time-store';
+import type { UserVault } from './vault/user-vault';
+import type { UserDirectory } from './sweep/user-directory';
+
+/** Every binding the Worker receives: vars and secrets (strings) and the storage bindings. */
+export interface Env {
+  TWITCH_CLIENT_ID?: string;
+  TWITCH_CLIENT_SECRET?: string;
+  TWITCH_AUTH_BASE_URL?: string;
+  TWITCH_API_BASE_URL?: string;
+  SESSION_SECRET?: string;
+  TOKEN_ENCRYPTION_KEY?: string;
+  API_KEYS?: string;
+  ALLOWED_ORIGINS?: string;
+  DEFAULT_SCOPES?: string;
+  /** Optional: the broker's public origin, when it is reachable under more than one host name. */
+  PUBLIC_URL?: string;
+
+  APP_TOKEN_CACHE: KVNamespace;
+  USER_VAULT: DurableObjectNamespace<UserVault>;
+  APP_TOKEN_MINTER: DurableObjectNamespace<AppTokenMinter>;
+  ONE_TIME_STORE: DurableObjectNamespace<OneTimeStore>;
+  USER_DIRECTORY: DurableObjectNamespace<UserDirectory>;
+}
+
+/** The Hono environment type shared by every router. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: {
+    /** Set by the session middleware once a session is verified. */
+    session?: import('./session/session-token').SessionClaims;
+    /** How the session arrived: a cookie needs an Origin check on state-changing requests, a bearer does not. */
+    sessionTransport?: 'cookie' | 'bearer';
+  };
+}

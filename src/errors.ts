@@ -1,0 +1,61 @@
+/**
+ * Errors with a stable wire code. The wire body is always
+ * `{"error": code, "error_description": description}`; the description never carries a secret.
+ */
+export class BrokerError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 410 | 413 | 415 | 429 | 500 | 502 | 503,
+    readonly code: string,
+    readonly description: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(`${code}: ${description}`);
+    this.name = 'BrokerError';
+  }
+
+  /** The JSON body every error response carries. */
+  toBody(): { error: string; error_description: string } {
+    return { error: this.code, error_description: this.description };
+  }
+
+  /** Renders the error as a Response (used outside Hono, e.g. in the entry point). */
+  toResponse(): Response {
+    return Response.json(this.toBody(), {
+      status: this.status,
+      headers: { 'Cache-Control': 'no-store', ...this.headers },
+    });
+  }
+}
+
+/** A required setting is missing or malformed: names the setting, never its value. */
+export class ConfigError extends BrokerError {
+  constructor(readonly setting: string, problem: string) {
+    super(500, 'server_misconfigured', `${setting} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** 400 for input that fails validation. */
+export const invalidRequest = (description: string): BrokerError =>
+  new BrokerError(400, 'invalid_request', description);
+
+/** 401 for a missing or bad session or API key. */
+export const unauthorized = (description: string): BrokerError =>
+  new BrokerError(401, 'unauthorized', description);
+
+/** 401 when the user's grant is gone at Twitch and only a new login can help. */
+export const reauthorizationRequired = (): BrokerError =>
+  new BrokerError(
+    401,
+    'reauthorization_required',
+    'Twitch no longer accepts this grant; send the user through /authorize again',
+  );
+
+/** 503 when Twitch is failing and no valid token is left to serve. */
+export const temporarilyUnavailable = (retryAfterSeconds: number): BrokerError =>
+  new BrokerError(
+    503,
+    'temporarily_unavailable',
+    'Twitch is not answering; try again shortly',
+    { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
+  );

@@ -1,0 +1,34 @@
+import type { Context } from 'hono';
+import { getConfig } from '../config';
+import type { AppEnv } from '../env';
+
+/** The broker's own public origin: PUBLIC_URL when set, else the origin this request came to. */
+export function brokerOrigin(c: Context<AppEnv>): string {
+  return getConfig(c.env).publicUrl ?? new URL(c.req.url).origin;
+}
+
+/** True for the broker's own origin and for origins listed in ALLOWED_ORIGINS. */
+export function isAllowedOrigin(c: Context<AppEnv>, origin: string | undefined | null): boolean {
+  if (!origin) return false;
+  return origin === brokerOrigin(c) || getConfig(c.env).allowedOrigins.has(origin);
+}
+
+/**
+ * Resolves `return_to` to an absolute URL on an allowed origin, or null. Relative paths resolve
+ * against the broker. Backslashes, control characters and userinfo are refused outright, since
+ * browsers and URL parsers disagree about them.
+ */
+export function resolveReturnTo(c: Context<AppEnv>, raw: string | undefined): string | null {
+  const base = brokerOrigin(c);
+  if (raw === undefined || raw === '') return `${base}/`;
+  if (raw.length > 2048 || /[\\\u0000-\u001f\u007f]/.test(raw)) return null;
+  let url: URL;
+  try {
+    url = new URL(raw, base);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return null;
+  if (url.username || url.password) return null;
+  return isAllowedOrigin(c, url.origin) ? url.href : null;
+}

@@ -1,0 +1,147 @@
+import { Hono, type Context } from 'hono';
+import * as z from 'zod/mini';
+import { getConfig } from '../config';
+import { randomToken, sha256Hex } from '../crypto/encoding';
+import type { AppEnv } from '../env';
+import { BrokerError, invalidRequest } from '../errors';
+import { resolveReturnTo, brokerOrigin } from '../http/origins';
+import { validateInput } from '../http/validate-input';
+import { logEvent } from '../log';
+import { LOGIN_FLOW_TTL_SECONDS, readLoginBindingCookie, setLoginBindingCookie, setSessionCookie } from '../session/session-cookie';
+import { signSession } from '../session/session-token';
+import { USER_DIRECTORY_NAME } from '../sweep/user-directory';
+import { authorizeUrl, exchangeCode, validateToken } from '../twitch/identity';
+import { describeFailure, TwitchError } from '../twitch/twitch-error';
+import { REQUEST_BUDGET } from '../twitch/twitch-fetch';
+import type { LoginState } from '../vault/one-time-store';
+
+/** A session code lives this long: enough for a frontend to exchange it, too short to be worth stealing. */
+export const SESSION_CODE_TTL_MS = 60_000;
+
+const SCOPE = /^[A-Za-z0-9:_.\-]{1,100}$/;
+const scopeList = z
+  .string()
+  .check(
+    z.maxLength(2000),
+    z.refine((value) => value.split(' ').filter(Boolean).every((scope) => SCOPE.test(scope)), 'malformed scope'),
+  );
+const token = (max: number) => z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^[A-Za-z0-9_\-]+$/));
+
+const authorizeQuery = z.object({
+  scope: z.optional(scopeList),
+  return_to: z.optional(z.string().check(z.maxLength(2048))),
+  force_verify: z.optional(z.enum(['true', 'false'])),
+});
+
+const callbackQuery = z.object({
+  state: z.optional(z.string().check(z.maxLength(200))),
+  code: z.optional(token(200)),
+  scope: z.optional(z.string().check(z.maxLength(2000))),
+  error: z.optional(z.string().check(z.maxLength(100))),
+  error_description: z.optional(z.string().check(z.maxLength(500))),
+});
+
+const oneTimeStore = (c: Context<AppEnv>, name: string) =>
+  c.env.ONE_TIME_STORE.get(c.env.ONE_TIME_STORE.idFromName(name));
+
+/** Appends query parameters to an allowed return_to URL. */
+function withParams(returnTo: string, params: Record<string, string>): string {
+  const url = new URL(returnTo);
+  for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value);
+  return url.href;
+}
+
+const invalidState = (description: string) => new BrokerError(400, 'invalid_state', description);
+
+export const loginRoutes = new Hono<AppEnv>()
+  /** Starts a login: remembers the flow under a fresh state and sends the browser to Twitch. */
+  .get('/authorize', validateInput('query', authorizeQuery), async (c) => {
+    const query = c.req.valid('query');
+    const config = getConfig(c.env);
+    const returnTo = resolveReturnTo(c, query.return_to);
+    if (!returnTo) throw invalidRequest('return_to must be a URL on an origin listed in ALLOWED_ORIGINS');
+    const scopes = query.scope !== undefined ? query.scope.split(' ').filter(Boolean) : [...config.defaultScopes];
+
+    // One binding secret per browser (reused across tabs), so the state only works where it started.
+    const binding = readLoginBindingCookie(c) ?? randomToken(32);
+    setLoginBindingCookie(c, binding);
+    const state = randomToken(32);
+    const redirectUri = `${brokerOrigin(c)}/callback`;
+    const flow: LoginState = { kind: 'login_state', returnTo, scopes, redirectUri };
+    await oneTimeStore(c, `state:${state}`).put(flow, LOGIN_FLOW_TTL_SECONDS * 1000, await sha256Hex(binding));
+
+    c.header('Cache-Control', 'no-store');
+    return c.redirect(authorizeUrl(config, { redirectUri, scopes, state, forceVerify: query.force_verify === 'true' }), 302);
+  })
+
+  /** Twitch sends the browser back here: check the state, exchange the code, store the grant. */
+  .get('/callback', validateInput('query', callbackQuery), async (c) => {
+    const query = c.req.valid('query');
+    const config = getConfig(c.env);
+    c.header('Cache-Control', 'no-store');
+    if (!query.state || !/^[A-Za-z0-9_\-]{43}$/.test(query.state)) throw invalidState('state is missing or malformed');
+    const binding = readLoginBindingCookie(c);
+    if (!binding) throw invalidState('this browser did not start a login (no login cookie)');
+
+    const taken = await oneTimeStore(c, `state:${query.state}`).take(await sha256Hex(binding));
+    if (!taken.ok) {
+      const reasons = {
+        missing: 'state is unknown or was already used',
+        expired: 'state has expired: start the login again',
+        binding_mismatch: 'state was issued to another browser',
+      } as const;
+      throw invalidState(reasons[taken.reason]);
+    }
+    if (taken.value.kind !== 'login_state') throw invalidState('state is unknown or was already used');
+    const flow = taken.value;
+
+    if (query.error !== undefined) {
+      // Twitch's redirect error (e.g. access_denied): hand it to the app, with no session.
+      const error = /^[a-z_]{1,50}$/.test(query.error) ? query.error : 'login_failed';
+      return c.redirect(withParams(flow.returnTo, { error, error_description: (query.error_description ?? '').slice(0, 200) }), 302);
+    }
+    if (!query.code) throw invalidRequest('code is missing');
+
+    let grant, info;
+    try {
+      grant = await exchangeCode(config, query.code, flow.redirectUri);
+      info = await validateToken(config, grant.accessToken, REQUEST_BUDGET);
+    } catch (error) {
+      logEvent('login.failed', { reason: describeFailure(error) });
+      const unavailable = !(error instanceof TwitchError) || error.kind === 'unavailable';
+      return c.redirect(
+        withParams(flow.returnTo, {
+          error: unavailable ? 'temporarily_unavailable' : 'invalid_grant',
+          error_description: unavailable ? 'Twitch did not answer; try logging in again' : 'Twitch refused the login code',
+        }),
+        302,
+      );
+    }
+    if (!info?.userId || !info.login) {
+      return c.redirect(withParams(flow.returnTo, { error: 'invalid_grant', error_description: 'Twitch did not confirm the user' }), 302);
+    }
+
+    const now = Date.now();
+    const vault = c.env.USER_VAULT.get(c.env.USER_VAULT.idFromName(info.userId));
+    const { sessionVersion } = await vault.storeGrant({
+      userId: info.userId,
+      login: info.login,
+      accessToken: grant.accessToken,
+      refreshToken: grant.refreshToken,
+      expiresAt: grant.expiresAt,
+      scopes: grant.scopes,
+      validatedAt: now,
+    });
+    await c.env.USER_DIRECTORY.get(c.env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME)).register(info.userId, now);
+
+    const session = await signSession(config.sessionSecret, info.userId, sessionVersion, now);
+    setSessionCookie(c, session.token);
+    // Cross-site frontends cannot read our cookie: they exchange this one-time code at POST /session.
+    const sessionCode = randomToken(32);
+    await oneTimeStore(c, `session:${sessionCode}`).put(
+      { kind: 'session_code', userId: info.userId, sessionVersion },
+      SESSION_CODE_TTL_MS,
+    );
+    logEvent('login.completed', { userId: info.userId });
+    return c.redirect(withParams(flow.returnTo, { session_code: sessionCode }), 302);
+  });

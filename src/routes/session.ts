@@ -1,0 +1,59 @@
+import { Hono, type Context } from 'hono';
+import * as z from 'zod/mini';
+import { requireSession } from '../auth/session-auth';
+import { getConfig } from '../config';
+import type { AppEnv } from '../env';
+import { BrokerError, invalidRequest, unauthorized } from '../errors';
+import { isAllowedOrigin } from '../http/origins';
+import { validateInput } from '../http/validate-input';
+import { clearSessionCookie } from '../session/session-cookie';
+import { signSession } from '../session/session-token';
+
+const forbiddenOrigin = () =>
+  new BrokerError(403, 'forbidden_origin', 'this request must come from an origin listed in ALLOWED_ORIGINS');
+
+/** A browser's cross-origin POST carries Origin; one from an origin we do not know is refused. */
+function checkOrigin(c: Context<AppEnv>, required: boolean): void {
+  const origin = c.req.header('Origin');
+  if (origin === undefined ? required : !isAllowedOrigin(c, origin)) throw forbiddenOrigin();
+}
+
+const sessionCodeBody = z.object({
+  session_code: z.string().check(z.minLength(1), z.maxLength(100), z.regex(/^[A-Za-z0-9_\-]+$/)),
+});
+
+export const sessionRoutes = new Hono<AppEnv>()
+  /** Exchanges the one-time `session_code` from the login redirect for a bearer session token. */
+  .post('/session', async (c, next) => {
+    checkOrigin(c, false);
+    if (!(c.req.header('Content-Type') ?? '').toLowerCase().startsWith('application/json')) {
+      throw new BrokerError(415, 'invalid_request', 'send JSON: {"session_code": "..."}');
+    }
+    await next();
+  }, validateInput('json', sessionCodeBody), async (c) => {
+    const { session_code: code } = c.req.valid('json');
+    const taken = await c.env.ONE_TIME_STORE.get(c.env.ONE_TIME_STORE.idFromName(`session:${code}`)).take();
+    if (!taken.ok || taken.value.kind !== 'session_code') {
+      throw invalidRequest('session_code is unknown, expired or already used');
+    }
+    const { userId, sessionVersion } = taken.value;
+    const session = await signSession(getConfig(c.env).sessionSecret, userId, sessionVersion);
+    c.header('Cache-Control', 'no-store');
+    return c.json({
+      session_token: session.token,
+      token_type: 'bearer',
+      expires_in: Math.floor((session.claims.expiresAt - Date.now()) / 1000),
+      user_id: userId,
+    });
+  })
+
+  /** Logs out: revokes the tokens at Twitch, forgets the grant, ends every session of the user. */
+  .post('/logout', requireSession, async (c) => {
+    checkOrigin(c, c.get('sessionTransport') === 'cookie');
+    const session = c.get('session')!;
+    const vault = c.env.USER_VAULT.get(c.env.USER_VAULT.idFromName(session.userId));
+    const outcome = await vault.logout(session.sessionVersion);
+    clearSessionCookie(c);
+    if (outcome === 'session_revoked') throw unauthorized('the session has been revoked');
+    return c.json({ logged_out: true });
+  });

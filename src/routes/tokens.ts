@@ -1,0 +1,72 @@
+import { Hono } from 'hono';
+import * as z from 'zod/mini';
+import { requireApiKey } from '../auth/api-key';
+import { requireSession } from '../auth/session-auth';
+import type { AppEnv } from '../env';
+import { BrokerError, reauthorizationRequired, temporarilyUnavailable, unauthorized } from '../errors';
+import { validateInput } from '../http/validate-input';
+import { getAppToken } from '../vault/app-token-cache';
+import type { UserTokenResult } from '../vault/vault-types';
+
+/** Twitch user ids are decimal numbers. */
+const userIdParam = z.object({ userId: z.string().check(z.regex(/^[0-9]{1,20}$/, 'must be a Twitch user id (digits)')) });
+
+const secondsUntil = (epochMs: number): number => Math.max(0, Math.floor((epochMs - Date.now()) / 1000));
+
+/** The `/token` body, or the error for why there is none. */
+function userTokenBody(result: UserTokenResult, whenMissing: BrokerError) {
+  if (result.ok) {
+    const { token } = result;
+    return {
+      access_token: token.accessToken,
+      token_type: 'bearer' as const,
+      expires_in: secondsUntil(token.expiresAt),
+      scopes: token.scopes,
+      user_id: token.userId,
+      login: token.login,
+    };
+  }
+  switch (result.error) {
+    case 'reauthorization_required':
+      throw reauthorizationRequired();
+    case 'temporarily_unavailable':
+      throw temporarilyUnavailable(result.retryAfterSeconds);
+    case 'session_revoked':
+      throw unauthorized('the session has been revoked');
+    case 'not_found':
+      throw whenMissing;
+  }
+}
+
+export const tokenRoutes = new Hono<AppEnv>()
+  .use('/token/*', async (c, next) => {
+    await next();
+    c.header('Cache-Control', 'no-store');
+  })
+  .use('/token', async (c, next) => {
+    await next();
+    c.header('Cache-Control', 'no-store');
+  })
+
+  /** The signed-in user's access token, refreshed when needed. */
+  .get('/token', requireSession, async (c) => {
+    const session = c.get('session')!;
+    const vault = c.env.USER_VAULT.get(c.env.USER_VAULT.idFromName(session.userId));
+    const result = await vault.getAccessToken({ sessionVersion: session.sessionVersion });
+    return c.json(userTokenBody(result, unauthorized('no grant is stored for this session')));
+  })
+
+  /** The app access token (client credentials), for server-side callers. */
+  .get('/token/app', requireApiKey, async (c) => {
+    const result = await getAppToken(c.env);
+    if (!result.ok) throw temporarilyUnavailable(result.retryAfterSeconds);
+    return c.json({ access_token: result.token.accessToken, token_type: 'bearer', expires_in: secondsUntil(result.token.expiresAt) });
+  })
+
+  /** Any stored user's access token, for server-side callers (bots, EventSub handlers). */
+  .get('/token/users/:userId', requireApiKey, validateInput('param', userIdParam), async (c) => {
+    const { userId } = c.req.valid('param');
+    const vault = c.env.USER_VAULT.get(c.env.USER_VAULT.idFromName(userId));
+    const result = await vault.getAccessToken();
+    return c.json(userTokenBody(result, new BrokerError(404, 'not_found', 'no grant is stored for this user')));
+  });

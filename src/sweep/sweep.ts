@@ -1,0 +1,46 @@
+import { getConfig } from '../config';
+import type { Env } from '../env';
+import { ConfigError } from '../errors';
+import { logEvent } from '../log';
+import { APP_TOKEN_MINTER_NAME, forgetAppToken } from '../vault/app-token-cache';
+import type { AppTokenCheck } from '../vault/vault-types';
+import { USER_DIRECTORY_NAME, type SweepCounts } from './user-directory';
+
+/** What a sweep came to: the app token's check and the first batch of users. */
+export interface SweepReport extends SweepCounts {
+  app: AppTokenCheck;
+}
+
+/**
+ * The hourly validation, shared by the cron and `POST /admin/sweep`: checks the app token, then
+ * runs one batch of due users (all users when `force`) and leaves the rest to the directory's alarm.
+ * Throws a ConfigError, once, when the settings it needs are broken.
+ */
+export async function runSweep(env: Env, options: { force: boolean }): Promise<SweepReport> {
+  const config = getConfig(env);
+  // Touch every setting the sweep needs before any user is touched: one clear failure, not one per user.
+  void [config.clientId, config.clientSecret, config.authBaseUrl, config.tokenKeys];
+
+  const minter = env.APP_TOKEN_MINTER.get(env.APP_TOKEN_MINTER.idFromName(APP_TOKEN_MINTER_NAME));
+  const app = await minter.validate();
+  if (app === 'minted') forgetAppToken();
+
+  const directory = env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME));
+  const counts = await directory.sweep({ force: options.force });
+  const report = { app, ...counts };
+  logEvent('sweep.run', { force: options.force, ...report });
+  return report;
+}
+
+/** The cron entry: a broken configuration is logged once, clearly, instead of failing per user. */
+export async function runScheduledSweep(env: Env): Promise<void> {
+  try {
+    await runSweep(env, { force: false });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      logEvent('sweep.skipped', { reason: error.message });
+      return;
+    }
+    throw error;
+  }
+}

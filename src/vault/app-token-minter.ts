@@ -1,0 +1,90 @@
+import { DurableObject } from 'cloudflare:workers';
+import { getConfig } from '../config';
+import { seal, unseal } from '../crypto/seal';
+import type { Env } from '../env';
+import { logEvent } from '../log';
+import { mintAppToken, validateToken } from '../twitch/identity';
+import { describeFailure, TwitchError } from '../twitch/twitch-error';
+import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/twitch-fetch';
+import { APP_TOKEN_SEAL_PURPOSE as SEAL_PURPOSE, publishAppToken } from './app-token-cache';
+import { APP_TOKEN_RENEW_MARGIN_MS, APP_TOKEN_SERVE_MARGIN_MS } from './timing';
+import type { AppAccessToken, AppTokenCheck, AppTokenResult } from './vault-types';
+
+interface StoredAppToken {
+  sealedAccessToken: string;
+  expiresAt: number;
+  mintedAt: number;
+}
+
+const RECORD_KEY = 'app-token';
+
+/**
+ * The one place the app access token is minted. Every isolate that misses the KV cache asks this
+ * single object, and concurrent askers share one in-flight mint: cold bursts mint exactly once.
+ */
+export class AppTokenMinter extends DurableObject<Env> {
+  private current: AppAccessToken | null = null;
+  private mintInFlight: Promise<AppTokenResult> | null = null;
+
+  private async load(): Promise<AppAccessToken | null> {
+    if (!this.current) {
+      const stored = await this.ctx.storage.get<StoredAppToken>(RECORD_KEY);
+      if (stored) {
+        const accessToken = await unseal(stored.sealedAccessToken, SEAL_PURPOSE, getConfig(this.env).tokenKeys);
+        this.current = { accessToken, expiresAt: stored.expiresAt };
+      }
+    }
+    return this.current;
+  }
+
+  /** The current app token, minted first if there is none or it is about to expire. */
+  async getToken(): Promise<AppTokenResult> {
+    const current = await this.load();
+    if (current && current.expiresAt - Date.now() > APP_TOKEN_SERVE_MARGIN_MS) return { ok: true, token: current };
+    return this.mintOnce(REQUEST_BUDGET);
+  }
+
+  /** The hourly check: validate the token; mint a new one on 401 or with under a day left. */
+  async validate(): Promise<AppTokenCheck> {
+    const current = await this.load();
+    if (current && current.expiresAt - Date.now() > APP_TOKEN_RENEW_MARGIN_MS) {
+      try {
+        const info = await validateToken(getConfig(this.env), current.accessToken, BACKGROUND_BUDGET);
+        if (info && (info.expiresAt === null || info.expiresAt - Date.now() > APP_TOKEN_RENEW_MARGIN_MS)) return 'valid';
+      } catch (error) {
+        logEvent('app_token.validate_failed', { reason: describeFailure(error) });
+        return 'failed';
+      }
+    }
+    const minted = await this.mintOnce(BACKGROUND_BUDGET);
+    return minted.ok ? 'minted' : 'failed';
+  }
+
+  private mintOnce(budget: CallBudget): Promise<AppTokenResult> {
+    this.mintInFlight ??= this.mint(budget).finally(() => {
+      this.mintInFlight = null;
+    });
+    return this.mintInFlight;
+  }
+
+  private async mint(budget: CallBudget): Promise<AppTokenResult> {
+    const config = getConfig(this.env);
+    let token;
+    try {
+      token = await mintAppToken(config, budget);
+    } catch (error) {
+      logEvent('app_token.mint_failed', { reason: describeFailure(error) });
+      return {
+        ok: false,
+        error: 'temporarily_unavailable',
+        retryAfterSeconds: error instanceof TwitchError ? error.retryAfterSeconds : 5,
+      };
+    }
+    const sealedAccessToken = await seal(token.accessToken, SEAL_PURPOSE, config.tokenKeys);
+    await this.ctx.storage.put<StoredAppToken>(RECORD_KEY, { sealedAccessToken, expiresAt: token.expiresAt, mintedAt: Date.now() });
+    this.current = token;
+    await publishAppToken(this.env.APP_TOKEN_CACHE, sealedAccessToken, token.expiresAt);
+    logEvent('app_token.minted', {});
+    return { ok: true, token };
+  }
+}

@@ -1,0 +1,12 @@
+/** Time rules shared by the vault, the minter and the sweep. Times are epoch milliseconds. */
+
+/** Refresh a user token when less than this remains. */
+export const USER_REFRESH_MARGIN_MS = 5 * 60_000;
+/** Twitch requires validating every token hourly. */
+export const VALIDATION_INTERVAL_MS = 60 * 60_000;
+/** A token validated (or refreshed) more recently than this is not validated again. */
+export const VALIDATION_SKIP_WINDOW_MS = VALIDATION_INTERVAL_MS - 5 * 60_000;
+/** The sweep mints a new app token when less than this remains. */
+export const APP_TOKEN_RENEW_MARGIN_MS = 24 * 3600_000;
+/** The app token is never served with less than this left. */
+export const APP_TOKEN_SERVE_MARGIN_MS = 5 * 60_000;

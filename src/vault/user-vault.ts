@@ -1,0 +1,312 @@
+import { DurableObject } from 'cloudflare:workers';
+import { getConfig, type Config } from '../config';
+import { isSealedWithOldKey, seal, unseal } from '../crypto/seal';
+import type { Env } from '../env';
+import { refreshUserToken, revokeToken, validateToken } from '../twitch/identity';
+import { describeFailure, TwitchError } from '../twitch/twitch-error';
+import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/twitch-fetch';
+import { logEvent } from '../log';
+import { USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
+import type { NewGrant, UserTokenResult, UserValidation } from './vault-types';
+
+/** The grant as stored: both tokens sealed, times absolute. */
+interface StoredGrant {
+  sealedAccessToken: string;
+  sealedRefreshToken: string;
+  expiresAt: number;
+  scopes: string[];
+  obtainedAt: number;
+  lastValidatedAt: number;
+  /** Bumped on every write of a new token pair: a refresh only writes back over the grant it read. */
+  generation: number;
+}
+
+/** Everything the vault keeps, under the single storage key `user`. */
+interface UserRecord {
+  userId: string;
+  login: string;
+  status: 'active' | 'revoked' | 'logged_out';
+  /** Sessions carry this number; bumping it revokes every outstanding session at once. */
+  sessionVersion: number;
+  grant: StoredGrant | null;
+  revokedAt: number | null;
+}
+
+type RefreshResult =
+  | { kind: 'refreshed' }
+  | { kind: 'revoked' }
+  | { kind: 'unavailable'; retryAfterSeconds: number };
+
+const RECORD_KEY = 'user';
+
+/**
+ * One Durable Object per Twitch user id. It is the only place a user's refresh token is ever
+ * used, so refreshes are serialised here: concurrent callers share one in-flight refresh.
+ */
+export class UserVault extends DurableObject<Env> {
+  private record: UserRecord | null | undefined;
+  /** The unsealed access token of the current generation, so hot reads skip the AES work. */
+  private plainAccessToken: { generation: number; token: string } | null = null;
+  private refreshInFlight: Promise<RefreshResult> | null = null;
+
+  private get config(): Config {
+    return getConfig(this.env);
+  }
+
+  private async load(): Promise<UserRecord | null> {
+    if (this.record === undefined) {
+      this.record = (await this.ctx.storage.get<UserRecord>(RECORD_KEY)) ?? null;
+    }
+    return this.record;
+  }
+
+  private async save(record: UserRecord): Promise<void> {
+    this.record = record;
+    await this.ctx.storage.put(RECORD_KEY, record);
+  }
+
+  private purpose(kind: 'access' | 'refresh'): string {
+    return `user:${this.record?.userId ?? ''}:${kind}`;
+  }
+
+  private async sealPair(userId: string, accessToken: string, refreshToken: string) {
+    const keys = this.config.tokenKeys;
+    const [sealedAccessToken, sealedRefreshToken] = await Promise.all([
+      seal(accessToken, `user:${userId}:access`, keys),
+      seal(refreshToken, `user:${userId}:refresh`, keys),
+    ]);
+    return { sealedAccessToken, sealedRefreshToken };
+  }
+
+  private async accessTokenOf(grant: StoredGrant): Promise<string> {
+    if (this.plainAccessToken?.generation !== grant.generation) {
+      const token = await unseal(grant.sealedAccessToken, this.purpose('access'), this.config.tokenKeys);
+      this.plainAccessToken = { generation: grant.generation, token };
+    }
+    return this.plainAccessToken.token;
+  }
+
+  /** Stores the grant from a completed login and returns the user's session version. */
+  async storeGrant(input: NewGrant): Promise<{ sessionVersion: number }> {
+    const previous = await this.load();
+    const sealed = await this.sealPair(input.userId, input.accessToken, input.refreshToken);
+    await this.save({
+      userId: input.userId,
+      login: input.login,
+      status: 'active',
+      sessionVersion: previous?.sessionVersion ?? 1,
+      revokedAt: null,
+      grant: {
+        ...sealed,
+        expiresAt: input.expiresAt,
+        scopes: input.scopes,
+        obtainedAt: Date.now(),
+        lastValidatedAt: input.validatedAt,
+        generation: (previous?.grant?.generation ?? 0) + 1,
+      },
+    });
+    logEvent('grant.stored', { userId: input.userId });
+    return { sessionVersion: this.record!.sessionVersion };
+  }
+
+  /**
+   * Hands out a usable access token, refreshing first when under five minutes remain.
+   * `sessionVersion`, when given, must match: that is how revoked sessions are refused.
+   */
+  async getAccessToken(request: { sessionVersion?: number } = {}): Promise<UserTokenResult> {
+    const record = await this.load();
+    if (!record) return { ok: false, error: 'not_found' };
+    if (request.sessionVersion !== undefined && request.sessionVersion !== record.sessionVersion) {
+      return { ok: false, error: 'session_revoked' };
+    }
+    if (record.status === 'revoked') return { ok: false, error: 'reauthorization_required' };
+    if (!record.grant) return { ok: false, error: 'not_found' };
+
+    if (record.grant.expiresAt - Date.now() <= USER_REFRESH_MARGIN_MS) {
+      const result = await this.refreshOnce(REQUEST_BUDGET);
+      if (result.kind === 'revoked') return { ok: false, error: 'reauthorization_required' };
+      if (result.kind === 'unavailable') {
+        // A token that still works is better than an error: refresh ahead of expiry makes this common.
+        const current = this.record?.grant;
+        if (!current || current.expiresAt <= Date.now()) {
+          return { ok: false, error: 'temporarily_unavailable', retryAfterSeconds: result.retryAfterSeconds };
+        }
+      }
+    }
+    return this.currentToken();
+  }
+
+  private async currentToken(): Promise<UserTokenResult> {
+    const record = this.record;
+    if (!record?.grant) return { ok: false, error: record?.status === 'revoked' ? 'reauthorization_required' : 'not_found' };
+    return {
+      ok: true,
+      token: {
+        accessToken: await this.accessTokenOf(record.grant),
+        expiresAt: record.grant.expiresAt,
+        scopes: record.grant.scopes,
+        userId: record.userId,
+        login: record.login,
+      },
+    };
+  }
+
+  /** Single flight: every caller arriving during a refresh waits for that same refresh. */
+  private refreshOnce(budget: CallBudget): Promise<RefreshResult> {
+    this.refreshInFlight ??= this.refresh(budget).finally(() => {
+      this.refreshInFlight = null;
+    });
+    return this.refreshInFlight;
+  }
+
+  private async refresh(budget: CallBudget): Promise<RefreshResult> {
+    const record = await this.load();
+    const grant = record?.grant;
+    if (!record || !grant || record.status !== 'active') return { kind: 'revoked' };
+
+    const config = this.config;
+    const refreshToken = await unseal(grant.sealedRefreshToken, this.purpose('refresh'), config.tokenKeys);
+    let fresh;
+    try {
+      fresh = await refreshUserToken(config, refreshToken, budget);
+    } catch (error) {
+      if (error instanceof TwitchError && error.isDeadRefreshToken) {
+        await this.markRevoked('refresh_rejected');
+        return { kind: 'revoked' };
+      }
+      // 5xx, 429, timeouts, garbage, or our own misconfiguration: the grant stays untouched.
+      const retryAfterSeconds = error instanceof TwitchError ? error.retryAfterSeconds : 5;
+      logEvent('refresh.failed', { userId: record.userId, reason: describeFailure(error) });
+      return { kind: 'unavailable', retryAfterSeconds };
+    }
+
+    // Other requests ran while we waited on Twitch: write only over the grant we refreshed.
+    const current = this.record;
+    if (!current?.grant || current.grant.generation !== grant.generation) {
+      logEvent('refresh.discarded', { userId: record.userId });
+      return current?.grant ? { kind: 'refreshed' } : { kind: 'revoked' };
+    }
+    // Persist the new pair, including Twitch's newest refresh token, before anyone is answered.
+    const sealed = await this.sealPair(current.userId, fresh.accessToken, fresh.refreshToken);
+    const now = Date.now();
+    await this.save({
+      ...current,
+      grant: {
+        ...sealed,
+        expiresAt: fresh.expiresAt,
+        scopes: fresh.scopes.length > 0 ? fresh.scopes : current.grant.scopes,
+        obtainedAt: now,
+        // A successful refresh proves the grant is alive, which is what hourly validation asks.
+        lastValidatedAt: now,
+        generation: grant.generation + 1,
+      },
+    });
+    this.plainAccessToken = { generation: grant.generation + 1, token: fresh.accessToken };
+    logEvent('grant.refreshed', { userId: current.userId });
+    return { kind: 'refreshed' };
+  }
+
+  /** Twitch has definitively refused the grant: forget the tokens, keep the user marked revoked. */
+  private async markRevoked(reason: string): Promise<void> {
+    const record = this.record;
+    if (!record) return;
+    await this.save({
+      ...record,
+      status: 'revoked',
+      grant: null,
+      revokedAt: Date.now(),
+      sessionVersion: record.sessionVersion + 1,
+    });
+    this.plainAccessToken = null;
+    logEvent('grant.revoked', { userId: record.userId, reason });
+  }
+
+  /**
+   * The hourly check: ask Twitch whether the token still lives; on 401 refresh once; on a
+   * definitive refusal mark the user revoked. Skips users validated within the last hour.
+   */
+  async validate(options: { force?: boolean } = {}): Promise<UserValidation> {
+    const record = await this.load();
+    const grant = record?.grant;
+    if (!record || !grant || record.status !== 'active') return { outcome: 'inactive', lastValidatedAt: null };
+    const now = Date.now();
+    if (!options.force && now - grant.lastValidatedAt < VALIDATION_SKIP_WINDOW_MS) {
+      return { outcome: 'skipped', lastValidatedAt: grant.lastValidatedAt };
+    }
+    if (this.refreshInFlight) await this.refreshInFlight;
+
+    let info;
+    try {
+      info = await validateToken(this.config, await this.accessTokenOf(grant), BACKGROUND_BUDGET);
+    } catch (error) {
+      logEvent('validate.failed', { userId: record.userId, reason: describeFailure(error) });
+      return { outcome: 'failed', lastValidatedAt: grant.lastValidatedAt };
+    }
+    if (info === null) {
+      const result = await this.refreshOnce(BACKGROUND_BUDGET);
+      const lastValidatedAt = this.record?.grant?.lastValidatedAt ?? null;
+      if (result.kind === 'refreshed') return { outcome: 'refreshed', lastValidatedAt };
+      return { outcome: result.kind === 'revoked' ? 'revoked' : 'failed', lastValidatedAt };
+    }
+
+    const current = this.record;
+    if (current?.grant?.generation === grant.generation) {
+      await this.save({
+        ...current,
+        login: info.login ?? current.login,
+        grant: {
+          ...current.grant,
+          ...(await this.resealedIfOldKey(current.grant)),
+          lastValidatedAt: now,
+          expiresAt: info.expiresAt ?? current.grant.expiresAt,
+          scopes: info.scopes.length > 0 ? info.scopes : current.grant.scopes,
+        },
+      });
+    }
+    return { outcome: 'validated', lastValidatedAt: now };
+  }
+
+  /** Values sealed with a retired key are re-sealed with the newest one on their next write. */
+  private async resealedIfOldKey(grant: StoredGrant): Promise<Partial<StoredGrant>> {
+    const keys = this.config.tokenKeys;
+    if (!(await isSealedWithOldKey(grant.sealedRefreshToken, keys)) && !(await isSealedWithOldKey(grant.sealedAccessToken, keys))) {
+      return {};
+    }
+    const [accessToken, refreshToken] = await Promise.all([
+      unseal(grant.sealedAccessToken, this.purpose('access'), keys),
+      unseal(grant.sealedRefreshToken, this.purpose('refresh'), keys),
+    ]);
+    return this.sealPair(this.record!.userId, accessToken, refreshToken);
+  }
+
+  /**
+   * Logout: revoke both tokens at Twitch (best effort: the user is logged out here either way),
+   * forget the grant and end every session of this user.
+   */
+  async logout(sessionVersion: number): Promise<'logged_out' | 'session_revoked'> {
+    const record = await this.load();
+    if (!record || record.sessionVersion !== sessionVersion) return 'session_revoked';
+    const grant = record.grant;
+    await this.save({ ...record, status: 'logged_out', grant: null, sessionVersion: record.sessionVersion + 1 });
+    this.plainAccessToken = null;
+    if (grant) {
+      const config = this.config;
+      const tokens = await Promise.all([
+        unseal(grant.sealedAccessToken, this.purpose('access'), config.tokenKeys),
+        unseal(grant.sealedRefreshToken, this.purpose('refresh'), config.tokenKeys),
+      ]);
+      const results = await Promise.allSettled(tokens.map((token) => revokeToken(config, token)));
+      const failures = results.filter((result) => result.status === 'rejected').length;
+      logEvent('grant.logged_out', { userId: record.userId, revokeFailures: failures });
+    }
+    return 'logged_out';
+  }
+
+  /** Ends every outstanding session of this user without touching the grant. */
+  async revokeSessions(): Promise<{ sessionVersion: number }> {
+    const record = await this.load();
+    if (!record) return { sessionVersion: 0 };
+    await this.save({ ...record, sessionVersion: record.sessionVersion + 1 });
+    return { sessionVersion: record.sessionVersion + 1 };
+  }
+}

@@ -1,0 +1,72 @@
+import { env } from 'cloudflare:workers';
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
+import { describe, expect, it, vi } from 'vitest';
+import worker from '../src/index';
+import type { Env } from '../src/env';
+import { API_KEY, BROKER, TEST_BINDINGS } from './test-bindings';
+import { freshStateForEachTest } from './support/reset';
+
+freshStateForEachTest();
+
+/** Calls the Worker's entry point with some settings replaced. */
+async function fetchWith(overrides: Partial<Env>, path: string, init?: RequestInit): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(new Request(`${BROKER}${path}`, init), { ...env, ...overrides } as Env, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+describe('configuration', () => {
+  it('GET /health answers 200 JSON and names missing settings without their values', async () => {
+    const complete = await fetchWith({}, '/health');
+    expect(complete.status).toBe(200);
+    expect(await complete.json()).toEqual({ status: 'ok', configuration: 'complete', problems: [] });
+
+    const broken = await fetchWith({ TWITCH_CLIENT_SECRET: undefined, TOKEN_ENCRYPTION_KEY: 'short' }, '/health');
+    expect(broken.status).toBe(200);
+    expect(await broken.json()).toMatchObject({ configuration: 'incomplete', problems: ['TWITCH_CLIENT_SECRET', 'TOKEN_ENCRYPTION_KEY'] });
+  });
+
+  it.each([
+    ['TWITCH_CLIENT_ID', { TWITCH_CLIENT_ID: '' }, '/authorize'],
+    ['TOKEN_ENCRYPTION_KEY', { TOKEN_ENCRYPTION_KEY: 'bm90LTMyLWJ5dGVz' }, '/token/app'],
+    ['SESSION_SECRET', { SESSION_SECRET: 'too-short' }, '/token'],
+    ['API_KEYS', { API_KEYS: '' }, '/token/app'],
+    ['ALLOWED_ORIGINS', { ALLOWED_ORIGINS: 'not a url' }, '/authorize?return_to=https://app.example.com/'],
+  ])('a broken %s gives a clear error naming it, with no value and no stack', async (name, overrides, path) => {
+    const response = await fetchWith(overrides, path, { headers: { Authorization: `Bearer ${API_KEY}`, Cookie: '__Host-ttb_session=x' } });
+    expect(response.status).toBe(500);
+    const body = await response.json<{ error: string; error_description: string }>();
+    expect(body.error).toBe('server_misconfigured');
+    expect(body.error_description).toContain(name);
+    expect(body.error_description).not.toMatch(/\bat\s+\S+:\d+/); // no stack frames
+    for (const value of Object.values(overrides)) if (value) expect(body.error_description).not.toContain(value);
+    for (const secret of [TEST_BINDINGS.SESSION_SECRET, TEST_BINDINGS.TWITCH_CLIENT_SECRET, API_KEY]) {
+      expect(JSON.stringify(body)).not.toContain(secret);
+    }
+  });
+
+  it('the cron logs one clear line about a missing secret instead of throwing', async () => {
+    const log = vi.spyOn(console, 'log');
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: '0 * * * *' }), { ...env, TWITCH_CLIENT_SECRET: undefined } as Env, ctx);
+    await waitOnExecutionContext(ctx);
+    const lines = log.mock.calls.map((call) => String(call[0])).filter((line) => line.includes('sweep'));
+    log.mockRestore();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('TWITCH_CLIENT_SECRET');
+  });
+
+  it('answers a known route with the wrong method with a JSON 405 and Allow', async () => {
+    const response = await fetchWith({}, '/token', { method: 'DELETE' });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('Allow')).toContain('GET');
+    expect(await response.json()).toMatchObject({ error: 'method_not_allowed' });
+  });
+
+  it('answers unknown routes with a JSON 404', async () => {
+    const response = await fetchWith({}, '/nope');
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: 'not_found' });
+  });
+});

@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTwitchStandinServer } from '../twitch-standin/server';
+import { startDevServer, type DevServer } from './dev-server';
+
+/**
+ * The whole product as a new user meets it: the real `wrangler dev` server, the local Twitch
+ * stand-in on a real port, and a browser's walk through login, token, cron and logout over HTTP.
+ */
+
+const API_KEY = 'e2e-api-key-0123456789abcdef';
+let broker: DevServer;
+let twitch: Awaited<ReturnType<typeof startTwitchStandinServer>>;
+
+/** A minimal browser: one cookie jar per host, redirects followed by hand so each hop is checked. */
+class Browser {
+  private readonly jar = new Map<string, Map<string, string>>();
+
+  cookies(url: string): Map<string, string> {
+    const host = new URL(url).host;
+    if (!this.jar.has(host)) this.jar.set(host, new Map());
+    return this.jar.get(host)!;
+  }
+
+  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    const cookies = this.cookies(url);
+    if (cookies.size) headers.set('Cookie', [...cookies].map(([name, value]) => `${name}=${value}`).join('; '));
+    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    for (const header of response.headers.getSetCookie()) {
+      const [pair, ...attributes] = header.split(';');
+      const [name, ...value] = pair!.split('=');
+      if (attributes.some((attribute) => /max-age=0/i.test(attribute))) cookies.delete(name!.trim());
+      else cookies.set(name!.trim(), value.join('='));
+    }
+    return response;
+  }
+}
+
+beforeAll(async () => {
+  twitch = await startTwitchStandinServer({ port: 0, host: '127.0.0.1' });
+  broker = await startDevServer({
+    TWITCH_CLIENT_ID: 'standin-client-id',
+    TWITCH_CLIENT_SECRET: 'standin-client-secret',
+    TWITCH_AUTH_BASE_URL: twitch.url,
+    TWITCH_API_BASE_URL: twitch.url,
+    SESSION_SECRET: 'e2e-session-secret-0123456789abcdef-0123456789',
+    TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+    API_KEYS: API_KEY,
+    ALLOWED_ORIGINS: 'http://localhost:5173',
+    DEFAULT_SCOPES: 'user:read:email',
+  });
+});
+
+afterAll(async () => {
+  await broker?.stop();
+  await twitch?.close();
+});
+
+describe('the browser flow against wrangler dev', () => {
+  it('logs in through the stand-in, serves tokens, runs the cron and logs out', async () => {
+    const browser = new Browser();
+
+    const home = await browser.fetch(`${broker.url}/`);
+    expect(home.status).toBe(200);
+    expect(await home.text()).toContain('Log in with Twitch');
+
+    const authorize = await browser.fetch(`${broker.url}/authorize`);
+    expect(authorize.status).toBe(302);
+    const consentUrl = authorize.headers.get('Location')!;
+    expect(consentUrl.startsWith(`${twitch.url}/oauth2/authorize?`)).toBe(true);
+
+    const consentPage = await browser.fetch(consentUrl);
+    expect(consentPage.status).toBe(200);
+    expect(await consentPage.text()).toContain('streamer_alice');
+
+    const form = new URLSearchParams(new URL(consentUrl).searchParams);
+    form.set('user_id', '100001');
+    form.set('decision', 'allow');
+    const approved = await browser.fetch(`${twitch.url}/oauth2/authorize`, {
+      method: 'POST',
+      body: form,
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    });
+    const callback = approved.headers.get('Location')!;
+    expect(callback.startsWith(`${broker.url}/callback?`)).toBe(true);
+
+    const landed = await browser.fetch(callback);
+    expect(landed.status).toBe(302);
+    const back = new URL(landed.headers.get('Location')!);
+    expect(back.origin + back.pathname).toBe(`${broker.url}/`);
+    expect(back.searchParams.get('session_code')).toBeTruthy();
+    expect(browser.cookies(broker.url).has('ttb_session')).toBe(true);
+
+    const token = await browser.fetch(`${broker.url}/token`);
+    expect(token.status).toBe(200);
+    expect(await token.json()).toMatchObject({ user_id: '100001', login: 'streamer_alice', token_type: 'bearer' });
+
+    const session = await fetch(`${broker.url}/session`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ session_code: back.searchParams.get('session_code') }),
+    });
+    const { session_token: sessionToken } = (await session.json()) as { session_token: string };
+    const byBearer = await fetch(`${broker.url}/token`, { headers: { Authorization: `Bearer ${sessionToken}` } });
+    expect(byBearer.status).toBe(200);
+
+    const app = await fetch(`${broker.url}/token/app`, { headers: { Authorization: `Bearer ${API_KEY}` } });
+    expect(app.status).toBe(200);
+    const user = await fetch(`${broker.url}/token/users/100001`, { headers: { Authorization: `Bearer ${API_KEY}` } });
+    expect(user.status).toBe(200);
+
+    const cron = await fetch(`${broker.url}/__scheduled?cron=${encodeURIComponent('0 * * * *')}`);
+    expect(cron.status).toBe(200);
+
+    const logout = await browser.fetch(`${broker.url}/logout`, { method: 'POST', headers: { Origin: broker.url } });
+    expect(logout.status).toBe(200);
+    expect((await browser.fetch(`${broker.url}/token`)).status).toBe(401);
+    expect((await fetch(`${broker.url}/token`, { headers: { Authorization: `Bearer ${sessionToken}` } })).status).toBe(401);
+  });
+});

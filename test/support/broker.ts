@@ -1,0 +1,109 @@
+import { env } from 'cloudflare:workers';
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { expect } from 'vitest';
+import worker from '../../src/index';
+import { APP_ORIGIN, BROKER, TWITCH } from '../test-bindings';
+
+/**
+ * Sends a request to the broker's entry point inside workerd, with the real bindings, and waits
+ * for the work it left running. (The entry is imported rather than reached through `exports`, so
+ * the test shares its module instance: `forgetAppToken` then clears the same isolate cache.)
+ */
+export async function broker(path: string, init?: RequestInit): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(new Request(`${BROKER}${path}`, { redirect: 'manual', ...init }), env, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+/** A browser's cookie jar for one origin: enough for Set-Cookie / Cookie round trips. */
+export class CookieJar {
+  readonly cookies = new Map<string, string>();
+
+  /** Remembers (or forgets, on Max-Age=0) every cookie a response sets. */
+  take(response: Response): Response {
+    for (const header of response.headers.getSetCookie()) {
+      const [pair, ...attributes] = header.split(';');
+      const [name, ...value] = pair!.split('=');
+      const expired = attributes.some((attribute) => /^\s*max-age=0\s*$/i.test(attribute));
+      if (expired) this.cookies.delete(name!.trim());
+      else this.cookies.set(name!.trim(), value.join('='));
+    }
+    return response;
+  }
+
+  header(): string {
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+
+  /** A browser request to the broker carrying this jar's cookies. */
+  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size > 0) headers.set('Cookie', this.header());
+    return this.take(await broker(path, { ...init, headers }));
+  }
+
+  get sessionCookie(): string | undefined {
+    return this.cookies.get('__Host-ttb_session');
+  }
+}
+
+export interface LoginOptions {
+  userId?: string;
+  scope?: string;
+  returnTo?: string;
+  jar?: CookieJar;
+  decision?: 'allow' | 'deny';
+}
+
+/** Starts a login at /authorize and returns where the broker sent the browser, with its params. */
+export async function startLogin(jar: CookieJar, options: Pick<LoginOptions, 'scope' | 'returnTo'> = {}) {
+  const query = new URLSearchParams({ return_to: options.returnTo ?? `${APP_ORIGIN}/after-login` });
+  if (options.scope !== undefined) query.set('scope', options.scope);
+  const response = await jar.fetch(`/authorize?${query}`);
+  expect(response.status).toBe(302);
+  return new URL(response.headers.get('Location')!);
+}
+
+/** Clicks the stand-in's consent page: approve as `userId`, or deny. Returns Twitch's redirect. */
+export async function consent(twitchAuthorizeUrl: URL, userId: string, decision: 'allow' | 'deny' = 'allow'): Promise<URL> {
+  const form = new URLSearchParams(twitchAuthorizeUrl.searchParams);
+  form.set('user_id', userId);
+  form.set('decision', decision);
+  const response = await fetch(`${TWITCH}/oauth2/authorize`, {
+    method: 'POST',
+    body: form,
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    redirect: 'manual',
+  });
+  expect(response.status).toBe(302);
+  return new URL(response.headers.get('Location')!);
+}
+
+/** The whole browser flow: authorize, consent at the stand-in, callback. */
+export async function login(options: LoginOptions = {}) {
+  const jar = options.jar ?? new CookieJar();
+  const twitchUrl = await startLogin(jar, options);
+  const callbackUrl = await consent(twitchUrl, options.userId ?? '100001', options.decision ?? 'allow');
+  const response = await jar.fetch(`${callbackUrl.pathname}${callbackUrl.search}`);
+  const location = response.headers.get('Location');
+  return { jar, response, twitchUrl, callbackUrl, location: location ? new URL(location) : null };
+}
+
+/** Logs in and exchanges the session code for a bearer session token. */
+export async function loginWithBearer(userId = '100001') {
+  const { location } = await login({ userId });
+  const response = await broker('/session', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Origin: APP_ORIGIN },
+    body: JSON.stringify({ session_code: location!.searchParams.get('session_code') }),
+  });
+  expect(response.status).toBe(200);
+  const body = await response.json<{ session_token: string }>();
+  return body.session_token;
+}
+
+/** Reads a JSON body with a type. */
+export async function json<T = Record<string, unknown>>(response: Response): Promise<T> {
+  return response.json<T>();
+}

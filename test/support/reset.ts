@@ -1,0 +1,33 @@
+import { env } from 'cloudflare:workers';
+import { abortAllDurableObjects, listDurableObjectIds, runInDurableObject } from 'cloudflare:test';
+import { beforeEach } from 'vitest';
+import { forgetAppToken } from '../../src/vault/app-token-cache';
+import { twitch } from './twitch';
+
+/** Erases every object's storage and alarm in a namespace. */
+async function eraseNamespace<T extends Rpc.DurableObjectBranded | undefined>(namespace: DurableObjectNamespace<T>): Promise<void> {
+  for (const id of await listDurableObjectIds(namespace)) {
+    await runInDurableObject(namespace.get(id), async (_instance, ctx) => {
+      await ctx.storage.deleteAlarm();
+      await ctx.storage.deleteAll();
+    });
+  }
+}
+
+/**
+ * Every test starts from empty storage, fresh object instances, an empty KV, a cold isolate
+ * cache and a fresh Twitch. (`reset()` from cloudflare:test leaves storage in place on this
+ * runtime, so storage is erased object by object.)
+ */
+export function freshStateForEachTest(): void {
+  beforeEach(async () => {
+    await eraseNamespace(env.USER_VAULT);
+    await eraseNamespace(env.APP_TOKEN_MINTER);
+    await eraseNamespace(env.ONE_TIME_STORE);
+    await eraseNamespace(env.USER_DIRECTORY);
+    await abortAllDurableObjects();
+    for (const { name } of (await env.APP_TOKEN_CACHE.list()).keys) await env.APP_TOKEN_CACHE.delete(name);
+    forgetAppToken();
+    await twitch.reset();
+  });
+}

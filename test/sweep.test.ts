@@ -1,0 +1,155 @@
+import { env } from 'cloudflare:workers';
+import { createExecutionContext, createScheduledController, runDurableObjectAlarm, waitOnExecutionContext } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import worker from '../src/index';
+import { SWEEP_BATCH_SIZE, USER_DIRECTORY_NAME } from '../src/sweep/user-directory';
+import { API_KEY } from './test-bindings';
+import { broker, json, login } from './support/broker';
+import { freshStateForEachTest } from './support/reset';
+import { twitch } from './support/twitch';
+
+freshStateForEachTest();
+
+const HOUR = 3600_000;
+const directory = () => env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME));
+const vault = (userId: string) => env.USER_VAULT.get(env.USER_VAULT.idFromName(userId));
+
+/** Fires the real cron handler and waits for everything it started. */
+async function runCron(): Promise<void> {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ cron: '0 * * * *', scheduledTime: Date.now() }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+/** Seeds users straight into their vaults (as a past login would have), last validated `ageMs` ago. */
+async function seedUsers(count: number, firstId: number, ageMs: number): Promise<string[]> {
+  await twitch.addUsers(count, firstId);
+  const ids = Array.from({ length: count }, (_, i) => String(firstId + i));
+  const validatedAt = Date.now() - ageMs;
+  for (let i = 0; i < ids.length; i += 100) {
+    await Promise.all(
+      ids.slice(i, i + 100).map(async (userId) => {
+        const grant = await twitch.grant(userId);
+        await vault(userId).storeGrant({
+          userId,
+          login: `user_${userId}`,
+          accessToken: grant.access_token,
+          refreshToken: grant.refresh_token,
+          expiresAt: Date.now() + grant.expires_in * 1000,
+          scopes: grant.scope,
+          validatedAt,
+        });
+      }),
+    );
+  }
+  await directory().registerMany(ids, validatedAt);
+  return ids;
+}
+
+const adminSweep = () => broker('/admin/sweep', { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` } });
+
+describe('the hourly sweep', () => {
+  it('validates the app token on the cron and mints a new one when Twitch says it is dead', async () => {
+    const first = await json<{ access_token: string }>(await broker('/token/app', { headers: { Authorization: `Bearer ${API_KEY}` } }));
+    await runCron();
+    let counts = await twitch.counts();
+    expect(counts.validate).toBe(1);
+    expect(counts.token.client_credentials).toBe(1);
+
+    await twitch.expire({ app: true });
+    await runCron();
+    counts = await twitch.counts();
+    expect(counts.token.client_credentials).toBe(2);
+    const second = await json<{ access_token: string }>(await broker('/token/app', { headers: { Authorization: `Bearer ${API_KEY}` } }));
+    expect(second.access_token).not.toBe(first.access_token);
+  });
+
+  it('does not validate a user who logged in less than an hour ago', async () => {
+    await login({ userId: '100001' });
+    const before = (await twitch.counts()).validate;
+    await runCron();
+    // Only the app token (minted by the sweep, no validate) was touched; the user was skipped.
+    expect((await twitch.counts()).validate).toBe(before);
+  });
+
+  it('validates a user whose last validation is over an hour old', async () => {
+    await seedUsers(1, 200001, 2 * HOUR);
+    await runCron();
+    const counts = await twitch.counts();
+    expect(counts.validate).toBe(1);
+    expect(counts.token.refresh_token).toBe(0);
+  });
+
+  it('marks a user who disconnected the app as revoked, with one refresh attempt and no storm', async () => {
+    const [userId] = await seedUsers(1, 200101, 2 * HOUR);
+    await twitch.disconnect(userId!);
+    await runCron();
+    const afterFirstSweep = await twitch.counts();
+    expect(afterFirstSweep.token.refresh_token).toBe(1);
+    expect(afterFirstSweep.validate).toBe(1);
+
+    const response = await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
+    expect(response.status).toBe(401);
+    expect(await json(response)).toMatchObject({ error: 'reauthorization_required' });
+
+    await adminSweep();
+    await runCron();
+    for (let i = 0; i < 5; i++) await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
+    const counts = await twitch.counts();
+    expect(counts.token.refresh_token).toBe(1);
+    // Two more sweeps validated the app token once each, and never the revoked user again.
+    expect(counts.validate).toBe(afterFirstSweep.validate + 2);
+  });
+
+  it('keeps a user through a Twitch outage during validation', async () => {
+    const [userId] = await seedUsers(1, 200201, 2 * HOUR);
+    await twitch.inject({ path: '/oauth2/validate', status: 503, times: -1 });
+    const report = await json<Record<string, number>>(await adminSweep());
+    expect(report).toMatchObject({ failed: 1, revoked: 0 });
+    await twitch.clearFaults();
+    const response = await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
+    expect(response.status).toBe(200);
+  });
+
+  it('POST /admin/sweep validates every stored token now and answers with counts', async () => {
+    const [healthy, expired, gone] = await seedUsers(3, 200301, 10 * 60_000);
+    await twitch.expire({ user_id: expired! });
+    await twitch.disconnect(gone!);
+    const response = await adminSweep();
+    expect(response.status).toBe(200);
+    expect(await json(response)).toEqual({ app: 'minted', validated: 1, refreshed: 1, revoked: 1, failed: 0, skipped: 0, remaining: 0 });
+    expect((await broker(`/token/users/${healthy}`, { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(200);
+    expect((await broker(`/token/users/${expired}`, { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(200);
+  });
+
+  it('POST /admin/sweep requires an API key', async () => {
+    const response = await broker('/admin/sweep', { method: 'POST' });
+    expect(response.status).toBe(401);
+  });
+
+  // 300 users make two batches. The local runtime slows down quadratically with the number of
+  // Durable Objects created in one run, so thousands of users are simulated by the sweep benchmark.
+  it('reaches every one of 300 users in batches that stay far below the subrequest limit', async () => {
+    const users = 300;
+    await seedUsers(users, 300000, 2 * HOUR);
+    await runCron();
+    // The cron minted the app token (there was none: no validate) and ran the first batch.
+    const validatesPerInvocation = [(await twitch.counts()).validate];
+    let seen = (await twitch.counts()).validate;
+    for (let guard = 0; guard < 50; guard++) {
+      const { due } = await directory().stats();
+      if (due === 0) break;
+      expect(await runDurableObjectAlarm(directory())).toBe(true);
+      const now = (await twitch.counts()).validate;
+      validatesPerInvocation.push(now - seen);
+      seen = now;
+    }
+    const counts = await twitch.counts();
+    expect(counts.validate).toBe(users);
+    expect(counts.token.refresh_token).toBe(0);
+    expect(Math.max(...validatesPerInvocation)).toBeLessThanOrEqual(SWEEP_BATCH_SIZE);
+    expect(SWEEP_BATCH_SIZE).toBeLessThan(1000);
+    expect(validatesPerInvocation.length).toBeGreaterThan(1);
+    expect(await directory().stats()).toEqual({ users, active: users, due: 0 });
+  }, 120_000);
+});

@@ -1,0 +1,48 @@
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+import { createTwitchStandin } from './test/twitch-standin/index';
+import { createStandinNodeListener } from './test/twitch-standin/node-host';
+import { TEST_BINDINGS } from './test/test-bindings';
+
+/**
+ * Two projects. `workers`: the broker inside workerd (real KV, Durable Objects, cron), with every
+ * outbound fetch answered by the local Twitch stand-in, the only fake. `node`: the stand-in's own
+ * tests and the end-to-end test against a real `wrangler dev`-style server.
+ */
+const twitch = createTwitchStandin();
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: TEST_BINDINGS,
+              // The Node listener form lets the stand-in drop connections like a real server would.
+              outboundService: { node: createStandinNodeListener(twitch) },
+            },
+          }),
+        ],
+        test: {
+          name: 'workers',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.node.test.ts'],
+          // One stand-in serves every file: files run one at a time so their Twitch state stays apart.
+          fileParallelism: false,
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'node',
+          include: ['test/**/*.node.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
