@@ -13,6 +13,8 @@ const twitch = createTwitchStandin();
 
 export default defineConfig({
   test: {
+    // The broker logs one JSON line per event; show them only for failing tests.
+    silent: 'passed-only',
     projects: [
       {
         plugins: [

@@ -10,20 +10,25 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { startTwitchStandinServer } from '../test/twitch-standin/server';
+import { newApiKey } from './api-key';
 
 const DEV_VARS = '.dev.vars';
 const EXAMPLE = '.dev.vars.example';
+/** The local API key itself: configuration holds only its digest. Git-ignored. */
+const DEV_API_KEY = '.dev.api-key';
 
 /** Writes .dev.vars from the example, replacing each placeholder with a fresh random value. */
 function createDevVars(): void {
+  const apiKey = newApiKey('local', 'app+users+admin');
+  writeFileSync(DEV_API_KEY, `${apiKey.key}\n`, { mode: 0o600 });
   const fresh: Record<string, string> = {
     SESSION_SECRET: randomBytes(48).toString('base64url'),
     TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    API_KEYS: randomBytes(32).toString('hex'),
+    API_KEYS: apiKey.entry,
   };
   const text = readFileSync(EXAMPLE, 'utf8').replace(/^([A-Z_]+)=replace-with.*$/gm, (_line, name: string) => `${name}=${fresh[name] ?? ''}`);
   writeFileSync(DEV_VARS, text, { mode: 0o600 });
-  console.log(`Created ${DEV_VARS} with fresh local keys. Your local API key is in it (API_KEYS).`);
+  console.log(`Created ${DEV_VARS} with fresh local keys. Your local API key is in ${DEV_API_KEY}.`);
 }
 
 /** Reads KEY=VALUE lines. */
@@ -52,7 +57,7 @@ async function main(): Promise<void> {
   const authBase = new URL(vars.TWITCH_AUTH_BASE_URL || 'https://id.twitch.tv');
   let standin: Awaited<ReturnType<typeof startTwitchStandinServer>> | null = null;
   if (['127.0.0.1', 'localhost', '[::1]'].includes(authBase.hostname)) {
-    standin = await startTwitchStandinServer({ port: Number(authBase.port || 80), host: authBase.hostname });
+    standin = await startTwitchStandinServer({ port: Number(authBase.port || 80), host: authBase.hostname.replace(/^\[(.*)\]$/, '$1') });
     console.log(`Local Twitch stand-in: ${standin.url} (not real Twitch; pick a test user on its consent page)`);
   } else {
     console.log(`Using Twitch at ${authBase.origin}`);

@@ -11,7 +11,7 @@ export interface Config {
   readonly sessionSecret: string;
   /** Raw 32-byte AES keys, newest first: the first seals, all unseal. */
   readonly tokenKeys: readonly Uint8Array[];
-  readonly apiKeys: readonly string[];
+  readonly apiKeys: readonly ApiKeyEntry[];
   readonly allowedOrigins: ReadonlySet<string>;
   readonly defaultScopes: readonly string[];
   readonly publicUrl: string | null;
@@ -20,6 +20,17 @@ export interface Config {
 }
 
 type Parsed<T> = { value: T } | { problem: string };
+
+/** What an API key may fetch. */
+export type ApiScope = 'app' | 'users' | 'admin';
+export const API_SCOPES: readonly ApiScope[] = ['app', 'users', 'admin'];
+
+/** One configured caller: a name for logs, its scopes, and the SHA-256 of its key (never the key). */
+export interface ApiKeyEntry {
+  name: string;
+  scopes: ReadonlySet<ApiScope>;
+  digest: Uint8Array;
+}
 
 const SCOPE_PATTERN = /^[A-Za-z0-9:_.\-]{1,100}$/;
 
@@ -83,10 +94,24 @@ function parseSessionSecret(raw: string | undefined): Parsed<string> {
   return secret.value.length >= 32 ? secret : { problem: 'must be at least 32 characters' };
 }
 
-function parseApiKeys(raw: string | undefined): Parsed<string[]> {
-  const keys = splitList(raw, /,/);
-  if (keys.length === 0) return { problem: 'is not set: no server-side caller can be authenticated' };
-  return keys.every((key) => key.length >= 16) ? { value: keys } : { problem: 'has a key shorter than 16 characters' };
+const API_KEY_ENTRY = /^([A-Za-z0-9_.\-]{1,64}):([a-z+]{1,40}):([0-9a-fA-F]{64})$/;
+
+/** `name:scope[+scope]:sha256hex`, comma-separated; `npm run api-key` prints entries. */
+function parseApiKeys(raw: string | undefined): Parsed<ApiKeyEntry[]> {
+  const entries = splitList(raw, /,/);
+  if (entries.length === 0) return { problem: 'is not set: no server-side caller can be authenticated' };
+  const parsed: ApiKeyEntry[] = [];
+  for (const [index, entry] of entries.entries()) {
+    const match = entry.match(API_KEY_ENTRY);
+    const scopes = match?.[2]!.split('+') ?? [];
+    if (!match || !scopes.every((scope): scope is ApiScope => (API_SCOPES as string[]).includes(scope))) {
+      return { problem: `entry #${index + 1} must be name:scope[+scope]:sha256-hex with scopes app, users, admin (npm run api-key prints one)` };
+    }
+    const digest = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) digest[i] = parseInt(match[3]!.slice(i * 2, i * 2 + 2), 16);
+    parsed.push({ name: match[1]!, scopes: new Set(scopes), digest });
+  }
+  return { value: parsed };
 }
 
 function parsePublicUrl(raw: string | undefined): Parsed<string | null> {
@@ -128,7 +153,7 @@ export function getConfig(env: Env): Config {
     get apiBaseUrl() { return read<string>('TWITCH_API_BASE_URL'); },
     get sessionSecret() { return read<string>('SESSION_SECRET'); },
     get tokenKeys() { return read<Uint8Array[]>('TOKEN_ENCRYPTION_KEY'); },
-    get apiKeys() { return read<string[]>('API_KEYS'); },
+    get apiKeys() { return read<ApiKeyEntry[]>('API_KEYS'); },
     get allowedOrigins() { return read<Set<string>>('ALLOWED_ORIGINS'); },
     get defaultScopes() { return read<string[]>('DEFAULT_SCOPES'); },
     get publicUrl() { return read<string | null>('PUBLIC_URL'); },

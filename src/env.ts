@@ -32,5 +32,7 @@ export interface AppEnv {
     session?: import('./session/session-token').SessionClaims;
     /** How the session arrived: a cookie needs an Origin check on state-changing requests, a bearer does not. */
     sessionTransport?: 'cookie' | 'bearer';
+    /** The configured name of the API key that authenticated this request. */
+    apiCaller?: string;
   };
 }

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { API_KEY } from './test-bindings';
+import { API_KEY, APP_ONLY_API_KEY, USERS_ONLY_API_KEY } from './test-bindings';
 import { broker, json } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { twitch } from './support/twitch';
@@ -61,7 +61,13 @@ describe('GET /token/app', () => {
     expect((await twitch.counts()).token.client_credentials).toBe(0);
   });
 
-  it('accepts every configured API key', async () => {
-    expect((await appToken({ Authorization: 'Bearer second-api-key-0123456789abcdef' })).status).toBe(200);
+  it('accepts every key that carries the app scope', async () => {
+    expect((await appToken({ Authorization: `Bearer ${APP_ONLY_API_KEY}` })).status).toBe(200);
+  });
+
+  it('answers 403 insufficient_scope to a valid key without the app scope', async () => {
+    const response = await appToken({ Authorization: `Bearer ${USERS_ONLY_API_KEY}` });
+    expect(response.status).toBe(403);
+    expect(await json(response)).toMatchObject({ error: 'insufficient_scope' });
   });
 });

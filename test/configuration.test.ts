@@ -32,6 +32,7 @@ describe('configuration', () => {
     ['TOKEN_ENCRYPTION_KEY', { TOKEN_ENCRYPTION_KEY: 'bm90LTMyLWJ5dGVz' }, '/token/app'],
     ['SESSION_SECRET', { SESSION_SECRET: 'too-short' }, '/token'],
     ['API_KEYS', { API_KEYS: '' }, '/token/app'],
+    ['API_KEYS', { API_KEYS: 'a-plain-key-is-not-accepted-0123456789' }, '/token/app'],
     ['ALLOWED_ORIGINS', { ALLOWED_ORIGINS: 'not a url' }, '/authorize?return_to=https://app.example.com/'],
   ])('a broken %s gives a clear error naming it, with no value and no stack', async (name, overrides, path) => {
     const response = await fetchWith(overrides, path, { headers: { Authorization: `Bearer ${API_KEY}`, Cookie: '__Host-ttb_session=x' } });

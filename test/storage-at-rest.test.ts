@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { listDurableObjectIds, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { API_KEY, TEST_BINDINGS } from './test-bindings';
+import { API_KEY, APP_ONLY_API_KEY, TEST_BINDINGS, USERS_ONLY_API_KEY } from './test-bindings';
 import { broker, login } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { twitch } from './support/twitch';
@@ -57,7 +57,9 @@ describe('storage at rest', () => {
       ...(await twitch.secrets()),
       TEST_BINDINGS.SESSION_SECRET,
       TEST_BINDINGS.TOKEN_ENCRYPTION_KEY,
-      ...TEST_BINDINGS.API_KEYS.split(','),
+      API_KEY,
+      APP_ONLY_API_KEY,
+      USERS_ONLY_API_KEY,
       ...[...jar.cookies.values()],
     ];
     expect(secrets.length).toBeGreaterThan(8);

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { API_KEY, APP_ORIGIN } from './test-bindings';
+import { API_KEY, APP_ONLY_API_KEY, APP_ORIGIN, USERS_ONLY_API_KEY } from './test-bindings';
 import { broker, CookieJar, json, login, loginWithBearer } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { twitch } from './support/twitch';
@@ -183,6 +183,14 @@ describe('GET /token/users/:userId', () => {
     const response = await broker('/token/users/100001', { headers });
     expect(response.status).toBe(401);
     expect(await json(response)).toMatchObject({ error: 'unauthorized' });
+  });
+
+  it('accepts a users-scoped key and answers 403 to a key scoped to the app token only', async () => {
+    await login({ userId: '100002' });
+    expect((await broker('/token/users/100002', { headers: { Authorization: `Bearer ${USERS_ONLY_API_KEY}` } })).status).toBe(200);
+    const response = await broker('/token/users/100002', { headers: { Authorization: `Bearer ${APP_ONLY_API_KEY}` } });
+    expect(response.status).toBe(403);
+    expect(await json(response)).toMatchObject({ error: 'insufficient_scope' });
   });
 
   it('refuses a session token in place of an API key', async () => {

@@ -1,35 +1,35 @@
 import { createMiddleware } from 'hono/factory';
-import { getConfig } from '../config';
+import { getConfig, type ApiScope } from '../config';
 import { utf8 } from '../crypto/encoding';
 import type { AppEnv } from '../env';
-import { unauthorized } from '../errors';
+import { BrokerError, unauthorized } from '../errors';
 import { bearerToken } from './session-auth';
 
-const digestsByKeys = new WeakMap<readonly string[], Promise<ArrayBuffer[]>>();
-
-/** SHA-256 digests of the configured keys, computed once per isolate. */
-function keyDigests(keys: readonly string[]): Promise<ArrayBuffer[]> {
-  let digests = digestsByKeys.get(keys);
-  if (!digests) {
-    digests = Promise.all(keys.map((key) => crypto.subtle.digest('SHA-256', utf8(key))));
-    digestsByKeys.set(keys, digests);
-  }
-  return digests;
-}
+/** Longest key worth hashing: anything longer is not one of ours. */
+const MAX_KEY_LENGTH = 512;
 
 /**
- * Requires `Authorization: Bearer <API key>` for server-side callers. Every configured key is
- * compared, in constant time, against the digest of the presented one.
+ * Requires `Authorization: Bearer <API key>` carrying `scope`. Configuration holds only SHA-256
+ * digests; the presented key's digest is compared in constant time against every entry, so timing
+ * reveals neither which entry matched nor how much of it did. Unknown key: 401; known key without
+ * the scope: 403.
  */
-export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
-  const presented = bearerToken(c.req.header('Authorization'));
-  if (!presented || presented.length > 512) throw unauthorized('an API key is required: Authorization: Bearer <API key>');
-  const [presentedDigest, digests] = await Promise.all([
-    crypto.subtle.digest('SHA-256', utf8(presented)),
-    keyDigests(getConfig(c.env).apiKeys),
-  ]);
-  let matched = false;
-  for (const digest of digests) matched = crypto.subtle.timingSafeEqual(presentedDigest, digest) || matched;
-  if (!matched) throw unauthorized('the API key is not valid');
-  await next();
-});
+export function requireApiKey(scope: ApiScope) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    const presented = bearerToken(c.req.header('Authorization'));
+    if (!presented || presented.length > MAX_KEY_LENGTH) throw unauthorized('an API key is required: Authorization: Bearer <API key>');
+    const entries = getConfig(c.env).apiKeys;
+    const presentedDigest = await crypto.subtle.digest('SHA-256', utf8(presented));
+    let matchedIndex = -1;
+    entries.forEach((entry, index) => {
+      if (crypto.subtle.timingSafeEqual(presentedDigest, entry.digest)) matchedIndex = index;
+    });
+    const caller = entries[matchedIndex];
+    if (!caller) throw unauthorized('the API key is not valid');
+    if (!caller.scopes.has(scope)) {
+      throw new BrokerError(403, 'insufficient_scope', `this API key may not be used for ${scope} tokens`);
+    }
+    c.set('apiCaller', caller.name);
+    await next();
+  });
+}

@@ -57,14 +57,14 @@ export const tokenRoutes = new Hono<AppEnv>()
   })
 
   /** The app access token (client credentials), for server-side callers. */
-  .get('/token/app', requireApiKey, async (c) => {
+  .get('/token/app', requireApiKey('app'), async (c) => {
     const result = await getAppToken(c.env);
     if (!result.ok) throw temporarilyUnavailable(result.retryAfterSeconds);
     return c.json({ access_token: result.token.accessToken, token_type: 'bearer', expires_in: secondsUntil(result.token.expiresAt) });
   })
 
   /** Any stored user's access token, for server-side callers (bots, EventSub handlers). */
-  .get('/token/users/:userId', requireApiKey, validateInput('param', userIdParam), async (c) => {
+  .get('/token/users/:userId', requireApiKey('users'), validateInput('param', userIdParam), async (c) => {
     const { userId } = c.req.valid('param');
     const vault = c.env.USER_VAULT.get(c.env.USER_VAULT.idFromName(userId));
     const result = await vault.getAccessToken();

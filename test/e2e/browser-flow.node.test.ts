@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTwitchStandinServer } from '../twitch-standin/server';
 import { startDevServer, type DevServer } from './dev-server';
@@ -45,7 +46,7 @@ beforeAll(async () => {
     TWITCH_API_BASE_URL: twitch.url,
     SESSION_SECRET: 'e2e-session-secret-0123456789abcdef-0123456789',
     TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
-    API_KEYS: API_KEY,
+    API_KEYS: `e2e:app+users+admin:${createHash('sha256').update(API_KEY).digest('hex')}`,
     ALLOWED_ORIGINS: 'http://localhost:5173',
     DEFAULT_SCOPES: 'user:read:email',
   });
