@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { getConfig } from '../config';
 import type { AppEnv } from '../env';
+import { BrokerError } from '../errors';
 
 /** The broker's own public origin: PUBLIC_URL when set, else the origin this request came to. */
 export function brokerOrigin(c: Context<AppEnv>): string {
@@ -31,4 +32,15 @@ export function resolveReturnTo(c: Context<AppEnv>, raw: string | undefined): st
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return null;
   if (url.username || url.password) return null;
   return isAllowedOrigin(c, url.origin) ? url.href : null;
+}
+
+/**
+ * A browser's cross-origin POST carries `Origin`; one from an origin we do not know is refused.
+ * `required` refuses a missing Origin too: for cookie-authenticated state changes (CSRF).
+ */
+export function checkOrigin(c: Context<AppEnv>, required: boolean): void {
+  const origin = c.req.header('Origin');
+  if (origin === undefined ? required : !isAllowedOrigin(c, origin)) {
+    throw new BrokerError(403, 'forbidden_origin', 'this request must come from the broker or an origin listed in ALLOWED_ORIGINS');
+  }
 }

@@ -1,6 +1,9 @@
 import { Hono } from 'hono';
 import { requireApiKey } from '../auth/api-key';
 import type { AppEnv } from '../env';
+import { BrokerError } from '../errors';
+import { userIdParam } from '../http/params';
+import { validateInput } from '../http/validate-input';
 import { runSweep } from '../sweep/sweep';
 
 export const adminRoutes = new Hono<AppEnv>()
@@ -12,4 +15,16 @@ export const adminRoutes = new Hono<AppEnv>()
     const report = await runSweep(c.env, { force: true });
     c.header('Cache-Control', 'no-store');
     return c.json(report);
+  })
+
+  /** A user's audit trail (logins, refreshes, validations, revocations), oldest first; no secrets. */
+  .get('/admin/users/:userId/events', requireApiKey('admin'), validateInput('param', userIdParam), async (c) => {
+    const { userId } = c.req.valid('param');
+    const events = await c.env.USER_VAULT.get(c.env.USER_VAULT.idFromName(userId)).events();
+    if (!events) throw new BrokerError(404, 'not_found', 'this broker has no record of that user');
+    c.header('Cache-Control', 'no-store');
+    return c.json({
+      user_id: userId,
+      events: events.map((entry) => ({ at: new Date(entry.at).toISOString(), event: entry.event, ...(entry.detail ? { detail: entry.detail } : {}) })),
+    });
   });

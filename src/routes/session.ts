@@ -1,22 +1,13 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import * as z from 'zod/mini';
 import { requireSession } from '../auth/session-auth';
 import { getConfig } from '../config';
 import type { AppEnv } from '../env';
 import { BrokerError, invalidRequest, unauthorized } from '../errors';
-import { isAllowedOrigin } from '../http/origins';
+import { checkOrigin } from '../http/origins';
 import { validateInput } from '../http/validate-input';
 import { clearSessionCookie } from '../session/session-cookie';
 import { signSession } from '../session/session-token';
-
-const forbiddenOrigin = () =>
-  new BrokerError(403, 'forbidden_origin', 'this request must come from an origin listed in ALLOWED_ORIGINS');
-
-/** A browser's cross-origin POST carries Origin; one from an origin we do not know is refused. */
-function checkOrigin(c: Context<AppEnv>, required: boolean): void {
-  const origin = c.req.header('Origin');
-  if (origin === undefined ? required : !isAllowedOrigin(c, origin)) throw forbiddenOrigin();
-}
 
 const sessionCodeBody = z.object({
   session_code: z.string().check(z.minLength(1), z.maxLength(100), z.regex(/^[A-Za-z0-9_\-]+$/)),
@@ -56,4 +47,15 @@ export const sessionRoutes = new Hono<AppEnv>()
     clearSessionCookie(c);
     if (outcome === 'session_revoked') throw unauthorized('the session has been revoked');
     return c.json({ logged_out: true });
+  })
+
+  /** Ends every session of the signed-in user (all devices), keeping the grant. */
+  .post('/sessions/revoke-all', requireSession, async (c) => {
+    checkOrigin(c, c.get('sessionTransport') === 'cookie');
+    const session = c.get('session')!;
+    const vault = c.env.USER_VAULT.get(c.env.USER_VAULT.idFromName(session.userId));
+    const outcome = await vault.revokeSessions(session.sessionVersion);
+    clearSessionCookie(c);
+    if (outcome === 'session_revoked') throw unauthorized('the session has been revoked');
+    return c.json({ sessions_revoked: true });
   });

@@ -1,15 +1,13 @@
 import { Hono } from 'hono';
-import * as z from 'zod/mini';
 import { requireApiKey } from '../auth/api-key';
 import { requireSession } from '../auth/session-auth';
 import type { AppEnv } from '../env';
 import { BrokerError, reauthorizationRequired, temporarilyUnavailable, unauthorized } from '../errors';
+import { userIdParam } from '../http/params';
 import { validateInput } from '../http/validate-input';
 import { getAppToken } from '../vault/app-token-cache';
 import type { UserTokenResult } from '../vault/vault-types';
 
-/** Twitch user ids are decimal numbers. */
-const userIdParam = z.object({ userId: z.string().check(z.regex(/^[0-9]{1,20}$/, 'must be a Twitch user id (digits)')) });
 
 const secondsUntil = (epochMs: number): number => Math.max(0, Math.floor((epochMs - Date.now()) / 1000));
 

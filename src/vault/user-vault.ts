@@ -5,7 +5,7 @@ import type { Env } from '../env';
 import { refreshUserToken, revokeToken, validateToken } from '../twitch/identity';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/twitch-fetch';
-import { logEvent } from '../log';
+import { AuditTrail, type AuditEvent } from './audit-trail';
 import { USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
 import type { NewGrant, UserTokenResult, UserValidation } from './vault-types';
 
@@ -48,6 +48,7 @@ export class UserVault extends DurableObject<Env> {
   /** The unsealed access token of the current generation, so hot reads skip the AES work. */
   private plainAccessToken: { generation: number; token: string } | null = null;
   private refreshInFlight: Promise<RefreshResult> | null = null;
+  private readonly audit = new AuditTrail(this.ctx.storage);
 
   private get config(): Config {
     return getConfig(this.env);
@@ -105,7 +106,7 @@ export class UserVault extends DurableObject<Env> {
         generation: (previous?.grant?.generation ?? 0) + 1,
       },
     });
-    logEvent('grant.stored', { userId: input.userId });
+    await this.audit.append(input.userId, 'logged_in');
     return { sessionVersion: this.record!.sessionVersion };
   }
 
@@ -176,14 +177,14 @@ export class UserVault extends DurableObject<Env> {
       }
       // 5xx, 429, timeouts, garbage, or our own misconfiguration: the grant stays untouched.
       const retryAfterSeconds = error instanceof TwitchError ? error.retryAfterSeconds : 5;
-      logEvent('refresh.failed', { userId: record.userId, reason: describeFailure(error) });
+      await this.audit.append(record.userId, 'refresh_failed', describeFailure(error));
       return { kind: 'unavailable', retryAfterSeconds };
     }
 
     // Other requests ran while we waited on Twitch: write only over the grant we refreshed.
     const current = this.record;
     if (!current?.grant || current.grant.generation !== grant.generation) {
-      logEvent('refresh.discarded', { userId: record.userId });
+      // The grant changed while Twitch answered (logout, new login): this pair is not ours to keep.
       return current?.grant ? { kind: 'refreshed' } : { kind: 'revoked' };
     }
     // Persist the new pair, including Twitch's newest refresh token, before anyone is answered.
@@ -202,7 +203,7 @@ export class UserVault extends DurableObject<Env> {
       },
     });
     this.plainAccessToken = { generation: grant.generation + 1, token: fresh.accessToken };
-    logEvent('grant.refreshed', { userId: current.userId });
+    await this.audit.append(current.userId, 'refreshed');
     return { kind: 'refreshed' };
   }
 
@@ -218,7 +219,7 @@ export class UserVault extends DurableObject<Env> {
       sessionVersion: record.sessionVersion + 1,
     });
     this.plainAccessToken = null;
-    logEvent('grant.revoked', { userId: record.userId, reason });
+    await this.audit.append(record.userId, 'revoked', reason);
   }
 
   /**
@@ -239,7 +240,7 @@ export class UserVault extends DurableObject<Env> {
     try {
       info = await validateToken(this.config, await this.accessTokenOf(grant), BACKGROUND_BUDGET);
     } catch (error) {
-      logEvent('validate.failed', { userId: record.userId, reason: describeFailure(error) });
+      await this.audit.append(record.userId, 'validate_failed', describeFailure(error));
       return { outcome: 'failed', lastValidatedAt: grant.lastValidatedAt };
     }
     if (info === null) {
@@ -263,6 +264,7 @@ export class UserVault extends DurableObject<Env> {
         },
       });
     }
+    await this.audit.append(record.userId, 'validated');
     return { outcome: 'validated', lastValidatedAt: now };
   }
 
@@ -297,16 +299,24 @@ export class UserVault extends DurableObject<Env> {
       ]);
       const results = await Promise.allSettled(tokens.map((token) => revokeToken(config, token)));
       const failures = results.filter((result) => result.status === 'rejected').length;
-      logEvent('grant.logged_out', { userId: record.userId, revokeFailures: failures });
+      await this.audit.append(record.userId, 'logged_out', failures ? `${failures} revocation(s) at Twitch failed` : undefined);
+    } else {
+      await this.audit.append(record.userId, 'logged_out');
     }
     return 'logged_out';
   }
 
   /** Ends every outstanding session of this user without touching the grant. */
-  async revokeSessions(): Promise<{ sessionVersion: number }> {
+  async revokeSessions(sessionVersion: number): Promise<'sessions_revoked' | 'session_revoked'> {
     const record = await this.load();
-    if (!record) return { sessionVersion: 0 };
+    if (!record || record.sessionVersion !== sessionVersion) return 'session_revoked';
     await this.save({ ...record, sessionVersion: record.sessionVersion + 1 });
-    return { sessionVersion: record.sessionVersion + 1 };
+    await this.audit.append(record.userId, 'sessions_revoked');
+    return 'sessions_revoked';
+  }
+
+  /** The user's audit trail, or null for a user this broker never saw. */
+  async events(): Promise<AuditEvent[] | null> {
+    return (await this.load()) ? this.audit.list() : null;
   }
 }
