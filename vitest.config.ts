@@ -30,6 +30,8 @@ export default defineConfig({
         test: {
           name: 'workers',
           include: ['test/**/*.test.ts'],
+          // Every file's console output is scanned for secrets after its tests.
+          setupFiles: ['test/support/log-capture.ts'],
           exclude: ['test/**/*.node.test.ts'],
           // One stand-in serves every file: files run one at a time so their Twitch state stays apart.
           fileParallelism: false,
