@@ -6,6 +6,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import { getConfig } from './config';
 import type { AppEnv } from './env';
 import { BrokerError } from './errors';
+import { requestBodyLimit, requestSizeLimits } from './http/request-limits';
 import { logEvent } from './log';
 import { adminRoutes } from './routes/admin';
 import { healthRoutes } from './routes/health';
@@ -18,6 +19,8 @@ import { tokenRoutes } from './routes/tokens';
 export const app = new Hono<AppEnv>();
 
 app.use(secureHeaders());
+app.use(requestSizeLimits);
+app.use(requestBodyLimit);
 app.use(
   methodNotAllowed({
     app,

@@ -1,5 +1,6 @@
 import { decodeBase64 } from './crypto/encoding';
 import { ConfigError } from './errors';
+import { parseScopes } from './http/scopes';
 import type { Env } from './env';
 
 /** The broker's settings, checked once per `env` object. Reading a broken setting throws. */
@@ -32,7 +33,6 @@ export interface ApiKeyEntry {
   digest: Uint8Array;
 }
 
-const SCOPE_PATTERN = /^[A-Za-z0-9:_.\-]{1,100}$/;
 
 const required = (raw: string | undefined): Parsed<string> =>
   raw && raw.trim() ? { value: raw.trim() } : { problem: 'is not set' };
@@ -83,9 +83,9 @@ function parseOrigins(raw: string | undefined): Parsed<Set<string>> {
   return { value: origins };
 }
 
-function parseScopes(raw: string | undefined): Parsed<string[]> {
-  const scopes = splitList(raw);
-  return scopes.every((scope) => SCOPE_PATTERN.test(scope)) ? { value: scopes } : { problem: 'has a malformed scope' };
+function parseDefaultScopes(raw: string | undefined): Parsed<string[]> {
+  const scopes = parseScopes((raw ?? '').replace(/[,\s]+/g, ' '));
+  return scopes ? { value: scopes } : { problem: 'has a malformed scope' };
 }
 
 function parseSessionSecret(raw: string | undefined): Parsed<string> {
@@ -136,7 +136,7 @@ export function getConfig(env: Env): Config {
     TOKEN_ENCRYPTION_KEY: parseTokenKeys(env.TOKEN_ENCRYPTION_KEY),
     API_KEYS: parseApiKeys(env.API_KEYS),
     ALLOWED_ORIGINS: parseOrigins(env.ALLOWED_ORIGINS),
-    DEFAULT_SCOPES: parseScopes(env.DEFAULT_SCOPES),
+    DEFAULT_SCOPES: parseDefaultScopes(env.DEFAULT_SCOPES),
     PUBLIC_URL: parsePublicUrl(env.PUBLIC_URL),
   };
   type Name = keyof typeof settings;

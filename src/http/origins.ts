@@ -15,23 +15,22 @@ export function isAllowedOrigin(c: Context<AppEnv>, origin: string | undefined |
 }
 
 /**
- * Resolves `return_to` to an absolute URL on an allowed origin, or null. Relative paths resolve
- * against the broker. Backslashes, control characters and userinfo are refused outright, since
- * browsers and URL parsers disagree about them.
+ * Resolves `return_to` to an absolute URL on the broker's origin or an allowed one, or null.
+ * Relative paths resolve against the broker. Backslashes, control characters and userinfo are
+ * refused outright, since browsers and URL parsers disagree about them.
  */
-export function resolveReturnTo(c: Context<AppEnv>, raw: string | undefined): string | null {
-  const base = brokerOrigin(c);
-  if (raw === undefined || raw === '') return `${base}/`;
+export function resolveReturnTo(raw: string | undefined, brokerOrigin: string, allowedOrigins: ReadonlySet<string>): string | null {
+  if (raw === undefined || raw === '') return `${brokerOrigin}/`;
   if (raw.length > 2048 || /[\\\u0000-\u001f\u007f]/.test(raw)) return null;
   let url: URL;
   try {
-    url = new URL(raw, base);
+    url = new URL(raw, brokerOrigin);
   } catch {
     return null;
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') return null;
   if (url.username || url.password) return null;
-  return isAllowedOrigin(c, url.origin) ? url.href : null;
+  return url.origin === brokerOrigin || allowedOrigins.has(url.origin) ? url.href : null;
 }
 
 /**

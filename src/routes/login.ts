@@ -5,6 +5,7 @@ import { randomToken, sha256Hex } from '../crypto/encoding';
 import type { AppEnv } from '../env';
 import { BrokerError, invalidRequest } from '../errors';
 import { resolveReturnTo, brokerOrigin } from '../http/origins';
+import { parseScopes } from '../http/scopes';
 import { validateInput } from '../http/validate-input';
 import { logEvent } from '../log';
 import { LOGIN_FLOW_TTL_SECONDS, readLoginBindingCookie, setLoginBindingCookie, setSessionCookie } from '../session/session-cookie';
@@ -18,13 +19,7 @@ import type { LoginState } from '../vault/one-time-store';
 /** A session code lives this long: enough for a frontend to exchange it, too short to be worth stealing. */
 export const SESSION_CODE_TTL_MS = 60_000;
 
-const SCOPE = /^[A-Za-z0-9:_.\-]{1,100}$/;
-const scopeList = z
-  .string()
-  .check(
-    z.maxLength(2000),
-    z.refine((value) => value.split(' ').filter(Boolean).every((scope) => SCOPE.test(scope)), 'malformed scope'),
-  );
+const scopeList = z.string().check(z.refine((value) => parseScopes(value) !== null, 'malformed scope list'));
 const token = (max: number) => z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^[A-Za-z0-9_\-]+$/));
 
 const authorizeQuery = z.object({
@@ -58,9 +53,9 @@ export const loginRoutes = new Hono<AppEnv>()
   .get('/authorize', validateInput('query', authorizeQuery), async (c) => {
     const query = c.req.valid('query');
     const config = getConfig(c.env);
-    const returnTo = resolveReturnTo(c, query.return_to);
+    const returnTo = resolveReturnTo(query.return_to, brokerOrigin(c), config.allowedOrigins);
     if (!returnTo) throw invalidRequest('return_to must be a URL on an origin listed in ALLOWED_ORIGINS');
-    const scopes = query.scope !== undefined ? query.scope.split(' ').filter(Boolean) : [...config.defaultScopes];
+    const scopes = query.scope !== undefined ? parseScopes(query.scope)! : [...config.defaultScopes];
 
     // One binding secret per browser (reused across tabs), so the state only works where it started.
     const binding = readLoginBindingCookie(c) ?? randomToken(32);

@@ -20,7 +20,12 @@ async function eraseNamespace<T extends Rpc.DurableObjectBranded | undefined>(na
  * runtime, so storage is erased object by object.)
  */
 export function freshStateForEachTest(): void {
-  beforeEach(async () => {
+  beforeEach(resetAll);
+}
+
+/** Empties all storage, restarts every object, clears the isolate cache and resets Twitch. */
+export async function resetAll(): Promise<void> {
+  {
     await eraseNamespace(env.USER_VAULT);
     await eraseNamespace(env.APP_TOKEN_MINTER);
     await eraseNamespace(env.ONE_TIME_STORE);
@@ -29,5 +34,5 @@ export function freshStateForEachTest(): void {
     for (const { name } of (await env.APP_TOKEN_CACHE.list()).keys) await env.APP_TOKEN_CACHE.delete(name);
     forgetAppToken();
     await twitch.reset();
-  });
+  }
 }
