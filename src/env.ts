@@ -2,6 +2,7 @@ import type { AppTokenMinter } from './vault/app-token-minter';
 import type { OneTimeStore } from './vault/one-time-store';
 import type { UserVault } from './vault/user-vault';
 import type { UserDirectory } from './sweep/user-directory';
+import type { LoginRateLimiter } from './http/login-rate-limiter';
 
 /** Every binding the Worker receives: vars and secrets (strings) and the storage bindings. */
 export interface Env {
@@ -22,6 +23,9 @@ export interface Env {
   APP_TOKEN_MINTER: DurableObjectNamespace<AppTokenMinter>;
   ONE_TIME_STORE: DurableObjectNamespace<OneTimeStore>;
   USER_DIRECTORY: DurableObjectNamespace<UserDirectory>;
+  /** Workers rate limiting; optional: without it the Durable Object fallback limits logins. */
+  LOGIN_RATE_LIMITER?: RateLimit;
+  LOGIN_RATE_LIMITER_FALLBACK: DurableObjectNamespace<LoginRateLimiter>;
 }
 
 /** The Hono environment type shared by every router. */

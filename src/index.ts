@@ -6,6 +6,7 @@ export { AppTokenMinter } from './vault/app-token-minter';
 export { OneTimeStore } from './vault/one-time-store';
 export { UserVault } from './vault/user-vault';
 export { UserDirectory } from './sweep/user-directory';
+export { LoginRateLimiter } from './http/login-rate-limiter';
 
 export default {
   fetch: app.fetch,

@@ -5,6 +5,7 @@ import { randomToken, sha256Hex } from '../crypto/encoding';
 import type { AppEnv } from '../env';
 import { BrokerError, invalidRequest } from '../errors';
 import { resolveReturnTo, brokerOrigin } from '../http/origins';
+import { limitLoginRate } from '../http/login-rate-limiter';
 import { parseScopes } from '../http/scopes';
 import { validateInput } from '../http/validate-input';
 import { logEvent } from '../log';
@@ -50,7 +51,7 @@ const invalidState = (description: string) => new BrokerError(400, 'invalid_stat
 
 export const loginRoutes = new Hono<AppEnv>()
   /** Starts a login: remembers the flow under a fresh state and sends the browser to Twitch. */
-  .get('/authorize', validateInput('query', authorizeQuery), async (c) => {
+  .get('/authorize', limitLoginRate, validateInput('query', authorizeQuery), async (c) => {
     const query = c.req.valid('query');
     const config = getConfig(c.env);
     const returnTo = resolveReturnTo(query.return_to, brokerOrigin(c), config.allowedOrigins);
@@ -70,7 +71,7 @@ export const loginRoutes = new Hono<AppEnv>()
   })
 
   /** Twitch sends the browser back here: check the state, exchange the code, store the grant. */
-  .get('/callback', validateInput('query', callbackQuery), async (c) => {
+  .get('/callback', limitLoginRate, validateInput('query', callbackQuery), async (c) => {
     const query = c.req.valid('query');
     const config = getConfig(c.env);
     c.header('Cache-Control', 'no-store');

@@ -4,6 +4,7 @@ import { requireSession } from '../auth/session-auth';
 import { getConfig } from '../config';
 import type { AppEnv } from '../env';
 import { BrokerError, invalidRequest, unauthorized } from '../errors';
+import { limitLoginRate } from '../http/login-rate-limiter';
 import { checkOrigin } from '../http/origins';
 import { validateInput } from '../http/validate-input';
 import { clearSessionCookie } from '../session/session-cookie';
@@ -15,7 +16,7 @@ const sessionCodeBody = z.object({
 
 export const sessionRoutes = new Hono<AppEnv>()
   /** Exchanges the one-time `session_code` from the login redirect for a bearer session token. */
-  .post('/session', async (c, next) => {
+  .post('/session', limitLoginRate, async (c, next) => {
     checkOrigin(c, false);
     if (!(c.req.header('Content-Type') ?? '').toLowerCase().startsWith('application/json')) {
       throw new BrokerError(415, 'invalid_request', 'send JSON: {"session_code": "..."}');

@@ -1,0 +1,40 @@
+import { env } from 'cloudflare:workers';
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import worker from '../src/index';
+import type { Env } from '../src/env';
+import { LOGIN_LIMIT } from '../src/http/login-rate-limiter';
+import { BROKER } from './test-bindings';
+import { freshStateForEachTest } from './support/reset';
+
+freshStateForEachTest();
+
+async function send(path: string, ip: string, bindings: Env = env): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(new Request(`${BROKER}${path}`, { headers: { 'CF-Connecting-IP': ip }, redirect: 'manual' }), bindings, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+/** Sends `count` requests from one address and returns the statuses. */
+async function burst(path: string, ip: string, count: number, bindings?: Env): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < count; i++) statuses.push((await send(path, ip, bindings)).status);
+  return statuses;
+}
+
+describe.each([
+  ['the Workers rate-limiting binding', () => env],
+  ['the Durable Object fallback', () => ({ ...env, LOGIN_RATE_LIMITER: undefined }) as Env],
+])('login rate limiting with %s', (_name, bindings) => {
+  it('answers 429 with Retry-After once one address exceeds the limit, and spares other addresses', async () => {
+    const ip = `198.51.100.${Math.floor(Math.random() * 200)}`;
+    const statuses = await burst('/callback', ip, LOGIN_LIMIT, bindings());
+    expect(statuses.every((status) => status === 400)).toBe(true); // no state: refused, but counted
+    const limited = await send('/callback', ip, bindings());
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('Retry-After'))).toBeGreaterThan(0);
+    expect(await limited.json()).toMatchObject({ error: 'rate_limited' });
+    expect((await send('/authorize', `203.0.113.${Math.floor(Math.random() * 200)}`, bindings())).status).toBe(302);
+  });
+});
