@@ -16,6 +16,8 @@ export interface Config {
   readonly allowedOrigins: ReadonlySet<string>;
   readonly defaultScopes: readonly string[];
   readonly publicUrl: string | null;
+  /** The `iss` of Twitch's id_tokens (configurable for the local stand-in). */
+  readonly oidcIssuer: string;
   /** Names of settings that are missing or malformed, for /health. */
   readonly problems: readonly string[];
 }
@@ -138,6 +140,7 @@ export function getConfig(env: Env): Config {
     ALLOWED_ORIGINS: parseOrigins(env.ALLOWED_ORIGINS),
     DEFAULT_SCOPES: parseDefaultScopes(env.DEFAULT_SCOPES),
     PUBLIC_URL: parsePublicUrl(env.PUBLIC_URL),
+    TWITCH_OIDC_ISSUER: required(env.TWITCH_OIDC_ISSUER || 'https://id.twitch.tv/oauth2'),
   };
   type Name = keyof typeof settings;
   const read = <T>(name: Name): T => {
@@ -157,6 +160,7 @@ export function getConfig(env: Env): Config {
     get allowedOrigins() { return read<Set<string>>('ALLOWED_ORIGINS'); },
     get defaultScopes() { return read<string[]>('DEFAULT_SCOPES'); },
     get publicUrl() { return read<string | null>('PUBLIC_URL'); },
+    get oidcIssuer() { return read<string>('TWITCH_OIDC_ISSUER'); },
     problems: (Object.keys(settings) as Name[]).filter((name) => 'problem' in settings[name]),
   };
   cache.set(env, config);

@@ -13,6 +13,7 @@ import { LOGIN_FLOW_TTL_SECONDS, readLoginBindingCookie, setLoginBindingCookie, 
 import { signSession } from '../session/session-token';
 import { USER_DIRECTORY_NAME } from '../sweep/user-directory';
 import { authorizeUrl, exchangeCode, validateToken } from '../twitch/identity';
+import { verifyIdToken } from '../twitch/oidc';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { REQUEST_BUDGET } from '../twitch/twitch-fetch';
 import type { LoginState } from '../vault/one-time-store';
@@ -63,11 +64,13 @@ export const loginRoutes = new Hono<AppEnv>()
     setLoginBindingCookie(c, binding);
     const state = randomToken(32);
     const redirectUri = `${brokerOrigin(c)}/callback`;
-    const flow: LoginState = { kind: 'login_state', returnTo, scopes, redirectUri };
+    // With `openid`, Twitch returns an id_token that must carry this nonce back (replay protection).
+    const nonce = scopes.includes('openid') ? randomToken(16) : null;
+    const flow: LoginState = { kind: 'login_state', returnTo, scopes, redirectUri, nonce };
     await oneTimeStore(c, `state:${state}`).put(flow, LOGIN_FLOW_TTL_SECONDS * 1000, await sha256Hex(binding));
 
     c.header('Cache-Control', 'no-store');
-    return c.redirect(authorizeUrl(config, { redirectUri, scopes, state, forceVerify: query.force_verify === 'true' }), 302);
+    return c.redirect(authorizeUrl(config, { redirectUri, scopes, state, nonce, forceVerify: query.force_verify === 'true' }), 302);
   })
 
   /** Twitch sends the browser back here: check the state, exchange the code, store the grant. */
@@ -98,9 +101,13 @@ export const loginRoutes = new Hono<AppEnv>()
     }
     if (!query.code) throw invalidRequest('code is missing');
 
-    let grant, info;
+    let grant, info, identity;
     try {
       grant = await exchangeCode(config, query.code, flow.redirectUri);
+      if (flow.nonce !== null) {
+        if (!grant.idToken) throw new TwitchError('rejected', 400, 'openid was requested but no id_token came back');
+        identity = await verifyIdToken(config, grant.idToken, flow.nonce);
+      }
       info = await validateToken(config, grant.accessToken, REQUEST_BUDGET);
     } catch (error) {
       logEvent('login.failed', { reason: describeFailure(error) });
@@ -113,7 +120,8 @@ export const loginRoutes = new Hono<AppEnv>()
         302,
       );
     }
-    if (!info?.userId || !info.login) {
+    // The id_token's subject, when there is one, must be the user the access token belongs to.
+    if (!info?.userId || !info.login || (identity && identity.userId !== info.userId)) {
       return c.redirect(withParams(flow.returnTo, { error: 'invalid_grant', error_description: 'Twitch did not confirm the user' }), 302);
     }
 

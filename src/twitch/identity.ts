@@ -15,6 +15,8 @@ export interface UserTokenGrant {
   /** Absolute epoch ms. */
   expiresAt: number;
   scopes: string[];
+  /** Present when the grant includes `openid`. */
+  idToken: string | null;
 }
 
 /** An app access token from the client-credentials grant. */
@@ -40,6 +42,7 @@ const userTokenBody = z.object({
   refresh_token: z.string().check(z.minLength(1)),
   expires_in: z.optional(z.number()),
   scope: scopeField,
+  id_token: z.optional(z.string()),
 });
 const appTokenBody = z.object({
   access_token: z.string().check(z.minLength(1)),
@@ -81,6 +84,7 @@ function toUserGrant(body: z.infer<typeof userTokenBody>, now: number): UserToke
     refreshToken: body.refresh_token,
     expiresAt: now + (body.expires_in ?? FALLBACK_EXPIRES_IN_SECONDS) * 1000,
     scopes: normalizeScopes(body.scope),
+    idToken: body.id_token ?? null,
   };
 }
 
@@ -163,7 +167,7 @@ export async function revokeToken(config: Config, token: string, budget: CallBud
 /** The URL the browser is sent to for consent. */
 export function authorizeUrl(
   config: Config,
-  params: { redirectUri: string; scopes: readonly string[]; state: string; forceVerify: boolean },
+  params: { redirectUri: string; scopes: readonly string[]; state: string; forceVerify: boolean; nonce: string | null },
 ): string {
   const url = new URL(`${config.authBaseUrl}/oauth2/authorize`);
   url.searchParams.set('client_id', config.clientId);
@@ -172,5 +176,6 @@ export function authorizeUrl(
   url.searchParams.set('scope', params.scopes.join(' '));
   url.searchParams.set('state', params.state);
   if (params.forceVerify) url.searchParams.set('force_verify', 'true');
+  if (params.nonce) url.searchParams.set('nonce', params.nonce);
   return url.href;
 }

@@ -7,6 +7,8 @@ export interface LoginState {
   returnTo: string;
   scopes: string[];
   redirectUri: string;
+  /** Sent to Twitch when `openid` is requested; the id_token must carry it back. */
+  nonce: string | null;
 }
 
 /** A session handed to a cross-site frontend: exchanged once for a session token. */
