@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers';
 import { getConfig } from '../config';
-import { seal, unseal } from '../crypto/seal';
+import { isSealedWithOldKey, seal, unseal } from '../crypto/seal';
 import type { Env } from '../env';
 import { logEvent } from '../log';
 import { mintAppToken, validateToken } from '../twitch/identity';
@@ -50,7 +50,10 @@ export class AppTokenMinter extends DurableObject<Env> {
     if (current && current.expiresAt - Date.now() > APP_TOKEN_RENEW_MARGIN_MS) {
       try {
         const info = await validateToken(getConfig(this.env), current.accessToken, BACKGROUND_BUDGET);
-        if (info && (info.expiresAt === null || info.expiresAt - Date.now() > APP_TOKEN_RENEW_MARGIN_MS)) return 'valid';
+        if (info && (info.expiresAt === null || info.expiresAt - Date.now() > APP_TOKEN_RENEW_MARGIN_MS)) {
+          await this.resealIfOldKey(current);
+          return 'valid';
+        }
       } catch (error) {
         logEvent('app_token.validate_failed', { reason: describeFailure(error) });
         return 'failed';
@@ -86,5 +89,15 @@ export class AppTokenMinter extends DurableObject<Env> {
     await publishAppToken(this.env.APP_TOKEN_CACHE, sealedAccessToken, token.expiresAt);
     logEvent('app_token.minted', {});
     return { ok: true, token };
+  }
+
+  /** After a key rotation, the hourly check re-seals the stored token with the newest key. */
+  private async resealIfOldKey(token: AppAccessToken): Promise<void> {
+    const keys = getConfig(this.env).tokenKeys;
+    const stored = await this.ctx.storage.get<StoredAppToken>(RECORD_KEY);
+    if (!stored || !(await isSealedWithOldKey(stored.sealedAccessToken, keys))) return;
+    const sealedAccessToken = await seal(token.accessToken, SEAL_PURPOSE, keys);
+    await this.ctx.storage.put<StoredAppToken>(RECORD_KEY, { ...stored, sealedAccessToken });
+    await publishAppToken(this.env.APP_TOKEN_CACHE, sealedAccessToken, token.expiresAt);
   }
 }

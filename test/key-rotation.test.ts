@@ -1,0 +1,87 @@
+import { env } from 'cloudflare:workers';
+import { createExecutionContext, listDurableObjectIds, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
+import { decodeProtectedHeader } from 'jose';
+import { describe, expect, it } from 'vitest';
+import worker from '../src/index';
+import type { Env } from '../src/env';
+import { forgetAppToken } from '../src/vault/app-token-cache';
+import { API_KEY, BROKER, TEST_BINDINGS } from './test-bindings';
+import { login } from './support/broker';
+import { freshStateForEachTest } from './support/reset';
+
+freshStateForEachTest();
+
+const OLD_KEY = TEST_BINDINGS.TOKEN_ENCRYPTION_KEY;
+const NEW_KEY = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
+const USERS = ['100001', '100002', '100003'];
+
+/** The key id the broker gives a base64 key: the first 8 bytes of its SHA-256, in hex. */
+async function keyId(base64Key: string): Promise<string> {
+  const raw = Uint8Array.from(atob(base64Key), (char) => char.charCodeAt(0));
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', raw));
+  return Array.from(digest.slice(0, 8), (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** "Redeploys" with TOKEN_ENCRYPTION_KEY set to `keys`: every live object and the Worker see it. */
+async function deployKeys(keys: string): Promise<Env> {
+  const rotated = { ...env, TOKEN_ENCRYPTION_KEY: keys } as Env;
+  for (const namespace of [env.USER_VAULT, env.APP_TOKEN_MINTER] as DurableObjectNamespace<Rpc.DurableObjectBranded>[]) {
+    for (const id of await listDurableObjectIds(namespace)) {
+      await runInDurableObject(namespace.get(id), (instance) => {
+        (instance as unknown as { env: Env }).env = rotated;
+      });
+    }
+  }
+  forgetAppToken();
+  return rotated;
+}
+
+async function call(bindings: Env, path: string, method = 'GET'): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(new Request(`${BROKER}${path}`, { method, headers: { Authorization: `Bearer ${API_KEY}` } }), bindings, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+/** The key ids of every sealed value in storage and KV. */
+async function sealedKeyIds(): Promise<Set<string>> {
+  const ids = new Set<string>();
+  const collect = (text: string) => {
+    for (const match of text.matchAll(/eyJ[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g)) {
+      ids.add(String(decodeProtectedHeader(match[0]).kid));
+    }
+  };
+  for (const namespace of [env.USER_VAULT, env.APP_TOKEN_MINTER] as DurableObjectNamespace<Rpc.DurableObjectBranded>[]) {
+    for (const id of await listDurableObjectIds(namespace)) {
+      collect(await runInDurableObject(namespace.get(id), async (_instance, ctx) => JSON.stringify([...(await ctx.storage.list()).values()])));
+    }
+  }
+  for (const { name } of (await env.APP_TOKEN_CACHE.list()).keys) collect((await env.APP_TOKEN_CACHE.get(name)) ?? '');
+  return ids;
+}
+
+describe('rotating TOKEN_ENCRYPTION_KEY', () => {
+  it('keeps every live user and the app token through new-key-first, re-seal, and retiring the old key', async () => {
+    for (const userId of USERS) await login({ userId });
+    expect((await call(env, '/token/app')).status).toBe(200);
+    expect(await sealedKeyIds()).toEqual(new Set([await keyId(OLD_KEY)]));
+
+    // 1. Deploy NEW,OLD: everything still unseals; new writes use NEW.
+    const both = await deployKeys(`${NEW_KEY},${OLD_KEY}`);
+    for (const userId of USERS) expect((await call(both, `/token/users/${userId}`)).status).toBe(200);
+    expect((await call(both, '/token/app')).status).toBe(200);
+
+    // 2. A sweep validates everything and re-seals what was sealed with OLD.
+    expect((await call(both, '/admin/sweep', 'POST')).status).toBe(200);
+    expect(await sealedKeyIds()).toEqual(new Set([await keyId(NEW_KEY)]));
+
+    // 3. Retire OLD: nobody is lost.
+    const onlyNew = await deployKeys(NEW_KEY);
+    for (const userId of USERS) {
+      const response = await call(onlyNew, `/token/users/${userId}`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ user_id: userId });
+    }
+    expect((await call(onlyNew, '/token/app')).status).toBe(200);
+  });
+});
