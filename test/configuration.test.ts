@@ -65,6 +65,19 @@ describe('configuration', () => {
     expect(await response.json()).toMatchObject({ error: 'method_not_allowed' });
   });
 
+  it.each([
+    ['a success', '/health', 200],
+    ['an error', '/token', 401],
+    ['a 404', '/nope', 404],
+    ['a 405', '/health', 405],
+  ])('puts security headers on %s', async (_name, path, status) => {
+    const response = await fetchWith({}, path, { method: status === 405 ? 'POST' : 'GET' });
+    expect(response.status).toBe(status);
+    expect(response.headers.get('X-Content-Type-Options')).toBe('nosniff');
+    expect(response.headers.get('X-Frame-Options')).toBe('SAMEORIGIN');
+    expect(response.headers.get('Strict-Transport-Security')).toMatch(/max-age=/);
+  });
+
   it('answers unknown routes with a JSON 404', async () => {
     const response = await fetchWith({}, '/nope');
     expect(response.status).toBe(404);
