@@ -25,7 +25,7 @@ async function keyId(base64Key: string): Promise<string> {
 /** "Redeploys" with TOKEN_ENCRYPTION_KEY set to `keys`: every live object and the Worker see it. */
 async function deployKeys(keys: string): Promise<Env> {
   const rotated = { ...env, TOKEN_ENCRYPTION_KEY: keys } as Env;
-  for (const namespace of [env.USER_VAULT, env.APP_TOKEN_MINTER] as DurableObjectNamespace<Rpc.DurableObjectBranded>[]) {
+  for (const namespace of [env.USER_VAULT, env.APP_TOKEN_MINTER] as unknown as DurableObjectNamespace<Rpc.DurableObjectBranded>[]) {
     for (const id of await listDurableObjectIds(namespace)) {
       await runInDurableObject(namespace.get(id), (instance) => {
         (instance as unknown as { env: Env }).env = rotated;
@@ -51,7 +51,7 @@ async function sealedKeyIds(): Promise<Set<string>> {
       ids.add(String(decodeProtectedHeader(match[0]).kid));
     }
   };
-  for (const namespace of [env.USER_VAULT, env.APP_TOKEN_MINTER] as DurableObjectNamespace<Rpc.DurableObjectBranded>[]) {
+  for (const namespace of [env.USER_VAULT, env.APP_TOKEN_MINTER] as unknown as DurableObjectNamespace<Rpc.DurableObjectBranded>[]) {
     for (const id of await listDurableObjectIds(namespace)) {
       collect(await runInDurableObject(namespace.get(id), async (_instance, ctx) => JSON.stringify([...(await ctx.storage.list()).values()])));
     }

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import * as z from 'zod/mini';
 import { requireSession } from '../auth/session-auth';
 import { getConfig } from '../config';
@@ -9,6 +9,7 @@ import { checkOrigin } from '../http/origins';
 import { validateInput } from '../http/validate-input';
 import { clearSessionCookie } from '../session/session-cookie';
 import { signSession } from '../session/session-token';
+import type { UserVault } from '../vault/user-vault';
 
 const sessionCodeBody = z.object({
   session_code: z.string().check(z.minLength(1), z.maxLength(100), z.regex(/^[A-Za-z0-9_\-]+$/)),
@@ -41,22 +42,27 @@ export const sessionRoutes = new Hono<AppEnv>()
 
   /** Logs out: revokes the tokens at Twitch, forgets the grant, ends every session of the user. */
   .post('/logout', requireSession, async (c) => {
-    checkOrigin(c, c.get('sessionTransport') === 'cookie');
-    const session = c.get('session')!;
-    const vault = c.env.USER_VAULT.get(c.env.USER_VAULT.idFromName(session.userId));
-    const outcome = await vault.logout(session.sessionVersion);
-    clearSessionCookie(c);
-    if (outcome === 'session_revoked') throw unauthorized('the session has been revoked');
+    await endSessions(c, (vault, version) => vault.logout(version));
     return c.json({ logged_out: true });
   })
 
   /** Ends every session of the signed-in user (all devices), keeping the grant. */
   .post('/sessions/revoke-all', requireSession, async (c) => {
-    checkOrigin(c, c.get('sessionTransport') === 'cookie');
-    const session = c.get('session')!;
-    const vault = c.env.USER_VAULT.get(c.env.USER_VAULT.idFromName(session.userId));
-    const outcome = await vault.revokeSessions(session.sessionVersion);
-    clearSessionCookie(c);
-    if (outcome === 'session_revoked') throw unauthorized('the session has been revoked');
+    await endSessions(c, (vault, version) => vault.revokeSessions(version));
     return c.json({ sessions_revoked: true });
   });
+
+/**
+ * The shared half of logout and revoke-all: Origin check for cookie sessions, the vault action
+ * (which refuses an already revoked session), and clearing the cookie.
+ */
+async function endSessions(
+  c: Context<AppEnv>,
+  action: (vault: DurableObjectStub<UserVault>, sessionVersion: number) => Promise<string>,
+): Promise<void> {
+  checkOrigin(c, c.get('sessionTransport') === 'cookie');
+  const session = c.get('session')!;
+  const outcome = await action(c.env.USER_VAULT.get(c.env.USER_VAULT.idFromName(session.userId)), session.sessionVersion);
+  clearSessionCookie(c);
+  if (outcome === 'session_revoked') throw unauthorized('the session has been revoked');
+}

@@ -28,10 +28,11 @@ export function createTwitchStandin(options: StandinOptions = {}): TwitchStandin
 }
 
 export { StandinState } from './state';
-export type { AuthorizationCodeRequest, ExpireSelector, RevocationCount } from './state';
+export type { ExpireSelector, RevocationCount } from './state';
 export type {
   AccessTokenRecord,
   AuthorizationCodeRecord,
+  AuthorizationCodeRequest,
   GrantRecord,
   RefreshTokenRecord,
   RefreshTokenReuse,

@@ -54,9 +54,8 @@ export interface RegisteredClient {
   redirectUris: string[];
 }
 
-/** An authorization code waiting to be exchanged at /oauth2/token. */
-export interface AuthorizationCodeRecord {
-  code: string;
+/** What the authorize step knows when it mints a code. */
+export interface AuthorizationCodeRequest {
   clientId: string;
   userId: string;
   scopes: string[];
@@ -64,6 +63,11 @@ export interface AuthorizationCodeRecord {
   nonce: string | null;
   /** The raw OIDC `claims` parameter, a JSON string, if the authorize request carried one. */
   claimsRequest: string | null;
+}
+
+/** An authorization code waiting to be exchanged at /oauth2/token. */
+export interface AuthorizationCodeRecord extends AuthorizationCodeRequest {
+  code: string;
   expiresAt: number;
   redeemed: boolean;
 }

@@ -9,6 +9,7 @@ import {
   REFRESH_TOKEN_LENGTH,
   type AccessTokenRecord,
   type AuthorizationCodeRecord,
+  type AuthorizationCodeRequest,
   type GrantRecord,
   type RefreshTokenRecord,
   type RefreshTokenReuse,
@@ -23,15 +24,6 @@ import {
 import { randomLowercaseAlphanumerics } from './random';
 import { RateLimitBucket } from './rate-limit';
 
-/** What the authorize step knows when it mints a code. */
-export interface AuthorizationCodeRequest {
-  clientId: string;
-  userId: string;
-  scopes: string[];
-  redirectUri: string;
-  nonce: string | null;
-  claimsRequest: string | null;
-}
 
 /** Which access tokens POST /_standin/expire targets; they are combined with OR. */
 export interface ExpireSelector {
