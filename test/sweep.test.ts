@@ -122,6 +122,17 @@ describe('the hourly sweep', () => {
     expect((await broker(`/token/users/${expired}`, { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(200);
   });
 
+  it('stops serving an access token Twitch called invalid, even while the refresh is failing', async () => {
+    const [userId] = await seedUsers(1, 200401, 2 * HOUR);
+    await twitch.expire({ user_id: userId! });
+    await twitch.inject({ path: '/oauth2/token', grantType: 'refresh_token', status: 503, times: -1 });
+    expect(await json(await adminSweep())).toMatchObject({ failed: 1, revoked: 0 });
+    const response = await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
+    expect(response.status).toBe(503);
+    await twitch.clearFaults();
+    expect((await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(200);
+  });
+
   it('POST /admin/sweep requires an API key', async () => {
     const response = await broker('/admin/sweep', { method: 'POST' });
     expect(response.status).toBe(401);

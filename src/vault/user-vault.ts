@@ -244,6 +244,11 @@ export class UserVault extends DurableObject<Env> {
       return { outcome: 'failed', lastValidatedAt: grant.lastValidatedAt };
     }
     if (info === null) {
+      // Twitch says this access token is dead: never serve it again, even if the refresh fails now.
+      const current = this.record;
+      if (current?.grant?.generation === grant.generation) {
+        await this.save({ ...current, grant: { ...current.grant, expiresAt: Math.min(current.grant.expiresAt, now) } });
+      }
       const result = await this.refreshOnce(BACKGROUND_BUDGET);
       const lastValidatedAt = this.record?.grant?.lastValidatedAt ?? null;
       if (result.kind === 'refreshed') return { outcome: 'refreshed', lastValidatedAt };
