@@ -11,6 +11,9 @@ import type { UserTokenResult } from '../vault/vault-types';
 /** Twitch user ids are decimal numbers. */
 const userIdParam = z.object({ userId: z.string().check(z.regex(/^[0-9]{1,20}$/, 'must be a Twitch user id (digits)')) });
 
+/** `force_refresh=true`: the caller's Helix call was refused with the app token it was given. */
+const appTokenQuery = z.object({ force_refresh: z.optional(z.enum(['true', 'false'])) });
+
 const secondsUntil = (epochMs: number): number => Math.max(0, Math.floor((epochMs - Date.now()) / 1000));
 
 /** The `/token` body, or the error for why there is none. */
@@ -57,8 +60,8 @@ export const tokenRoutes = new Hono<AppEnv>()
   })
 
   /** The app access token (client credentials), for server-side callers. */
-  .get('/token/app', requireApiKey('app'), async (c) => {
-    const result = await getAppToken(c.env);
+  .get('/token/app', requireApiKey('app'), validateInput('query', appTokenQuery), async (c) => {
+    const result = await getAppToken(c.env, { forceRefresh: c.req.valid('query').force_refresh === 'true' });
     if (!result.ok) throw temporarilyUnavailable(result.retryAfterSeconds);
     return c.json({ access_token: result.token.accessToken, token_type: 'bearer', expires_in: secondsUntil(result.token.expiresAt) });
   })
