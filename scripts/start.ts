@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { startTwitchStandinServer } from '../test/twitch-standin/server';
+import { stopProcessGroup, WRANGLER } from '../test/e2e/dev-server';
 import { newApiKey } from './api-key';
 
 const DEV_VARS = '.dev.vars';
@@ -64,14 +65,15 @@ async function main(): Promise<void> {
   }
 
   const wrangler = spawn(
-    'npx',
-    ['wrangler', 'dev', '--port', port, '--test-scheduled', ...wranglerArgs.filter((arg, i, all) => arg !== '--port' && all[i - 1] !== '--port')],
-    { stdio: 'inherit' },
+    process.execPath,
+    [WRANGLER, 'dev', '--port', port, '--test-scheduled', ...wranglerArgs.filter((arg, i, all) => arg !== '--port' && all[i - 1] !== '--port')],
+    { stdio: 'inherit', detached: true },
   );
   console.log(`\nBroker: http://localhost:${port}  (open it and click "Log in with Twitch")\n`);
+  // wrangler runs in its own process group: stopping it stops the workerd it started, too.
   const stop = async () => {
-    wrangler.kill('SIGINT');
-    await standin?.close();
+    await Promise.all([stopProcessGroup(wrangler), standin?.close()]);
+    process.exit(0);
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());

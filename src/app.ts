@@ -5,7 +5,7 @@ import { methodNotAllowed } from 'hono/method-not-allowed';
 import { secureHeaders } from 'hono/secure-headers';
 import { getConfig } from './config';
 import type { AppEnv } from './env';
-import { BrokerError } from './errors';
+import { BrokerError, temporarilyUnavailable } from './errors';
 import { requestBodyLimit, requestSizeLimits } from './http/request-limits';
 import { logEvent } from './log';
 import { adminRoutes } from './routes/admin';
@@ -67,8 +67,20 @@ app.onError((error, c) => {
     const status = error.status;
     return c.json({ error: status === 413 ? 'request_too_large' : 'invalid_request', error_description: error.message || 'bad request' }, status);
   }
+  // A Durable Object reset or overloaded mid-call (the runtime flags these as retryable): the
+  // grant is intact in storage, so the caller is told to come back, not that the broker broke.
+  if (isRetryablePlatformError(error)) {
+    logEvent('request.platform_retryable', { name: error.name, path: new URL(c.req.url).pathname });
+    return temporarilyUnavailable(1).toResponse();
+  }
   // Unknown failures: the name goes to the log, a generic body to the caller. Never the message,
   // which could quote input.
   logEvent('request.unhandled', { name: error instanceof Error ? error.name : 'unknown', path: new URL(c.req.url).pathname });
   return c.json({ error: 'server_error', error_description: 'the broker failed unexpectedly' }, 500);
 });
+
+/** Errors the Workers runtime marks as worth retrying (Durable Object reset, overloaded). */
+function isRetryablePlatformError(error: Error): boolean {
+  const flags = error as Error & { retryable?: unknown; overloaded?: unknown };
+  return flags.retryable === true || flags.overloaded === true;
+}

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import * as z from 'zod/mini';
 import { requireApiKey } from '../auth/api-key';
 import { requireSession } from '../auth/session-auth';
 import type { AppEnv } from '../env';
@@ -8,6 +9,8 @@ import { validateInput } from '../http/validate-input';
 import { getAppToken } from '../vault/app-token-cache';
 import type { UserTokenResult } from '../vault/vault-types';
 
+/** `force_refresh=true`: the caller's Helix call was refused with the app token it was given. */
+const appTokenQuery = z.object({ force_refresh: z.optional(z.enum(['true', 'false'])) });
 
 const secondsUntil = (epochMs: number): number => Math.max(0, Math.floor((epochMs - Date.now()) / 1000));
 
@@ -55,8 +58,8 @@ export const tokenRoutes = new Hono<AppEnv>()
   })
 
   /** The app access token (client credentials), for server-side callers. */
-  .get('/token/app', requireApiKey('app'), async (c) => {
-    const result = await getAppToken(c.env);
+  .get('/token/app', requireApiKey('app'), validateInput('query', appTokenQuery), async (c) => {
+    const result = await getAppToken(c.env, { forceRefresh: c.req.valid('query').force_refresh === 'true' });
     if (!result.ok) throw temporarilyUnavailable(result.retryAfterSeconds);
     return c.json({ access_token: result.token.accessToken, token_type: 'bearer', expires_in: secondsUntil(result.token.expiresAt) });
   })

@@ -1,9 +1,9 @@
-import { getConfig } from '../config';
 import type { Env } from '../env';
 import { ConfigError } from '../errors';
 import { logEvent } from '../log';
 import { APP_TOKEN_MINTER_NAME, forgetAppToken } from '../vault/app-token-cache';
 import type { AppTokenCheck } from '../vault/vault-types';
+import { checkSweepSettings } from './sweep-settings';
 import { USER_DIRECTORY_NAME, type SweepCounts } from './user-directory';
 
 /** What a sweep came to: the app token's check and the first batch of users. */
@@ -17,9 +17,7 @@ export interface SweepReport extends SweepCounts {
  * Throws a ConfigError, once, when the settings it needs are broken.
  */
 export async function runSweep(env: Env, options: { force: boolean }): Promise<SweepReport> {
-  const config = getConfig(env);
-  // Touch every setting the sweep needs before any user is touched: one clear failure, not one per user.
-  void [config.clientId, config.clientSecret, config.authBaseUrl, config.tokenKeys];
+  checkSweepSettings(env);
 
   const minter = env.APP_TOKEN_MINTER.get(env.APP_TOKEN_MINTER.idFromName(APP_TOKEN_MINTER_NAME));
   const app = await minter.validate();

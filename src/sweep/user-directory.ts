@@ -1,6 +1,8 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
+import { ConfigError } from '../errors';
 import { logEvent } from '../log';
+import { checkSweepSettings } from './sweep-settings';
 import { VALIDATION_INTERVAL_MS } from '../vault/timing';
 import type { UserValidation, ValidationOutcome } from '../vault/vault-types';
 
@@ -95,6 +97,14 @@ export class UserDirectory extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    try {
+      checkSweepSettings(this.env);
+    } catch (error) {
+      // One line per batch, not one per user; the batch waits for the next cron, which says it too.
+      if (!(error instanceof ConfigError)) throw error;
+      logEvent('sweep.skipped', { reason: error.message });
+      return;
+    }
     const counts = await this.runBatch(false);
     logEvent('sweep.batch', { ...counts });
     await this.scheduleNextBatch();

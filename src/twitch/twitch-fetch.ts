@@ -61,7 +61,9 @@ async function attempt(makeRequest: () => Request, timeoutMs: number): Promise<T
     response = await fetch(makeRequest(), { signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
-    throw new TwitchError('unavailable', 0, timedOut ? 'timed out' : 'connection failed', 1, timedOut);
+    // A dropped connection is as ambiguous as a timeout: the request may have reached Twitch and
+    // rotated a refresh token before the socket died, so it must not be repeated for a refresh.
+    throw new TwitchError('unavailable', 0, timedOut ? 'timed out' : 'connection failed', 1, true);
   }
   if (response.ok) {
     const text = await response.text().catch(() => null);
@@ -92,8 +94,11 @@ export async function callTwitch(makeRequest: () => Request, budget: CallBudget)
   const deadline = Date.now() + budget.deadlineMs;
   for (let attemptNumber = 0; ; attemptNumber++) {
     const remaining = deadline - Date.now();
+    // A call that may not be repeated after a timeout gains nothing from cutting an attempt short:
+    // a slow answer that arrives inside the deadline must still count (e.g. a 3 s refresh).
+    const attemptTimeoutMs = budget.retryAmbiguous ? Math.min(budget.attemptTimeoutMs, remaining) : remaining;
     try {
-      return await attempt(makeRequest, Math.max(1, Math.min(budget.attemptTimeoutMs, remaining)));
+      return await attempt(makeRequest, Math.max(1, attemptTimeoutMs));
     } catch (error) {
       if (!(error instanceof TwitchError) || error.kind === 'rejected') throw error;
       if (error.ambiguous && !budget.retryAmbiguous) throw error;

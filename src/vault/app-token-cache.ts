@@ -42,22 +42,28 @@ export function forgetAppToken(): void {
   memory = null;
 }
 
-/** The app token for a caller: memory, KV, or (on a miss) the minter, which mints at most once. */
-export async function getAppToken(env: Env): Promise<AppTokenResult> {
+/**
+ * The app token for a caller: memory, KV, or (on a miss) the minter, which mints at most once.
+ * `forceRefresh` (the caller's Helix call got 401 with our token) skips memory and KV, which may
+ * lag behind a replaced token, and asks the minter to check the token and mint only if it is dead.
+ */
+export async function getAppToken(env: Env, options: { forceRefresh?: boolean } = {}): Promise<AppTokenResult> {
   const keys = getConfig(env).tokenKeys; // a broken key fails here, clearly, even on a warm cache
   const now = Date.now();
   const servable = (expiresAt: number) => expiresAt - now > APP_TOKEN_SERVE_MARGIN_MS;
-  if (memory && memory.freshUntil > now && servable(memory.expiresAt)) {
-    return { ok: true, token: { accessToken: memory.accessToken, expiresAt: memory.expiresAt } };
-  }
-  const cached = await env.APP_TOKEN_CACHE.get<CachedAppToken>(KV_KEY, 'json');
-  if (cached && servable(cached.expiresAt)) {
-    const accessToken = await unseal(cached.sealedAccessToken, APP_TOKEN_SEAL_PURPOSE, keys);
-    memory = { accessToken, expiresAt: cached.expiresAt, freshUntil: now + MEMORY_TTL_MS };
-    return { ok: true, token: { accessToken, expiresAt: cached.expiresAt } };
+  if (!options.forceRefresh) {
+    if (memory && memory.freshUntil > now && servable(memory.expiresAt)) {
+      return { ok: true, token: { accessToken: memory.accessToken, expiresAt: memory.expiresAt } };
+    }
+    const cached = await env.APP_TOKEN_CACHE.get<CachedAppToken>(KV_KEY, 'json');
+    if (cached && servable(cached.expiresAt)) {
+      const accessToken = await unseal(cached.sealedAccessToken, APP_TOKEN_SEAL_PURPOSE, keys);
+      memory = { accessToken, expiresAt: cached.expiresAt, freshUntil: now + MEMORY_TTL_MS };
+      return { ok: true, token: { accessToken, expiresAt: cached.expiresAt } };
+    }
   }
   const minter = env.APP_TOKEN_MINTER.get(env.APP_TOKEN_MINTER.idFromName(APP_TOKEN_MINTER_NAME));
-  const result = await minter.getToken();
+  const result = options.forceRefresh ? await minter.getTokenAfterRejection() : await minter.getToken();
   if (result.ok) memory = { ...result.token, freshUntil: now + MEMORY_TTL_MS };
   return result;
 }

@@ -17,6 +17,11 @@ interface StoredAppToken {
 }
 
 const RECORD_KEY = 'app-token';
+/**
+ * At most one forced check (validate, then mint only if dead) per this window: a caller that keeps
+ * getting 401 from Helix for some other reason must not make the broker validate or mint in a loop.
+ */
+const FORCED_CHECK_INTERVAL_MS = 60_000;
 
 /**
  * The one place the app access token is minted. Every isolate that misses the KV cache asks this
@@ -25,6 +30,9 @@ const RECORD_KEY = 'app-token';
 export class AppTokenMinter extends DurableObject<Env> {
   private current: AppAccessToken | null = null;
   private mintInFlight: Promise<AppTokenResult> | null = null;
+  private forcedCheckInFlight: Promise<AppTokenResult> | null = null;
+  /** In memory only: an evicted minter allows one extra check, which is harmless. */
+  private lastForcedCheckAt = 0;
 
   private async load(): Promise<AppAccessToken | null> {
     if (!this.current) {
@@ -41,6 +49,35 @@ export class AppTokenMinter extends DurableObject<Env> {
   async getToken(): Promise<AppTokenResult> {
     const current = await this.load();
     if (current && current.expiresAt - Date.now() > APP_TOKEN_SERVE_MARGIN_MS) return { ok: true, token: current };
+    return this.mintOnce(REQUEST_BUDGET);
+  }
+
+  /**
+   * For a caller whose Helix call was refused with the token we served (KV and isolate memory may
+   * still hold a token Twitch has dropped): validate the current token and mint only if it is dead.
+   * Concurrent callers share one check; callers within a minute of the last check get the current token.
+   */
+  async getTokenAfterRejection(): Promise<AppTokenResult> {
+    if (this.forcedCheckInFlight) return this.forcedCheckInFlight;
+    if (Date.now() - this.lastForcedCheckAt < FORCED_CHECK_INTERVAL_MS) return this.getToken();
+    this.lastForcedCheckAt = Date.now();
+    this.forcedCheckInFlight = this.mintIfDead().finally(() => {
+      this.forcedCheckInFlight = null;
+    });
+    return this.forcedCheckInFlight;
+  }
+
+  private async mintIfDead(): Promise<AppTokenResult> {
+    const current = await this.load();
+    if (!current || current.expiresAt - Date.now() <= APP_TOKEN_SERVE_MARGIN_MS) return this.mintOnce(REQUEST_BUDGET);
+    try {
+      if (await validateToken(getConfig(this.env), current.accessToken, REQUEST_BUDGET)) return { ok: true, token: current };
+    } catch (error) {
+      // Twitch cannot say whether the token is dead; minting blind would likely fail the same way.
+      logEvent('app_token.validate_failed', { reason: describeFailure(error) });
+      return { ok: true, token: current };
+    }
+    logEvent('app_token.rejected_by_twitch', {});
     return this.mintOnce(REQUEST_BUDGET);
   }
 

@@ -49,6 +49,8 @@ export class UserVault extends DurableObject<Env> {
   private plainAccessToken: { generation: number; token: string } | null = null;
   private refreshInFlight: Promise<RefreshResult> | null = null;
   private readonly audit = new AuditTrail(this.ctx.storage);
+  /** Epoch ms before which Twitch's 429 `Ratelimit-Reset` told us not to refresh again. */
+  private refreshRateLimitedUntil = 0;
 
   private get config(): Config {
     return getConfig(this.env);
@@ -165,6 +167,10 @@ export class UserVault extends DurableObject<Env> {
     const grant = record?.grant;
     if (!record || !grant || record.status !== 'active') return { kind: 'revoked' };
 
+    // Honour a 429's reset across requests too: callers arriving before it are not sent to Twitch.
+    const rateLimitedForMs = this.refreshRateLimitedUntil - Date.now();
+    if (rateLimitedForMs > 0) return { kind: 'unavailable', retryAfterSeconds: Math.ceil(rateLimitedForMs / 1000) };
+
     const config = this.config;
     const refreshToken = await unseal(grant.sealedRefreshToken, this.purpose('refresh'), config.tokenKeys);
     let fresh;
@@ -177,6 +183,9 @@ export class UserVault extends DurableObject<Env> {
       }
       // 5xx, 429, timeouts, garbage, or our own misconfiguration: the grant stays untouched.
       const retryAfterSeconds = error instanceof TwitchError ? error.retryAfterSeconds : 5;
+      if (error instanceof TwitchError && error.status === 429) {
+        this.refreshRateLimitedUntil = Date.now() + retryAfterSeconds * 1000;
+      }
       await this.audit.append(record.userId, 'refresh_failed', describeFailure(error));
       return { kind: 'unavailable', retryAfterSeconds };
     }

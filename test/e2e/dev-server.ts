@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** A free loopback port. */
 export function freePort(): Promise<number> {
@@ -15,6 +16,27 @@ export function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/** wrangler's own entry point, run with this Node (no npx layer between us and its signals). */
+export const WRANGLER = fileURLToPath(new URL('../../node_modules/wrangler/bin/wrangler.js', import.meta.url));
+
+/** Stops a detached child and everything in its process group: SIGTERM, then SIGKILL after 5 s. */
+export async function stopProcessGroup(child: ChildProcess): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // the group is already gone
+    }
+  };
+  signalGroup('SIGTERM');
+  const timer = setTimeout(() => signalGroup('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+  signalGroup('SIGKILL'); // anything the leader left behind
 }
 
 export interface DevServer {
@@ -31,21 +53,21 @@ export async function startDevServer(vars: Record<string, string>): Promise<DevS
   const port = await freePort();
   const inspectorPort = await freePort();
   const persistTo = mkdtempSync(join(tmpdir(), 'ttb-e2e-'));
-  const args = ['wrangler', 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
+  const args = [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
     '--persist-to', persistTo, '--test-scheduled', '--log-level', 'warn'];
   for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
-  const child: ChildProcess = spawn('npx', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false' } });
+  // wrangler runs in its own process group, so stopping it also stops the workerd it started.
+  const child: ChildProcess = spawn(process.execPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, CI: '1', WRANGLER_SEND_METRICS: 'false' },
+  });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (child.exitCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    await stopProcessGroup(child);
     rmSync(persistTo, { recursive: true, force: true });
   };
   const deadline = Date.now() + 90_000;

@@ -20,12 +20,22 @@ export interface StandinCounts {
   revoke: number;
 }
 
+/** One /oauth2 call as the stand-in saw it; `status` 0 means no answer was sent (reset, aborted hang). */
+export interface StandinCall {
+  method: string;
+  path: string;
+  grantType?: string;
+  status: number;
+  at: number;
+}
+
 export interface Fault {
   path?: string;
   grantType?: string;
   status?: number;
   kind?: 'status' | 'reset' | 'hang' | 'garbage' | 'slow';
   times?: number;
+  phase?: 'before' | 'after';
   delayMs?: number;
   retryAfterSeconds?: number;
   body?: string;
@@ -34,6 +44,7 @@ export interface Fault {
 export const twitch = {
   reset: () => control<unknown>('POST', '/reset'),
   counts: async () => (await control<{ counts: StandinCounts }>('GET', '/calls')).counts,
+  calls: async () => (await control<{ calls: StandinCall[] }>('GET', '/calls')).calls,
   inject: (fault: Fault) => control<unknown>('POST', '/faults', fault),
   clearFaults: () => control<unknown>('DELETE', '/faults'),
   configure: (config: Record<string, unknown>) => control<unknown>('POST', '/config', config),
