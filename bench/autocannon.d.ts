@@ -1,12 +1,12 @@
 // The few parts of autocannon 9's API the benchmark uses (the package ships no types).
 declare module 'autocannon' {
-  interface AutocannonRequest {
+  export interface AutocannonRequest {
     method?: string;
     path?: string;
     headers?: Record<string, string>;
     body?: string;
   }
-  interface AutocannonOptions {
+  export interface AutocannonOptions {
     url: string;
     connections?: number;
     duration?: number;
@@ -15,14 +15,14 @@ declare module 'autocannon' {
     headers?: Record<string, string>;
     requests?: AutocannonRequest[];
   }
-  interface Histogram {
+  export interface Histogram {
     average: number;
     p50: number;
     p99: number;
     max: number;
     total: number;
   }
-  interface AutocannonResult {
+  export interface AutocannonResult {
     duration: number;
     requests: Histogram;
     latency: Histogram;

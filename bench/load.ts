@@ -1,0 +1,49 @@
+import autocannon, { type AutocannonRequest, type AutocannonResult } from 'autocannon';
+
+/** One endpoint under load: what to request and which statuses count as success. */
+export interface Scenario {
+  name: string;
+  /** Requests each connection cycles through (several users spread load over their vaults). */
+  requests: AutocannonRequest[];
+  /** `/authorize` answers 302, so it counts 3xx; everything else counts 2xx. */
+  success: '2xx' | '3xx';
+}
+
+/** Totals for one scenario over every round. */
+export interface ScenarioTotals {
+  name: string;
+  requests: number;
+  seconds: number;
+  failures: number;
+  errors: number;
+  p50s: number[];
+  p99s: number[];
+  statusCodes: Record<string, number>;
+}
+
+/** Runs `scenario` once for `seconds` with `connections` connections and adds the outcome to `totals`. */
+export async function runScenario(
+  baseUrl: string,
+  scenario: Scenario,
+  options: { seconds: number; connections: number },
+  totals?: ScenarioTotals,
+): Promise<ScenarioTotals> {
+  const result: AutocannonResult = await autocannon({
+    url: baseUrl,
+    connections: options.connections,
+    duration: options.seconds,
+    timeout: 10,
+    requests: scenario.requests,
+  });
+  const succeeded = result[scenario.success];
+  const completed = result.requests.total;
+  const into = totals ?? { name: scenario.name, requests: 0, seconds: 0, failures: 0, errors: 0, p50s: [], p99s: [], statusCodes: {} };
+  into.requests += completed;
+  into.seconds += result.duration;
+  into.failures += completed - succeeded;
+  into.errors += result.errors + result.timeouts;
+  into.p50s.push(result.latency.p50);
+  into.p99s.push(result.latency.p99);
+  for (const [code, { count }] of Object.entries(result.statusCodeStats)) into.statusCodes[code] = (into.statusCodes[code] ?? 0) + count;
+  return into;
+}
