@@ -1,4 +1,5 @@
 import autocannon, { type AutocannonRequest, type AutocannonResult } from 'autocannon';
+import { descendantCpuSeconds } from './process-cpu';
 
 /** One endpoint under load: what to request and which statuses count as success. */
 export interface Scenario {
@@ -18,6 +19,8 @@ export interface ScenarioTotals {
   errors: number;
   p50s: number[];
   p99s: number[];
+  /** CPU seconds the broker's processes (wrangler dev, workerd) used during this scenario; null without /proc. */
+  brokerCpuSeconds: number | null;
   statusCodes: Record<string, number>;
 }
 
@@ -28,6 +31,7 @@ export async function runScenario(
   options: { seconds: number; connections: number },
   totals?: ScenarioTotals,
 ): Promise<ScenarioTotals> {
+  const cpuBefore = descendantCpuSeconds();
   const result: AutocannonResult = await autocannon({
     url: baseUrl,
     connections: options.connections,
@@ -35,13 +39,15 @@ export async function runScenario(
     timeout: 10,
     requests: scenario.requests,
   });
+  const cpuAfter = descendantCpuSeconds();
   const succeeded = result[scenario.success];
   const completed = result.requests.total;
-  const into = totals ?? { name: scenario.name, requests: 0, seconds: 0, failures: 0, errors: 0, p50s: [], p99s: [], statusCodes: {} };
+  const into = totals ?? { name: scenario.name, requests: 0, seconds: 0, failures: 0, errors: 0, p50s: [], p99s: [], brokerCpuSeconds: 0, statusCodes: {} };
   into.requests += completed;
   into.seconds += result.duration;
   into.failures += completed - succeeded;
   into.errors += result.errors + result.timeouts;
+  into.brokerCpuSeconds = into.brokerCpuSeconds === null || cpuBefore === null || cpuAfter === null ? null : into.brokerCpuSeconds + (cpuAfter - cpuBefore);
   into.p50s.push(result.latency.p50);
   into.p99s.push(result.latency.p99);
   for (const [code, { count }] of Object.entries(result.statusCodeStats)) into.statusCodes[code] = (into.statusCodes[code] ?? 0) + count;

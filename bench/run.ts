@@ -17,7 +17,7 @@ import { runScenario, type Scenario, type ScenarioTotals } from './load';
  * absolute numbers on a shared two-core box mean little. Prints a verdict against the targets and
  * writes the figures to bench/results/.
  *
- *   npx tsx bench/run.ts [--seconds 2] [--rounds 6] [--connections 10]
+ *   npx tsx bench/run.ts [--seconds 2] [--rounds 8] [--connections 10]
  *   npx tsx bench/run.ts --burst [--burst-size 500]
  */
 
@@ -40,7 +40,7 @@ function readOptions(args: string[]): Options {
   return {
     burst: args.includes('--burst'),
     seconds: number('--seconds', 2, 60),
-    rounds: number('--rounds', 6, 20),
+    rounds: number('--rounds', 8, 20),
     connections: number('--connections', 10, 200),
     burstSize: number('--burst-size', 500, 2000),
   };
@@ -130,6 +130,8 @@ async function runLoad(system: BenchSystem, options: Options): Promise<void> {
   const upstreamCalls = after.total - before.total;
 
   const healthRate = totals.get('/health')!.requests / totals.get('/health')!.seconds;
+  const cpuPerRequest = (total: ScenarioTotals) => (total.brokerCpuSeconds === null ? null : (total.brokerCpuSeconds * 1e6) / total.requests);
+  const healthCpu = cpuPerRequest(totals.get('/health')!);
   const endpoints = [...totals.values()].map((total) => {
     const requestsPerSecond = total.requests / total.seconds;
     return {
@@ -141,17 +143,19 @@ async function runLoad(system: BenchSystem, options: Options): Promise<void> {
       unsuccessful: total.failures,
       socketErrors: total.errors,
       ratioToHealth: Number((requestsPerSecond / healthRate).toFixed(3)),
+      brokerCpuMicrosecondsPerRequest: cpuPerRequest(total) === null ? null : Math.round(cpuPerRequest(total)!),
+      brokerCpuRatioToHealth: cpuPerRequest(total) === null || !healthCpu ? null : Number((cpuPerRequest(total)! / healthCpu).toFixed(3)),
       statusCodes: total.statusCodes,
     };
   });
 
-  console.log('\nendpoint              req/s    p50 ms   p99 ms   non-success   x /health');
+  console.log('\nendpoint              req/s    p50 ms   p99 ms   non-success   x /health   broker CPU µs/req (x /health)');
   for (const row of endpoints) {
     console.log(
-      `${row.endpoint.padEnd(20)} ${String(row.requestsPerSecond).padStart(6)} ${row.p50Ms.toFixed(1).padStart(9)} ${row.p99Ms.toFixed(1).padStart(8)} ${String(row.unsuccessful + row.socketErrors).padStart(13)} ${row.ratioToHealth.toFixed(2).padStart(11)}`,
+      `${row.endpoint.padEnd(20)} ${String(row.requestsPerSecond).padStart(6)} ${row.p50Ms.toFixed(1).padStart(9)} ${row.p99Ms.toFixed(1).padStart(8)} ${String(row.unsuccessful + row.socketErrors).padStart(13)} ${row.ratioToHealth.toFixed(2).padStart(11)}   ${row.brokerCpuMicrosecondsPerRequest === null ? 'n/a' : `${String(row.brokerCpuMicrosecondsPerRequest).padStart(6)} (${row.brokerCpuRatioToHealth!.toFixed(2)})`}`,
     );
   }
-  console.log('(p50, p99: median over rounds; /authorize counts 302 as success)');
+  console.log('(p50, p99: median over rounds; /authorize counts 302 as success; broker CPU: wrangler dev + workerd processes, from /proc)');
   console.log(`\nupstream Twitch calls during the load: ${upstreamCalls} (stand-in /_standin/calls, before ${before.total}, after ${after.total})`);
 
   console.log('\nmeasuring the deployable bundle (wrangler deploy --dry-run)');
