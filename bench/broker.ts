@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { startTwitchStandinServer, type RunningStandinServer } from '../test/twitch-standin/server';
-import type { DevServer } from '../test/e2e/dev-server';
-import { startDevServer } from './dev-server';
+import { startDevServer, type DevServer } from '../test/e2e/dev-server';
 
 /**
  * The system under test for the benchmark: the local Twitch stand-in on a real port and the

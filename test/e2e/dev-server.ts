@@ -68,13 +68,19 @@ export async function startDevServer(vars: Record<string, string>): Promise<DevS
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     await stopProcessGroup(child);
+    // Our end of the pipes goes too, or a caller's process could not exit (the benchmark).
+    child.stdout?.destroy();
+    child.stderr?.destroy();
     rmSync(persistTo, { recursive: true, force: true });
   };
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${output}`);
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`wrangler dev exited early:\n${output}`);
+    }
     try {
-      const response = await fetch(`${url}/health`);
+      const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) });
       if (response.ok) return { url, output: () => output, stop };
     } catch {
       // not listening yet
