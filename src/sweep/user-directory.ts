@@ -5,8 +5,7 @@ import { logEvent } from '../log';
 import { checkSweepSettings } from './sweep-settings';
 
 export { SWEEP_BATCH_SIZE } from './schedule';
-import { VALIDATION_INTERVAL_MS } from '../vault/timing';
-import { MAX_TICK_MS, nextBatchAt, nextDueAt, SWEEP_BATCH_SIZE } from './schedule';
+import { MAX_TICK_MS, nextBatchAt, nextDueAt, SWEEP_BATCH_SIZE, VALIDATION_DUE_AFTER_MS } from './schedule';
 import type { UserValidation, ValidationOutcome } from '../vault/vault-types';
 
 /** Counts of what one batch of validations came to. */
@@ -44,14 +43,14 @@ export class UserDirectory extends DurableObject<Env> {
     });
   }
 
-  /** Adds or re-activates a user, next due an hour after `validatedAt`. */
+  /** Adds or re-activates a user, next due shortly before an hour after `validatedAt`. */
   async register(userId: string, validatedAt: number): Promise<void> {
     await this.registerMany([userId], validatedAt);
   }
 
   /** Bulk form of `register`, for imports and tests. */
   async registerMany(userIds: string[], validatedAt: number): Promise<void> {
-    const dueAt = validatedAt + VALIDATION_INTERVAL_MS;
+    const dueAt = validatedAt + VALIDATION_DUE_AFTER_MS;
     for (const userId of userIds) {
       this.ctx.storage.sql.exec(
         `INSERT INTO users (user_id, next_due_at, active) VALUES (?, ?, 1)
@@ -98,10 +97,11 @@ export class UserDirectory extends DurableObject<Env> {
     }
     // Should this invocation die mid-batch (a reset, a deploy), the sweep resumes within a minute
     // with exactly the users whose rows have not moved on, even if the runtime's retries give up.
-    await this.ctx.storage.setAlarm(Date.now() + MAX_TICK_MS);
+    const batchStartedAt = Date.now();
+    await this.ctx.storage.setAlarm(batchStartedAt + MAX_TICK_MS);
     const counts = await this.runBatch(false);
     logEvent('sweep.batch', { ...counts });
-    await this.scheduleNextBatch({ replace: true });
+    await this.scheduleNextBatch({ replace: true, batchStartedAt });
   }
 
   private dueUserIds(limit: number): string[] {
@@ -153,12 +153,12 @@ export class UserDirectory extends DurableObject<Env> {
    * Sets the alarm for the next batch (see `nextBatchAt` in schedule.ts). An earlier alarm already
    * set is kept unless `replace`: the alarm handler replaces its own crash-recovery alarm.
    */
-  private async scheduleNextBatch(options: { replace?: boolean } = {}): Promise<void> {
+  private async scheduleNextBatch(options: { replace?: boolean; batchStartedAt?: number } = {}): Promise<void> {
     const { active, due } = await this.stats();
     const earliestDueAt = this.ctx.storage.sql
       .exec<{ next_due_at: number | null }>('SELECT MIN(next_due_at) AS next_due_at FROM users WHERE active = 1')
       .one().next_due_at;
-    const nextAt = nextBatchAt(Date.now(), { activeUsers: active, dueUsers: due, earliestDueAt });
+    const nextAt = nextBatchAt(Date.now(), { activeUsers: active, dueUsers: due, earliestDueAt }, options.batchStartedAt);
     if (nextAt === null) {
       await this.ctx.storage.deleteAlarm();
       return;
