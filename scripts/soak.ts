@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     if (response.status >= 500) {
       const explained = response.status === 503 && Date.now() - lastFaultSeenAt < OUTAGE_GRACE_MS;
       if (explained) figures.servedDuringOutage503++;
-      else figures.violations.push(`${what} answered ${response.status} with no fault in place: ${await response.clone().text()}`);
+      else figures.violations.push(`${what} answered ${response.status} with no fault in place: ${(await response.clone().text()).slice(0, 300)}`);
     }
     return response;
   }
@@ -133,6 +133,7 @@ async function main(): Promise<void> {
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ session_code: sessionCode }),
       });
+      if (session.status !== 200) continue; // counted (and judged) by call()
       user.sessionToken = ((await session.json()) as { session_token: string }).session_token;
       user.disconnected = false;
       return;

@@ -2,11 +2,11 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
 import { ConfigError } from '../errors';
 import { logEvent } from '../log';
+import type { UserValidation, ValidationOutcome } from '../vault/vault-types';
+import { MAX_TICK_MS, nextBatchAt, nextDueAt, SWEEP_BATCH_SIZE, VALIDATION_DUE_AFTER_MS } from './schedule';
 import { checkSweepSettings } from './sweep-settings';
 
 export { SWEEP_BATCH_SIZE } from './schedule';
-import { MAX_TICK_MS, nextBatchAt, nextDueAt, SWEEP_BATCH_SIZE, VALIDATION_DUE_AFTER_MS } from './schedule';
-import type { UserValidation, ValidationOutcome } from '../vault/vault-types';
 
 /** Counts of what one batch of validations came to. */
 export interface SweepCounts {
