@@ -178,6 +178,7 @@ async function main(): Promise<void> {
       { path: '/oauth2/validate' },
       { path: '/oauth2/token', grantType: 'client_credentials' },
       { path: '/oauth2/revoke' },
+      { path: '/oauth2/token', grantType: 'authorization_code' },
     ];
     const faults = [
       { kind: 'status', status: 500 },
