@@ -2,9 +2,11 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
 import { ConfigError } from '../errors';
 import { logEvent } from '../log';
-import { checkSweepSettings } from './sweep-settings';
-import { VALIDATION_INTERVAL_MS } from '../vault/timing';
 import type { UserValidation, ValidationOutcome } from '../vault/vault-types';
+import { MAX_TICK_MS, nextBatchAt, nextDueAt, SWEEP_BATCH_SIZE, VALIDATION_DUE_AFTER_MS } from './schedule';
+import { checkSweepSettings } from './sweep-settings';
+
+export { SWEEP_BATCH_SIZE } from './schedule';
 
 /** Counts of what one batch of validations came to. */
 export interface SweepCounts {
@@ -17,20 +19,8 @@ export interface SweepCounts {
   remaining: number;
 }
 
-/**
- * Users per batch. Each validation is one subrequest (an RPC to that user's vault) from the
- * invocation running the batch; Workers allow 1,000 per invocation, so this keeps a wide margin.
- */
-export const SWEEP_BATCH_SIZE = 250;
 /** Vault calls in flight at once within a batch. */
-const SWEEP_CONCURRENCY = 25;
-/** The backlog is spread over this much of each hour rather than drained in a burst. */
-const SPREAD_WINDOW_MS = 50 * 60_000;
-/** Bounds on the gap between two batches while users are due. */
-const MIN_TICK_MS = 1_000;
-const MAX_TICK_MS = 60_000;
-/** A user whose validation failed (Twitch down) is retried this much later. */
-const RETRY_AFTER_FAILURE_MS = 5 * 60_000;
+export const SWEEP_CONCURRENCY = 25;
 
 export const USER_DIRECTORY_NAME = 'directory';
 
@@ -53,14 +43,14 @@ export class UserDirectory extends DurableObject<Env> {
     });
   }
 
-  /** Adds or re-activates a user, next due an hour after `validatedAt`. */
+  /** Adds or re-activates a user, next due shortly before an hour after `validatedAt`. */
   async register(userId: string, validatedAt: number): Promise<void> {
     await this.registerMany([userId], validatedAt);
   }
 
   /** Bulk form of `register`, for imports and tests. */
   async registerMany(userIds: string[], validatedAt: number): Promise<void> {
-    const dueAt = validatedAt + VALIDATION_INTERVAL_MS;
+    const dueAt = validatedAt + VALIDATION_DUE_AFTER_MS;
     for (const userId of userIds) {
       this.ctx.storage.sql.exec(
         `INSERT INTO users (user_id, next_due_at, active) VALUES (?, ?, 1)
@@ -105,9 +95,13 @@ export class UserDirectory extends DurableObject<Env> {
       logEvent('sweep.skipped', { reason: error.message });
       return;
     }
+    // Should this invocation die mid-batch (a reset, a deploy), the sweep resumes within a minute
+    // with exactly the users whose rows have not moved on, even if the runtime's retries give up.
+    const batchStartedAt = Date.now();
+    await this.ctx.storage.setAlarm(batchStartedAt + MAX_TICK_MS);
     const counts = await this.runBatch(false);
     logEvent('sweep.batch', { ...counts });
-    await this.scheduleNextBatch();
+    await this.scheduleNextBatch({ replace: true, batchStartedAt });
   }
 
   private dueUserIds(limit: number): string[] {
@@ -148,43 +142,29 @@ export class UserDirectory extends DurableObject<Env> {
     }
   }
 
-  /** Moves the user's row on: next due an hour after its last validation, or soon after a failure. */
+  /** Moves the user's row on (see `nextDueAt` in schedule.ts), or out of the sweep. */
   private recordOutcome(userId: string, result: UserValidation): void {
-    const now = Date.now();
-    if (result.outcome === 'inactive' || result.outcome === 'revoked') {
-      this.ctx.storage.sql.exec('UPDATE users SET active = 0 WHERE user_id = ?', userId);
-      return;
-    }
-    const nextDueAt =
-      result.outcome === 'failed'
-        ? now + RETRY_AFTER_FAILURE_MS
-        : Math.max((result.lastValidatedAt ?? now) + VALIDATION_INTERVAL_MS, now + MIN_TICK_MS);
-    this.ctx.storage.sql.exec('UPDATE users SET next_due_at = ? WHERE user_id = ?', nextDueAt, userId);
+    const dueAt = nextDueAt(result.outcome, result.lastValidatedAt, Date.now());
+    if (dueAt === null) this.ctx.storage.sql.exec('UPDATE users SET active = 0 WHERE user_id = ?', userId);
+    else this.ctx.storage.sql.exec('UPDATE users SET next_due_at = ? WHERE user_id = ?', dueAt, userId);
   }
 
   /**
-   * While users are due, batches are spaced so the backlog drains over the spread window (one
-   * batch a second at most, one a minute at least); otherwise the alarm waits for the next due user.
+   * Sets the alarm for the next batch (see `nextBatchAt` in schedule.ts). An earlier alarm already
+   * set is kept unless `replace`: the alarm handler replaces its own crash-recovery alarm.
    */
-  private async scheduleNextBatch(): Promise<void> {
-    const now = Date.now();
+  private async scheduleNextBatch(options: { replace?: boolean; batchStartedAt?: number } = {}): Promise<void> {
     const { active, due } = await this.stats();
-    if (active === 0) {
+    const earliestDueAt = this.ctx.storage.sql
+      .exec<{ next_due_at: number | null }>('SELECT MIN(next_due_at) AS next_due_at FROM users WHERE active = 1')
+      .one().next_due_at;
+    const nextAt = nextBatchAt(Date.now(), { activeUsers: active, dueUsers: due, earliestDueAt }, options.batchStartedAt);
+    if (nextAt === null) {
       await this.ctx.storage.deleteAlarm();
       return;
     }
-    let nextAt: number;
-    if (due > 0) {
-      const spacing = (SPREAD_WINDOW_MS * SWEEP_BATCH_SIZE) / active;
-      nextAt = now + Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, spacing));
-    } else {
-      const next = this.ctx.storage.sql
-        .exec<{ next_due_at: number }>('SELECT MIN(next_due_at) AS next_due_at FROM users WHERE active = 1')
-        .one().next_due_at;
-      nextAt = Math.max(next, now + MIN_TICK_MS);
-    }
     const scheduled = await this.ctx.storage.getAlarm();
-    if (scheduled === null || scheduled > nextAt) await this.ctx.storage.setAlarm(nextAt);
+    if (options.replace || scheduled === null || scheduled > nextAt) await this.ctx.storage.setAlarm(nextAt);
   }
 }
 

@@ -178,6 +178,9 @@ export class UserVault extends DurableObject<Env> {
       fresh = await refreshUserToken(config, refreshToken, budget);
     } catch (error) {
       if (error instanceof TwitchError && error.isDeadRefreshToken) {
+        // A login (or logout) while we waited replaced the grant: the refusal is about the old one.
+        const current = this.record;
+        if (current?.grant?.generation !== grant.generation) return current?.grant ? { kind: 'refreshed' } : { kind: 'revoked' };
         await this.markRevoked('refresh_rejected');
         return { kind: 'revoked' };
       }

@@ -148,4 +148,18 @@ describe('a refresh at GET /token while Twitch misbehaves', () => {
     expect(response.status).toBe(200);
     await expectGrantKept(jar);
   });
+
+  it('keeps a new login made while Twitch was refusing the old grant’s refresh', async () => {
+    const oldSession = await loginWithTokenLasting(240);
+    await twitch.disconnect('100001');
+    // Twitch takes its time to refuse the dead refresh token; the user logs in again meanwhile.
+    await twitch.inject({ ...ON_REFRESH, kind: 'slow', delayMs: 1_000, times: 1 });
+    const refused = oldSession.fetch('/token');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const { jar: newSession } = await login({ userId: '100001' });
+    await refused;
+    const response = await newSession.fetch('/token');
+    expect(response.status).toBe(200);
+    expect((await json<TokenBody>(response)).expires_in).toBeGreaterThan(NORMAL_TTL_SECONDS - 100);
+  });
 });

@@ -1,0 +1,81 @@
+import { env } from 'cloudflare:workers';
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { MAX_TICK_MS } from '../../src/sweep/schedule';
+import { SWEEP_CONCURRENCY, USER_DIRECTORY_NAME } from '../../src/sweep/user-directory';
+import { freshStateForEachTest } from '../support/reset';
+import { twitch } from '../support/twitch';
+import { callsTo } from './fault-catalogue';
+
+freshStateForEachTest();
+
+const HOUR = 3600_000;
+const directory = () => env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME));
+const vault = (userId: string) => env.USER_VAULT.get(env.USER_VAULT.idFromName(userId));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Seeds users straight into their vaults (as past logins would have), last validated two hours ago. */
+async function seedDueUsers(count: number, firstId: number): Promise<string[]> {
+  await twitch.addUsers(count, firstId);
+  const ids = Array.from({ length: count }, (_, i) => String(firstId + i));
+  const validatedAt = Date.now() - 2 * HOUR;
+  for (let i = 0; i < ids.length; i += 50) {
+    await Promise.all(
+      ids.slice(i, i + 50).map(async (userId) => {
+        const grant = await twitch.grant(userId);
+        await vault(userId).storeGrant({
+          userId,
+          login: `user_${userId}`,
+          accessToken: grant.access_token,
+          refreshToken: grant.refresh_token,
+          expiresAt: Date.now() + grant.expires_in * 1000,
+          scopes: grant.scope,
+          validatedAt,
+        });
+      }),
+    );
+  }
+  await directory().registerMany(ids, validatedAt);
+  return ids;
+}
+
+const alarmAt = () => runInDurableObject(directory(), (_instance, ctx) => ctx.storage.getAlarm());
+
+describe('the sweep crashing half-way', () => {
+  it('resumes on its own: every one of 200 users validated, none done before the crash done again', async () => {
+    const users = await seedDueUsers(200, 400000);
+    // Slow validations keep the batch in flight long enough to crash it in the middle.
+    await twitch.inject({ path: '/oauth2/validate', kind: 'slow', delayMs: 150, times: -1 });
+    const crashed = runDurableObjectAlarm(directory()).catch((error: unknown) => error);
+    await sleep(700);
+    await abortAllDurableObjects();
+    expect(await crashed).toBeInstanceOf(Error);
+    const doneBeforeCrash = (await callsTo('/oauth2/validate')).filter((call) => call.status === 200).length;
+    expect(doneBeforeCrash).toBeGreaterThan(0);
+    expect(doneBeforeCrash).toBeLessThan(users.length);
+
+    // The crashed invocation left its recovery alarm behind: the sweep carries on without the cron.
+    await twitch.clearFaults();
+    for (let guard = 0; guard < 10 && (await directory().stats()).due > 0; guard++) {
+      expect(await runDurableObjectAlarm(directory())).toBe(true);
+    }
+    expect((await directory().stats()).due).toBe(0);
+
+    // Only the validations in flight at the crash are repeated: Twitch answered them, but the
+    // vault died before it could store the answer. Users finished before the crash are not redone.
+    const answered = (await callsTo('/oauth2/validate')).filter((call) => call.status === 200);
+    expect(answered.length).toBeGreaterThanOrEqual(users.length);
+    expect(answered.length).toBeLessThanOrEqual(users.length + SWEEP_CONCURRENCY);
+    const results = await Promise.all(users.map((userId) => vault(userId).validate()));
+    expect(results.every((result) => result.outcome === 'skipped' && result.lastValidatedAt! > Date.now() - 5 * 60_000)).toBe(true);
+  }, 60_000);
+
+  it('spaces batches as the schedule says: 300 due users get their next batch a minute apart', async () => {
+    const before = Date.now();
+    await directory().registerMany(Array.from({ length: 300 }, (_, i) => String(500000 + i)), before - 2 * HOUR);
+    // 50 minutes × 250 / 300 users is 41 minutes, capped at one batch a minute.
+    const scheduled = await alarmAt();
+    expect(scheduled).toBeGreaterThanOrEqual(before + MAX_TICK_MS);
+    expect(scheduled).toBeLessThan(Date.now() + MAX_TICK_MS + 1_000);
+  });
+});
