@@ -1,5 +1,5 @@
 import { env } from 'cloudflare:workers';
-import { createExecutionContext, createScheduledController, runDurableObjectAlarm, waitOnExecutionContext } from 'cloudflare:test';
+import { createExecutionContext, createScheduledController, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import worker from '../src/index';
 import { SWEEP_BATCH_SIZE, USER_DIRECTORY_NAME } from '../src/sweep/user-directory';
@@ -131,6 +131,20 @@ describe('the hourly sweep', () => {
     expect(response.status).toBe(503);
     await twitch.clearFaults();
     expect((await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(200);
+  });
+
+  it('a forced sweep left to the alarm still validates users validated within the hour', async () => {
+    const [userId] = await seedUsers(1, 200501, 10 * 60_000);
+    // As if POST /admin/sweep had marked this user but its first batch did not reach them.
+    await runInDurableObject(directory(), (_instance, ctx) => {
+      ctx.storage.sql.exec('UPDATE users SET next_due_at = ?, forced = 1 WHERE user_id = ?', Date.now(), userId);
+    });
+    expect(await runDurableObjectAlarm(directory())).toBe(true);
+    expect((await twitch.counts()).validate).toBe(1);
+    const row = await runInDurableObject(directory(), (_instance, ctx) =>
+      ctx.storage.sql.exec<{ forced: number }>('SELECT forced FROM users WHERE user_id = ?', userId).one(),
+    );
+    expect(row.forced).toBe(0);
   });
 
   it('POST /admin/sweep requires an API key', async () => {

@@ -37,8 +37,14 @@ export class UserDirectory extends DurableObject<Env> {
       ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS users (
         user_id TEXT PRIMARY KEY,
         next_due_at INTEGER NOT NULL,
-        active INTEGER NOT NULL DEFAULT 1
+        active INTEGER NOT NULL DEFAULT 1,
+        forced INTEGER NOT NULL DEFAULT 0
       )`);
+      // `forced` came after the first version of the table: add it to tables made before.
+      const columns = ctx.storage.sql.exec<{ name: string }>('PRAGMA table_info(users)').toArray();
+      if (!columns.some((column) => column.name === 'forced')) {
+        ctx.storage.sql.exec('ALTER TABLE users ADD COLUMN forced INTEGER NOT NULL DEFAULT 0');
+      }
       ctx.storage.sql.exec('CREATE INDEX IF NOT EXISTS users_due ON users (active, next_due_at)');
     });
   }
@@ -74,14 +80,15 @@ export class UserDirectory extends DurableObject<Env> {
   }
 
   /**
-   * Runs one batch now. `force` first makes every active user due (the operator's "validate
-   * everything now"); the alarm then carries on with whatever one batch could not cover.
+   * Runs one batch now. `force` first makes every active user due and marks them forced (the
+   * operator's "validate everything now"): the mark survives until that user is done, so the
+   * alarm's later batches validate them too instead of skipping users validated within the hour.
    */
   async sweep(options: { force?: boolean } = {}): Promise<SweepCounts> {
     if (options.force) {
-      this.ctx.storage.sql.exec('UPDATE users SET next_due_at = ? WHERE active = 1', Date.now());
+      this.ctx.storage.sql.exec('UPDATE users SET next_due_at = ?, forced = 1 WHERE active = 1', Date.now());
     }
-    const counts = await this.runBatch(options.force === true);
+    const counts = await this.runBatch();
     await this.scheduleNextBatch();
     return counts;
   }
@@ -99,28 +106,28 @@ export class UserDirectory extends DurableObject<Env> {
     // with exactly the users whose rows have not moved on, even if the runtime's retries give up.
     const batchStartedAt = Date.now();
     await this.ctx.storage.setAlarm(batchStartedAt + MAX_TICK_MS);
-    const counts = await this.runBatch(false);
+    const counts = await this.runBatch();
     logEvent('sweep.batch', { ...counts });
     await this.scheduleNextBatch({ replace: true, batchStartedAt });
   }
 
-  private dueUserIds(limit: number): string[] {
+  private dueUsers(limit: number): { user_id: string; forced: number }[] {
     return this.ctx.storage.sql
-      .exec<{ user_id: string }>(
-        'SELECT user_id FROM users WHERE active = 1 AND next_due_at <= ? ORDER BY next_due_at LIMIT ?',
+      .exec<{ user_id: string; forced: number }>(
+        'SELECT user_id, forced FROM users WHERE active = 1 AND next_due_at <= ? ORDER BY next_due_at LIMIT ?',
         Date.now(),
         limit,
       )
-      .toArray()
-      .map((row) => row.user_id);
+      .toArray();
   }
 
-  private async runBatch(force: boolean): Promise<SweepCounts> {
+  private async runBatch(): Promise<SweepCounts> {
     const counts: SweepCounts = { validated: 0, refreshed: 0, revoked: 0, failed: 0, skipped: 0, remaining: 0 };
-    const queue = this.dueUserIds(SWEEP_BATCH_SIZE);
+    const queue = this.dueUsers(SWEEP_BATCH_SIZE);
     const worker = async () => {
-      for (let userId = queue.shift(); userId !== undefined; userId = queue.shift()) {
-        const result = await this.validateOne(userId, force);
+      for (let row = queue.shift(); row !== undefined; row = queue.shift()) {
+        const userId = row.user_id;
+        const result = await this.validateOne(userId, row.forced === 1);
         this.recordOutcome(userId, result);
         countOutcome(counts, result.outcome);
       }
@@ -145,8 +152,8 @@ export class UserDirectory extends DurableObject<Env> {
   /** Moves the user's row on (see `nextDueAt` in schedule.ts), or out of the sweep. */
   private recordOutcome(userId: string, result: UserValidation): void {
     const dueAt = nextDueAt(result.outcome, result.lastValidatedAt, Date.now());
-    if (dueAt === null) this.ctx.storage.sql.exec('UPDATE users SET active = 0 WHERE user_id = ?', userId);
-    else this.ctx.storage.sql.exec('UPDATE users SET next_due_at = ? WHERE user_id = ?', dueAt, userId);
+    if (dueAt === null) this.ctx.storage.sql.exec('UPDATE users SET active = 0, forced = 0 WHERE user_id = ?', userId);
+    else this.ctx.storage.sql.exec('UPDATE users SET next_due_at = ?, forced = 0 WHERE user_id = ?', dueAt, userId);
   }
 
   /**
