@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
-import { startTwitchStandinServer, type RunningStandinServer } from '../test/twitch-standin/server';
-import { startDevServer, type DevServer } from '../test/e2e/dev-server';
+import { apiKeyFor, Browser, startLocalSystem, type LocalSystem } from '../test/e2e/local-system';
 
 /**
  * The system under test for the benchmark: the local Twitch stand-in on a real port and the
@@ -8,74 +6,19 @@ import { startDevServer, type DevServer } from '../test/e2e/dev-server';
  */
 
 /** The API key the benchmark presents; the broker is configured with its digest only. */
-export const API_KEY = 'bench-api-key-0123456789abcdef';
+export const API_KEY = apiKeyFor('bench');
 
-export interface BenchSystem {
-  broker: DevServer;
-  twitch: RunningStandinServer;
-  stop(): Promise<void>;
-}
+/** The system the benchmark drives (see test/e2e/local-system.ts). */
+export type BenchSystem = LocalSystem;
 
 /** Starts the stand-in and a fresh `wrangler dev` pointed at it. */
-export async function startSystem(): Promise<BenchSystem> {
-  const twitch = await startTwitchStandinServer({ port: 0, host: '127.0.0.1' });
-  let broker: DevServer;
-  try {
-    broker = await startDevServer({
-      TWITCH_CLIENT_ID: 'standin-client-id',
-      TWITCH_CLIENT_SECRET: 'standin-client-secret',
-      TWITCH_AUTH_BASE_URL: twitch.url,
-      TWITCH_API_BASE_URL: twitch.url,
-      SESSION_SECRET: 'bench-session-secret-0123456789abcdef-0123456789',
-      TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
-      API_KEYS: `bench:app+users+admin:${createHash('sha256').update(API_KEY).digest('hex')}`,
-      ALLOWED_ORIGINS: 'http://localhost:5173',
-      DEFAULT_SCOPES: 'user:read:email',
-    });
-  } catch (error) {
-    await twitch.close();
-    throw error;
-  }
-  return {
-    broker,
-    twitch,
-    async stop() {
-      await broker.stop();
-      await twitch.close();
-    },
-  };
-}
+export const startSystem = (): Promise<BenchSystem> => startLocalSystem('bench');
 
 /** What a logged-in user holds: the session cookie and a bearer session token. */
 export interface LoggedInUser {
   userId: string;
   cookie: string;
   sessionToken: string;
-}
-
-/** A minimal cookie jar per host; redirects are followed by hand. */
-class Browser {
-  private readonly jar = new Map<string, Map<string, string>>();
-
-  cookies(url: string): Map<string, string> {
-    const host = new URL(url).host;
-    if (!this.jar.has(host)) this.jar.set(host, new Map());
-    return this.jar.get(host)!;
-  }
-
-  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    const cookies = this.cookies(url);
-    if (cookies.size) headers.set('Cookie', [...cookies].map(([name, value]) => `${name}=${value}`).join('; '));
-    const response = await fetch(url, { ...init, headers, redirect: 'manual', signal: AbortSignal.timeout(15_000) });
-    for (const header of response.headers.getSetCookie()) {
-      const [pair, ...attributes] = header.split(';');
-      const [name, ...value] = pair!.split('=');
-      if (attributes.some((attribute) => /max-age=0/i.test(attribute))) cookies.delete(name!.trim());
-      else cookies.set(name!.trim(), value.join('='));
-    }
-    return response;
-  }
 }
 
 function expectStatus(response: Response, status: number, step: string): void {

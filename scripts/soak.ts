@@ -12,10 +12,8 @@
  *
  *   npx tsx scripts/soak.ts [--users 150] [--seconds 150] [--concurrency 16]
  */
-import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { startDevServer } from '../test/e2e/dev-server';
-import { startTwitchStandinServer } from '../test/twitch-standin/server';
+import { apiKeyFor, startLocalSystem } from '../test/e2e/local-system';
 
 const { values: flags } = parseArgs({
   options: {
@@ -28,7 +26,7 @@ const USERS = Number(flags.users);
 const LOAD_MS = Number(flags.seconds) * 1000;
 const CONCURRENCY = Number(flags.concurrency);
 const FIRST_USER_ID = 700_001;
-const API_KEY = 'soak-api-key-0123456789abcdef';
+const API_KEY = apiKeyFor('soak');
 /** Tokens last 20 s beyond the broker's 5-minute refresh margin: each user refreshes every ~20 s. */
 const USER_TOKEN_TTL_SECONDS = 320;
 /** A 503 this soon after a fault was queued or in place is the broker reporting that fault. */
@@ -68,18 +66,8 @@ function count(map: Map<string, number>, key: string): void {
 
 async function main(): Promise<void> {
   const startedAt = Date.now();
-  const twitch = await startTwitchStandinServer({ port: 0, host: '127.0.0.1' });
-  const broker = await startDevServer({
-    TWITCH_CLIENT_ID: 'standin-client-id',
-    TWITCH_CLIENT_SECRET: 'standin-client-secret',
-    TWITCH_AUTH_BASE_URL: twitch.url,
-    TWITCH_API_BASE_URL: twitch.url,
-    SESSION_SECRET: 'soak-session-secret-0123456789abcdef-0123456789',
-    TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
-    API_KEYS: `soak:app+users+admin:${createHash('sha256').update(API_KEY).digest('hex')}`,
-    ALLOWED_ORIGINS: 'http://localhost:5173',
-    DEFAULT_SCOPES: 'user:read:email',
-  });
+  const system = await startLocalSystem('soak');
+  const { twitch, broker } = system;
   const control = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${twitch.url}/_standin${path}`, {
       method,
@@ -92,7 +80,10 @@ async function main(): Promise<void> {
 
   /** One call to the broker, counted; a 5xx that no injected fault explains is a violation. */
   async function call(what: string, path: string, init: RequestInit = {}): Promise<Response> {
-    const response = await fetch(`${broker.url}${path}`, { ...init, redirect: 'manual' });
+    // Many users on the internet, not one address: the login rate limit is per address.
+    const headers = new Headers(init.headers);
+    headers.set('CF-Connecting-IP', `2001:db8::${Math.floor(Math.random() * 0xffff).toString(16)}`);
+    const response = await fetch(`${broker.url}${path}`, { ...init, headers, redirect: 'manual' });
     figures.requests++;
     count(figures.statuses, `${what} ${response.status}`);
     if (response.status >= 500) {
@@ -236,6 +227,10 @@ async function main(): Promise<void> {
   async function worker(): Promise<void> {
     while (running()) {
       const idle = users.filter((user) => !user.busy);
+      if (idle.length === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 10)); // more workers than users
+        continue;
+      }
       const user = pick(idle);
       user.busy = true;
       try {
@@ -282,8 +277,7 @@ async function main(): Promise<void> {
   if (reuse.reused.length > 0) figures.violations.push(`${reuse.reused.length} refresh tokens were presented twice`);
   const { counts } = (await control('GET', '/calls')) as { counts: { token: Record<string, number>; validate: number; revoke: number } };
 
-  await broker.stop();
-  await twitch.close();
+  await system.stop();
 
   console.log(`\nsoak: ${USERS} users, ${CONCURRENCY} concurrent clients, ${LOAD_MS / 1000} s of load, ${((Date.now() - startedAt) / 1000).toFixed(0)} s in all`);
   console.log(`  requests to the broker: ${figures.requests}`);

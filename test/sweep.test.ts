@@ -2,17 +2,15 @@ import { env } from 'cloudflare:workers';
 import { createExecutionContext, createScheduledController, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import worker from '../src/index';
-import { SWEEP_BATCH_SIZE, USER_DIRECTORY_NAME } from '../src/sweep/user-directory';
+import { SWEEP_BATCH_SIZE } from '../src/sweep/user-directory';
 import { API_KEY } from './test-bindings';
 import { broker, json, login } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
+import { directory, HOUR, seedUsers } from './support/seed';
 import { twitch } from './support/twitch';
 
 freshStateForEachTest();
 
-const HOUR = 3600_000;
-const directory = () => env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME));
-const vault = (userId: string) => env.USER_VAULT.get(env.USER_VAULT.idFromName(userId));
 
 /** Fires the real cron handler and waits for everything it started. */
 async function runCron(): Promise<void> {
@@ -21,30 +19,6 @@ async function runCron(): Promise<void> {
   await waitOnExecutionContext(ctx);
 }
 
-/** Seeds users straight into their vaults (as a past login would have), last validated `ageMs` ago. */
-async function seedUsers(count: number, firstId: number, ageMs: number): Promise<string[]> {
-  await twitch.addUsers(count, firstId);
-  const ids = Array.from({ length: count }, (_, i) => String(firstId + i));
-  const validatedAt = Date.now() - ageMs;
-  for (let i = 0; i < ids.length; i += 100) {
-    await Promise.all(
-      ids.slice(i, i + 100).map(async (userId) => {
-        const grant = await twitch.grant(userId);
-        await vault(userId).storeGrant({
-          userId,
-          login: `user_${userId}`,
-          accessToken: grant.access_token,
-          refreshToken: grant.refresh_token,
-          expiresAt: Date.now() + grant.expires_in * 1000,
-          scopes: grant.scope,
-          validatedAt,
-        });
-      }),
-    );
-  }
-  await directory().registerMany(ids, validatedAt);
-  return ids;
-}
 
 const adminSweep = () => broker('/admin/sweep', { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` } });
 

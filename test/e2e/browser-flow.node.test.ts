@@ -1,60 +1,24 @@
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTwitchStandinServer } from '../twitch-standin/server';
-import { startDevServer, type DevServer } from './dev-server';
+import type { DevServer } from './dev-server';
+import { Browser, startLocalSystem, type LocalSystem } from './local-system';
 
 /**
  * The whole product as a new user meets it: the real `wrangler dev` server, the local Twitch
  * stand-in on a real port, and a browser's walk through login, token, cron and logout over HTTP.
  */
 
-const API_KEY = 'e2e-api-key-0123456789abcdef';
+let system: LocalSystem;
 let broker: DevServer;
-let twitch: Awaited<ReturnType<typeof startTwitchStandinServer>>;
-
-/** A minimal browser: one cookie jar per host, redirects followed by hand so each hop is checked. */
-class Browser {
-  private readonly jar = new Map<string, Map<string, string>>();
-
-  cookies(url: string): Map<string, string> {
-    const host = new URL(url).host;
-    if (!this.jar.has(host)) this.jar.set(host, new Map());
-    return this.jar.get(host)!;
-  }
-
-  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    const cookies = this.cookies(url);
-    if (cookies.size) headers.set('Cookie', [...cookies].map(([name, value]) => `${name}=${value}`).join('; '));
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
-    for (const header of response.headers.getSetCookie()) {
-      const [pair, ...attributes] = header.split(';');
-      const [name, ...value] = pair!.split('=');
-      if (attributes.some((attribute) => /max-age=0/i.test(attribute))) cookies.delete(name!.trim());
-      else cookies.set(name!.trim(), value.join('='));
-    }
-    return response;
-  }
-}
+let twitch: LocalSystem['twitch'];
+let API_KEY: string;
 
 beforeAll(async () => {
-  twitch = await startTwitchStandinServer({ port: 0, host: '127.0.0.1' });
-  broker = await startDevServer({
-    TWITCH_CLIENT_ID: 'standin-client-id',
-    TWITCH_CLIENT_SECRET: 'standin-client-secret',
-    TWITCH_AUTH_BASE_URL: twitch.url,
-    TWITCH_API_BASE_URL: twitch.url,
-    SESSION_SECRET: 'e2e-session-secret-0123456789abcdef-0123456789',
-    TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
-    API_KEYS: `e2e:app+users+admin:${createHash('sha256').update(API_KEY).digest('hex')}`,
-    ALLOWED_ORIGINS: 'http://localhost:5173',
-    DEFAULT_SCOPES: 'user:read:email',
-  });
+  system = await startLocalSystem('e2e');
+  ({ broker, twitch, apiKey: API_KEY } = system);
 });
 
 afterAll(async () => {
-  await broker?.stop();
-  await twitch?.close();
+  await system?.stop();
 });
 
 describe('the browser flow against wrangler dev', () => {

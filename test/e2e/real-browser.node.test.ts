@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTwitchStandinServer } from '../twitch-standin/server';
-import { startDevServer, type DevServer } from './dev-server';
+import type { DevServer } from './dev-server';
+import { startLocalSystem, type LocalSystem } from './local-system';
 
 /**
  * A person's first minutes, in a real browser (Debian's Chromium, installed by .ci/run): open the
@@ -15,24 +14,15 @@ import { startDevServer, type DevServer } from './dev-server';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`SKIPPING the real-browser test: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+let system: LocalSystem;
 let broker: DevServer;
-let twitch: Awaited<ReturnType<typeof startTwitchStandinServer>>;
+let twitch: LocalSystem['twitch'];
 let browser: Browser;
 
 beforeAll(async () => {
   if (!hasChromium) return;
-  twitch = await startTwitchStandinServer({ port: 0, host: '127.0.0.1' });
-  broker = await startDevServer({
-    TWITCH_CLIENT_ID: 'standin-client-id',
-    TWITCH_CLIENT_SECRET: 'standin-client-secret',
-    TWITCH_AUTH_BASE_URL: twitch.url,
-    TWITCH_API_BASE_URL: twitch.url,
-    SESSION_SECRET: 'browser-session-secret-0123456789abcdef-0123456789',
-    TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
-    API_KEYS: `browser:app:${createHash('sha256').update('browser-test-api-key-0123456789').digest('hex')}`,
-    ALLOWED_ORIGINS: '',
-    DEFAULT_SCOPES: 'user:read:email',
-  });
+  system = await startLocalSystem('browser', { allowedOrigins: '' });
+  ({ broker, twitch } = system);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -41,8 +31,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await broker?.stop();
-  await twitch?.close();
+  await system?.stop();
 });
 
 describe.skipIf(!hasChromium)('the login flow in a real browser', () => {

@@ -1,43 +1,18 @@
-import { env } from 'cloudflare:workers';
 import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { MAX_TICK_MS } from '../../src/sweep/schedule';
-import { SWEEP_CONCURRENCY, USER_DIRECTORY_NAME } from '../../src/sweep/user-directory';
+import { SWEEP_CONCURRENCY } from '../../src/sweep/user-directory';
 import { freshStateForEachTest } from '../support/reset';
+import { directory, HOUR, seedUsers, vault } from '../support/seed';
 import { twitch } from '../support/twitch';
 import { callsTo } from './fault-catalogue';
 
 freshStateForEachTest();
 
-const HOUR = 3600_000;
-const directory = () => env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME));
-const vault = (userId: string) => env.USER_VAULT.get(env.USER_VAULT.idFromName(userId));
+/** Users last validated two hours ago: due now. */
+const seedDueUsers = (count: number, firstId: number) => seedUsers(count, firstId, 2 * HOUR);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Seeds users straight into their vaults (as past logins would have), last validated two hours ago. */
-async function seedDueUsers(count: number, firstId: number): Promise<string[]> {
-  await twitch.addUsers(count, firstId);
-  const ids = Array.from({ length: count }, (_, i) => String(firstId + i));
-  const validatedAt = Date.now() - 2 * HOUR;
-  for (let i = 0; i < ids.length; i += 50) {
-    await Promise.all(
-      ids.slice(i, i + 50).map(async (userId) => {
-        const grant = await twitch.grant(userId);
-        await vault(userId).storeGrant({
-          userId,
-          login: `user_${userId}`,
-          accessToken: grant.access_token,
-          refreshToken: grant.refresh_token,
-          expiresAt: Date.now() + grant.expires_in * 1000,
-          scopes: grant.scope,
-          validatedAt,
-        });
-      }),
-    );
-  }
-  await directory().registerMany(ids, validatedAt);
-  return ids;
-}
 
 const alarmAt = () => runInDurableObject(directory(), (_instance, ctx) => ctx.storage.getAlarm());
 

@@ -1,0 +1,38 @@
+import { env } from 'cloudflare:workers';
+import { USER_DIRECTORY_NAME } from '../../src/sweep/user-directory';
+import { twitch } from './twitch';
+
+export const HOUR = 3600_000;
+
+/** The one user directory. */
+export const directory = () => env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME));
+/** A user's vault. */
+export const vault = (userId: string) => env.USER_VAULT.get(env.USER_VAULT.idFromName(userId));
+
+/**
+ * Seeds users straight into their vaults and the directory, as past logins would have left them:
+ * a grant issued by the stand-in, last validated `ageMs` ago.
+ */
+export async function seedUsers(count: number, firstId: number, ageMs: number): Promise<string[]> {
+  await twitch.addUsers(count, firstId);
+  const ids = Array.from({ length: count }, (_, i) => String(firstId + i));
+  const validatedAt = Date.now() - ageMs;
+  for (let i = 0; i < ids.length; i += 100) {
+    await Promise.all(
+      ids.slice(i, i + 100).map(async (userId) => {
+        const grant = await twitch.grant(userId);
+        await vault(userId).storeGrant({
+          userId,
+          login: `user_${userId}`,
+          accessToken: grant.access_token,
+          refreshToken: grant.refresh_token,
+          expiresAt: Date.now() + grant.expires_in * 1000,
+          scopes: grant.scope,
+          validatedAt,
+        });
+      }),
+    );
+  }
+  await directory().registerMany(ids, validatedAt);
+  return ids;
+}
