@@ -53,6 +53,8 @@ interface Target {
 }
 
 const USER_IDS = ['100001', '100002', '100003'];
+/** A random documentation-range IPv6 address. */
+const randomAddress = () => `2001:db8::${Math.floor(Math.random() * 0xffff).toString(16)}:${Math.floor(Math.random() * 0xffff).toString(16)}`;
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 
 function scenarios(users: LoggedInUser[]): Scenario[] {
@@ -67,7 +69,12 @@ function scenarios(users: LoggedInUser[]): Scenario[] {
       requests: users.map((user) => ({ method: 'GET', path: '/token', headers: { Authorization: `Bearer ${user.sessionToken}` } })),
     },
     { name: '/token/users/:id', success: '2xx', requests: users.map((user) => ({ method: 'GET', path: `/token/users/${user.userId}`, headers: apiKey })) },
-    { name: '/authorize', success: '3xx', requests: [{ method: 'GET', path: '/authorize' }] },
+    {
+      name: '/authorize',
+      success: '3xx',
+      // Logins come from many addresses: one address would only measure the per-address rate limit.
+      requests: [{ method: 'GET', path: '/authorize', setupRequest: (request) => ({ ...request, headers: { ...request.headers, 'CF-Connecting-IP': randomAddress() } }) }],
+    },
   ];
 }
 
