@@ -5,6 +5,7 @@ import { BrokerError } from '../errors';
 import { userIdParam } from '../http/params';
 import { validateInput } from '../http/validate-input';
 import { runSweep } from '../sweep/sweep';
+import { userVault } from '../vault/stubs';
 
 export const adminRoutes = new Hono<AppEnv>()
   /**
@@ -20,7 +21,7 @@ export const adminRoutes = new Hono<AppEnv>()
   /** A user's audit trail (logins, refreshes, validations, revocations), oldest first; no secrets. */
   .get('/admin/users/:userId/events', requireApiKey('admin'), validateInput('param', userIdParam), async (c) => {
     const { userId } = c.req.valid('param');
-    const events = await c.env.USER_VAULT.get(c.env.USER_VAULT.idFromName(userId)).events();
+    const events = await userVault(c.env, userId).events();
     if (!events) throw new BrokerError(404, 'not_found', 'this broker has no record of that user');
     c.header('Cache-Control', 'no-store');
     return c.json({

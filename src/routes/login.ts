@@ -11,12 +11,12 @@ import { validateInput } from '../http/validate-input';
 import { logEvent } from '../log';
 import { LOGIN_FLOW_TTL_SECONDS, readLoginBindingCookie, setLoginBindingCookie, setSessionCookie } from '../session/session-cookie';
 import { signSession } from '../session/session-token';
-import { USER_DIRECTORY_NAME } from '../sweep/user-directory';
 import { authorizeUrl, exchangeCode, validateToken } from '../twitch/identity';
 import { verifyIdToken } from '../twitch/oidc';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { REQUEST_BUDGET } from '../twitch/twitch-fetch';
 import type { LoginState } from '../vault/one-time-store';
+import { oneTimeStore, userDirectory, userVault } from '../vault/stubs';
 
 /** A session code lives this long: enough for a frontend to exchange it, too short to be worth stealing. */
 export const SESSION_CODE_TTL_MS = 60_000;
@@ -37,9 +37,6 @@ const callbackQuery = z.object({
   error: z.optional(z.string().check(z.maxLength(100))),
   error_description: z.optional(z.string().check(z.maxLength(500))),
 });
-
-const oneTimeStore = (c: Context<AppEnv>, name: string) =>
-  c.env.ONE_TIME_STORE.get(c.env.ONE_TIME_STORE.idFromName(name));
 
 /** Appends query parameters to an allowed return_to URL. */
 function withParams(returnTo: string, params: Record<string, string>): string {
@@ -67,7 +64,7 @@ export const loginRoutes = new Hono<AppEnv>()
     // With `openid`, Twitch returns an id_token that must carry this nonce back (replay protection).
     const nonce = scopes.includes('openid') ? randomToken(16) : null;
     const flow: LoginState = { kind: 'login_state', returnTo, scopes, redirectUri, nonce };
-    await oneTimeStore(c, `state:${state}`).put(flow, LOGIN_FLOW_TTL_SECONDS * 1000, await sha256Hex(binding));
+    await oneTimeStore(c.env, `state:${state}`).put(flow, LOGIN_FLOW_TTL_SECONDS * 1000, await sha256Hex(binding));
 
     c.header('Cache-Control', 'no-store');
     return c.redirect(authorizeUrl(config, { redirectUri, scopes, state, nonce, forceVerify: query.force_verify === 'true' }), 302);
@@ -82,7 +79,7 @@ export const loginRoutes = new Hono<AppEnv>()
     const binding = readLoginBindingCookie(c);
     if (!binding) throw invalidState('this browser did not start a login (no login cookie)');
 
-    const taken = await oneTimeStore(c, `state:${query.state}`).take(await sha256Hex(binding));
+    const taken = await oneTimeStore(c.env, `state:${query.state}`).take(await sha256Hex(binding));
     if (!taken.ok) {
       const reasons = {
         missing: 'state is unknown or was already used',
@@ -126,8 +123,7 @@ export const loginRoutes = new Hono<AppEnv>()
     }
 
     const now = Date.now();
-    const vault = c.env.USER_VAULT.get(c.env.USER_VAULT.idFromName(info.userId));
-    const { sessionVersion } = await vault.storeGrant({
+    const { sessionVersion } = await userVault(c.env, info.userId).storeGrant({
       userId: info.userId,
       login: info.login,
       accessToken: grant.accessToken,
@@ -136,13 +132,13 @@ export const loginRoutes = new Hono<AppEnv>()
       scopes: grant.scopes,
       validatedAt: now,
     });
-    await c.env.USER_DIRECTORY.get(c.env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME)).register(info.userId, now);
+    await userDirectory(c.env).register(info.userId, now);
 
     const session = await signSession(config.sessionSecret, info.userId, sessionVersion, now);
     setSessionCookie(c, session.token);
     // Cross-site frontends cannot read our cookie: they exchange this one-time code at POST /session.
     const sessionCode = randomToken(32);
-    await oneTimeStore(c, `session:${sessionCode}`).put(
+    await oneTimeStore(c.env, `session:${sessionCode}`).put(
       { kind: 'session_code', userId: info.userId, sessionVersion },
       SESSION_CODE_TTL_MS,
     );

@@ -9,6 +9,7 @@ import { checkOrigin } from '../http/origins';
 import { validateInput } from '../http/validate-input';
 import { clearSessionCookie } from '../session/session-cookie';
 import { signSession } from '../session/session-token';
+import { oneTimeStore, userVault } from '../vault/stubs';
 import type { UserVault } from '../vault/user-vault';
 
 const sessionCodeBody = z.object({
@@ -25,7 +26,7 @@ export const sessionRoutes = new Hono<AppEnv>()
     await next();
   }, validateInput('json', sessionCodeBody), async (c) => {
     const { session_code: code } = c.req.valid('json');
-    const taken = await c.env.ONE_TIME_STORE.get(c.env.ONE_TIME_STORE.idFromName(`session:${code}`)).take();
+    const taken = await oneTimeStore(c.env, `session:${code}`).take();
     if (!taken.ok || taken.value.kind !== 'session_code') {
       throw invalidRequest('session_code is unknown, expired or already used');
     }
@@ -62,7 +63,7 @@ async function endSessions(
 ): Promise<void> {
   checkOrigin(c, c.get('sessionTransport') === 'cookie');
   const session = c.get('session')!;
-  const outcome = await action(c.env.USER_VAULT.get(c.env.USER_VAULT.idFromName(session.userId)), session.sessionVersion);
+  const outcome = await action(userVault(c.env, session.userId), session.sessionVersion);
   clearSessionCookie(c);
   if (outcome === 'session_revoked') throw unauthorized('the session has been revoked');
 }

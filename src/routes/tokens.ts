@@ -7,6 +7,7 @@ import { BrokerError, reauthorizationRequired, temporarilyUnavailable, unauthori
 import { userIdParam } from '../http/params';
 import { validateInput } from '../http/validate-input';
 import { getAppToken } from '../vault/app-token-cache';
+import { userVault } from '../vault/stubs';
 import type { UserTokenResult } from '../vault/vault-types';
 
 /** `force_refresh=true`: the caller's Helix call was refused with the app token it was given. */
@@ -52,8 +53,7 @@ export const tokenRoutes = new Hono<AppEnv>()
   /** The signed-in user's access token, refreshed when needed. */
   .get('/token', requireSession, async (c) => {
     const session = c.get('session')!;
-    const vault = c.env.USER_VAULT.get(c.env.USER_VAULT.idFromName(session.userId));
-    const result = await vault.getAccessToken({ sessionVersion: session.sessionVersion });
+    const result = await userVault(c.env, session.userId).getAccessToken({ sessionVersion: session.sessionVersion });
     return c.json(userTokenBody(result, unauthorized('no grant is stored for this session')));
   })
 
@@ -67,7 +67,6 @@ export const tokenRoutes = new Hono<AppEnv>()
   /** Any stored user's access token, for server-side callers (bots, EventSub handlers). */
   .get('/token/users/:userId', requireApiKey('users'), validateInput('param', userIdParam), async (c) => {
     const { userId } = c.req.valid('param');
-    const vault = c.env.USER_VAULT.get(c.env.USER_VAULT.idFromName(userId));
-    const result = await vault.getAccessToken();
+    const result = await userVault(c.env, userId).getAccessToken();
     return c.json(userTokenBody(result, new BrokerError(404, 'not_found', 'no grant is stored for this user')));
   });

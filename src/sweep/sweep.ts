@@ -1,10 +1,11 @@
 import type { Env } from '../env';
 import { ConfigError } from '../errors';
 import { logEvent } from '../log';
-import { APP_TOKEN_MINTER_NAME, forgetAppToken } from '../vault/app-token-cache';
+import { forgetAppToken } from '../vault/app-token-cache';
+import { appTokenMinter, userDirectory } from '../vault/stubs';
 import type { AppTokenCheck } from '../vault/vault-types';
 import { checkSweepSettings } from './sweep-settings';
-import { USER_DIRECTORY_NAME, type SweepCounts } from './user-directory';
+import type { SweepCounts } from './user-directory';
 
 /** What a sweep came to: the app token's check and the first batch of users. */
 export interface SweepReport extends SweepCounts {
@@ -19,11 +20,11 @@ export interface SweepReport extends SweepCounts {
 export async function runSweep(env: Env, options: { force: boolean }): Promise<SweepReport> {
   checkSweepSettings(env);
 
-  const minter = env.APP_TOKEN_MINTER.get(env.APP_TOKEN_MINTER.idFromName(APP_TOKEN_MINTER_NAME));
+  const minter = appTokenMinter(env);
   const app = await minter.validate();
   if (app === 'minted') forgetAppToken();
 
-  const directory = env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME));
+  const directory = userDirectory(env);
   const counts = await directory.sweep({ force: options.force });
   const report = { app, ...counts };
   logEvent('sweep.run', { force: options.force, ...report });

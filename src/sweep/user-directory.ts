@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
 import { ConfigError } from '../errors';
 import { logEvent } from '../log';
+import { userVault } from '../vault/stubs';
 import type { UserValidation, ValidationOutcome } from '../vault/vault-types';
 import { MAX_TICK_MS, nextBatchAt, nextDueAt, SWEEP_BATCH_SIZE, VALIDATION_DUE_AFTER_MS } from './schedule';
 import { checkSweepSettings } from './sweep-settings';
@@ -22,7 +23,6 @@ export interface SweepCounts {
 /** Vault calls in flight at once within a batch. */
 export const SWEEP_CONCURRENCY = 25;
 
-export const USER_DIRECTORY_NAME = 'directory';
 
 /**
  * The index of every user with a grant, and the driver of the hourly validation. Each user row
@@ -141,8 +141,7 @@ export class UserDirectory extends DurableObject<Env> {
 
   private async validateOne(userId: string, force: boolean): Promise<UserValidation> {
     try {
-      const vault = this.env.USER_VAULT.get(this.env.USER_VAULT.idFromName(userId));
-      return await vault.validate({ force });
+      return await userVault(this.env, userId).validate({ force });
     } catch (error) {
       logEvent('sweep.vault_unreachable', { userId, reason: error instanceof Error ? error.name : 'unknown' });
       return { outcome: 'failed', lastValidatedAt: null };

@@ -1,6 +1,7 @@
 import { getConfig } from '../config';
 import { unseal } from '../crypto/seal';
 import type { Env } from '../env';
+import { appTokenMinter } from './stubs';
 import { APP_TOKEN_SERVE_MARGIN_MS } from './timing';
 import type { AppTokenResult } from './vault-types';
 
@@ -15,8 +16,6 @@ interface CachedAppToken {
 }
 
 const KV_KEY = 'app-token:v1';
-/** The single minter instance every isolate routes minting through. */
-export const APP_TOKEN_MINTER_NAME = 'app-token';
 /** What the app token is sealed for, in the minter's storage and in KV. */
 export const APP_TOKEN_SEAL_PURPOSE = 'app:access';
 /** KV refuses TTLs under 60 s. */
@@ -62,7 +61,7 @@ export async function getAppToken(env: Env, options: { forceRefresh?: boolean } 
       return { ok: true, token: { accessToken, expiresAt: cached.expiresAt } };
     }
   }
-  const minter = env.APP_TOKEN_MINTER.get(env.APP_TOKEN_MINTER.idFromName(APP_TOKEN_MINTER_NAME));
+  const minter = appTokenMinter(env);
   const result = options.forceRefresh ? await minter.getTokenAfterRejection() : await minter.getToken();
   if (result.ok) memory = { ...result.token, freshUntil: now + MEMORY_TTL_MS };
   return result;

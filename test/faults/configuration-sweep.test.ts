@@ -1,13 +1,12 @@
 import { env } from 'cloudflare:workers';
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
-import { USER_DIRECTORY_NAME } from '../../src/sweep/user-directory';
 import { freshStateForEachTest } from '../support/reset';
+import { directory } from '../support/seed';
 import { twitch } from '../support/twitch';
 
 freshStateForEachTest();
 
-const directory = () => env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME));
 
 describe('a missing secret during the sweep’s batches', () => {
   it('logs one clear line per batch, calls nobody, and leaves every user due for when it is fixed', async () => {

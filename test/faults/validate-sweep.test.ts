@@ -5,8 +5,8 @@ import worker from '../../src/index';
 import { API_KEY } from '../test-bindings';
 import { broker, json } from '../support/broker';
 import { freshStateForEachTest } from '../support/reset';
+import { directory } from '../support/seed';
 import { twitch } from '../support/twitch';
-import { USER_DIRECTORY_NAME } from '../../src/sweep/user-directory';
 import { AMBIGUOUS, callsTo, expectRetryHonouredReset, FAULTS, injectFault, RETRYABLE, timed } from './fault-catalogue';
 
 freshStateForEachTest();
@@ -20,7 +20,6 @@ const BACKGROUND_LIMIT_MS = 22_000;
 const USER_ID = '100001';
 
 const vault = (userId: string) => env.USER_VAULT.get(env.USER_VAULT.idFromName(userId));
-const directory = () => env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME));
 const adminSweep = async () => json<Record<string, unknown>>(await broker('/admin/sweep', { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` } }));
 const userToken = () => broker(`/token/users/${USER_ID}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
 

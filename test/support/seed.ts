@@ -1,13 +1,13 @@
 import { env } from 'cloudflare:workers';
-import { USER_DIRECTORY_NAME } from '../../src/sweep/user-directory';
+import { userDirectory, userVault } from '../../src/vault/stubs';
 import { twitch } from './twitch';
 
 export const HOUR = 3600_000;
 
 /** The one user directory. */
-export const directory = () => env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME));
+export const directory = () => userDirectory(env);
 /** A user's vault. */
-export const vault = (userId: string) => env.USER_VAULT.get(env.USER_VAULT.idFromName(userId));
+export const vault = (userId: string) => userVault(env, userId);
 
 /**
  * Seeds users straight into their vaults and the directory, as past logins would have left them:

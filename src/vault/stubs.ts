@@ -1,0 +1,22 @@
+import type { Env } from '../env';
+
+/**
+ * Where each Durable Object lives: one place that names them, so no caller builds an id by hand.
+ */
+
+/** The single minter instance every isolate routes minting through. */
+export const APP_TOKEN_MINTER_NAME = 'app-token';
+/** The single user directory. */
+export const USER_DIRECTORY_NAME = 'directory';
+
+/** The vault of one Twitch user. */
+export const userVault = (env: Env, userId: string) => env.USER_VAULT.get(env.USER_VAULT.idFromName(userId));
+
+/** The one app-token minter. */
+export const appTokenMinter = (env: Env) => env.APP_TOKEN_MINTER.get(env.APP_TOKEN_MINTER.idFromName(APP_TOKEN_MINTER_NAME));
+
+/** The one user directory (index and hourly sweep). */
+export const userDirectory = (env: Env) => env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME));
+
+/** The single-use record named `name` (`state:<state>` or `session:<code>`). */
+export const oneTimeStore = (env: Env, name: string) => env.ONE_TIME_STORE.get(env.ONE_TIME_STORE.idFromName(name));
