@@ -13,7 +13,7 @@
  *   npx tsx scripts/soak.ts [--users 150] [--seconds 150] [--concurrency 16]
  */
 import { parseArgs } from 'node:util';
-import { apiKeyFor, startLocalSystem } from '../test/e2e/local-system';
+import { apiKeyFor, startLocalSystem, type LocalSystem } from '../test/e2e/local-system';
 
 const { values: flags } = parseArgs({
   options: {
@@ -64,9 +64,18 @@ function count(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
 
+/** Starts the system, soaks it, and stops it whatever happens (no wrangler left behind). */
 async function main(): Promise<void> {
-  const startedAt = Date.now();
   const system = await startLocalSystem('soak');
+  try {
+    await soak(system);
+  } finally {
+    await system.stop();
+  }
+}
+
+async function soak(system: LocalSystem): Promise<void> {
+  const startedAt = Date.now();
   const { twitch, broker } = system;
   const control = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${twitch.url}/_standin${path}`, {
@@ -276,8 +285,6 @@ async function main(): Promise<void> {
   const reuse = (await control('GET', '/refresh-token-reuse')) as { reused: string[] };
   if (reuse.reused.length > 0) figures.violations.push(`${reuse.reused.length} refresh tokens were presented twice`);
   const { counts } = (await control('GET', '/calls')) as { counts: { token: Record<string, number>; validate: number; revoke: number } };
-
-  await system.stop();
 
   console.log(`\nsoak: ${USERS} users, ${CONCURRENCY} concurrent clients, ${LOAD_MS / 1000} s of load, ${((Date.now() - startedAt) / 1000).toFixed(0)} s in all`);
   console.log(`  requests to the broker: ${figures.requests}`);
