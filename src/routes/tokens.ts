@@ -41,11 +41,8 @@ function userTokenBody(result: UserTokenResult, whenMissing: BrokerError) {
 }
 
 export const tokenRoutes = new Hono<AppEnv>()
+  // '/token/*' also matches '/token' itself: every token answer, error or not, is no-store.
   .use('/token/*', async (c, next) => {
-    await next();
-    c.header('Cache-Control', 'no-store');
-  })
-  .use('/token', async (c, next) => {
     await next();
     c.header('Cache-Control', 'no-store');
   })

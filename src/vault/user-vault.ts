@@ -81,6 +81,15 @@ export class UserVault extends DurableObject<Env> {
     return { sealedAccessToken, sealedRefreshToken };
   }
 
+  /** Both tokens of a grant, unsealed: [access, refresh]. */
+  private unsealPair(grant: StoredGrant): Promise<[string, string]> {
+    const keys = this.config.tokenKeys;
+    return Promise.all([
+      unseal(grant.sealedAccessToken, this.purpose('access'), keys),
+      unseal(grant.sealedRefreshToken, this.purpose('refresh'), keys),
+    ]);
+  }
+
   private async accessTokenOf(grant: StoredGrant): Promise<string> {
     if (this.plainAccessToken?.generation !== grant.generation) {
       const token = await unseal(grant.sealedAccessToken, this.purpose('access'), this.config.tokenKeys);
@@ -291,10 +300,7 @@ export class UserVault extends DurableObject<Env> {
     if (!(await isSealedWithOldKey(grant.sealedRefreshToken, keys)) && !(await isSealedWithOldKey(grant.sealedAccessToken, keys))) {
       return {};
     }
-    const [accessToken, refreshToken] = await Promise.all([
-      unseal(grant.sealedAccessToken, this.purpose('access'), keys),
-      unseal(grant.sealedRefreshToken, this.purpose('refresh'), keys),
-    ]);
+    const [accessToken, refreshToken] = await this.unsealPair(grant);
     return this.sealPair(this.record!.userId, accessToken, refreshToken);
   }
 
@@ -308,18 +314,13 @@ export class UserVault extends DurableObject<Env> {
     const grant = record.grant;
     await this.save({ ...record, status: 'logged_out', grant: null, sessionVersion: record.sessionVersion + 1 });
     this.plainAccessToken = null;
+    let failures = 0;
     if (grant) {
       const config = this.config;
-      const tokens = await Promise.all([
-        unseal(grant.sealedAccessToken, this.purpose('access'), config.tokenKeys),
-        unseal(grant.sealedRefreshToken, this.purpose('refresh'), config.tokenKeys),
-      ]);
-      const results = await Promise.allSettled(tokens.map((token) => revokeToken(config, token)));
-      const failures = results.filter((result) => result.status === 'rejected').length;
-      await this.audit.append(record.userId, 'logged_out', failures ? `${failures} revocation(s) at Twitch failed` : undefined);
-    } else {
-      await this.audit.append(record.userId, 'logged_out');
+      const results = await Promise.allSettled((await this.unsealPair(grant)).map((token) => revokeToken(config, token)));
+      failures = results.filter((result) => result.status === 'rejected').length;
     }
+    await this.audit.append(record.userId, 'logged_out', failures ? `${failures} revocation(s) at Twitch failed` : undefined);
     return 'logged_out';
   }
 
