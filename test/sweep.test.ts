@@ -38,6 +38,18 @@ describe('the hourly sweep', () => {
     expect(second.access_token).not.toBe(first.access_token);
   });
 
+  it('puts the app token back in KV at each hourly check, so the cache never lapses while the token lives', async () => {
+    const { access_token: token } = await json<{ access_token: string }>(await broker('/token/app', { headers: { Authorization: `Bearer ${API_KEY}` } }));
+    // As if the KV copy had reached its expiry (at most a day) while the token has weeks to live.
+    for (const { name } of (await env.APP_TOKEN_CACHE.list()).keys) await env.APP_TOKEN_CACHE.delete(name);
+    await runCron();
+    const listed = await env.APP_TOKEN_CACHE.list();
+    expect(listed.keys).toHaveLength(1);
+    expect(listed.keys[0]!.expiration).toBeGreaterThan(Date.now() / 1000 + 3600);
+    expect(await env.APP_TOKEN_CACHE.get(listed.keys[0]!.name)).not.toContain(token);
+    expect((await twitch.counts()).token.client_credentials).toBe(1);
+  });
+
   it('does not validate a user who logged in less than an hour ago', async () => {
     await login({ userId: '100001' });
     const before = (await twitch.counts()).validate;

@@ -88,7 +88,7 @@ export class AppTokenMinter extends DurableObject<Env> {
       try {
         const info = await validateToken(getConfig(this.env), current.accessToken, BACKGROUND_BUDGET);
         if (info && (info.expiresAt === null || info.expiresAt - Date.now() > APP_TOKEN_RENEW_MARGIN_MS)) {
-          await this.resealIfOldKey(current);
+          await this.republish(current);
           return 'valid';
         }
       } catch (error) {
@@ -128,13 +128,21 @@ export class AppTokenMinter extends DurableObject<Env> {
     return { ok: true, token };
   }
 
-  /** After a key rotation, the hourly check re-seals the stored token with the newest key. */
-  private async resealIfOldKey(token: AppAccessToken): Promise<void> {
+  /**
+   * The hourly check publishes the token to KV again (re-sealed with the newest key after a key
+   * rotation), so the KV copy, which expires after a day at most, never lapses while the token
+   * lives: otherwise every isolate missing its memory would ask this one object for most of the
+   * token's ~58-day life. One KV write an hour.
+   */
+  private async republish(token: AppAccessToken): Promise<void> {
     const keys = getConfig(this.env).tokenKeys;
     const stored = await this.ctx.storage.get<StoredAppToken>(RECORD_KEY);
-    if (!stored || !(await isSealedWithOldKey(stored.sealedAccessToken, keys))) return;
-    const sealedAccessToken = await seal(token.accessToken, SEAL_PURPOSE, keys);
-    await this.ctx.storage.put<StoredAppToken>(RECORD_KEY, { ...stored, sealedAccessToken });
+    if (!stored) return;
+    let sealedAccessToken = stored.sealedAccessToken;
+    if (await isSealedWithOldKey(sealedAccessToken, keys)) {
+      sealedAccessToken = await seal(token.accessToken, SEAL_PURPOSE, keys);
+      await this.ctx.storage.put<StoredAppToken>(RECORD_KEY, { ...stored, sealedAccessToken });
+    }
     await publishAppToken(this.env.APP_TOKEN_CACHE, sealedAccessToken, token.expiresAt);
   }
 }
