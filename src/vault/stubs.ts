@@ -18,5 +18,12 @@ export const appTokenMinter = (env: Env) => env.APP_TOKEN_MINTER.get(env.APP_TOK
 /** The one user directory (index and hourly sweep). */
 export const userDirectory = (env: Env) => env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME));
 
+/**
+ * The directory that sweeps `userId`. One directory keeps up with a million users
+ * (`npm run bench:sweep`); callers that know the user go through here so that sharding the
+ * directory later changes this function only.
+ */
+export const directoryFor = (env: Env, _userId: string) => userDirectory(env);
+
 /** The single-use record named `name` (`state:<state>` or `session:<code>`). */
 export const oneTimeStore = (env: Env, name: string) => env.ONE_TIME_STORE.get(env.ONE_TIME_STORE.idFromName(name));

@@ -2,10 +2,12 @@ import { DurableObject } from 'cloudflare:workers';
 import { getConfig, type Config } from '../config';
 import { isSealedWithOldKey, seal, unseal } from '../crypto/seal';
 import type { Env } from '../env';
+import { logEvent } from '../log';
 import { refreshUserToken, revokeToken, validateToken } from '../twitch/identity';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/twitch-fetch';
 import { AuditTrail, type AuditEvent } from './audit-trail';
+import { directoryFor } from './stubs';
 import { USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
 import type { NewGrant, UserTokenResult, UserValidation } from './vault-types';
 
@@ -51,6 +53,12 @@ export class UserVault extends DurableObject<Env> {
   private readonly audit = new AuditTrail(this.ctx.storage);
   /** Epoch ms before which Twitch's 429 `Ratelimit-Reset` told us not to refresh again. */
   private refreshRateLimitedUntil = 0;
+  /**
+   * The last routine validation of a generation, kept in memory only: storing it would cost a
+   * write per user-hour. The sweep's directory keeps the evidence, per batch (docs/storage.md).
+   */
+  private validatedInMemory: { generation: number; at: number } | null = null;
+  private rejoinInFlight: Promise<void> | null = null;
 
   private get config(): Config {
     return getConfig(this.env);
@@ -135,7 +143,10 @@ export class UserVault extends DurableObject<Env> {
     if (!record.grant) return { ok: false, error: 'not_found' };
 
     if (record.grant.expiresAt - Date.now() <= USER_REFRESH_MARGIN_MS) {
+      const wasExpired = record.grant.expiresAt <= Date.now();
       const result = await this.refreshOnce(REQUEST_BUDGET);
+      // An expired token is one the sweep may have set aside as idle: a caller brought it back.
+      if (wasExpired && result.kind === 'refreshed') await this.rejoinSweep();
       if (result.kind === 'revoked') return { ok: false, error: 'reauthorization_required' };
       if (result.kind === 'unavailable') {
         // A token that still works is better than an error: refresh ahead of expiry makes this common.
@@ -244,25 +255,31 @@ export class UserVault extends DurableObject<Env> {
   }
 
   /**
-   * The hourly check: ask Twitch whether the token still lives; on 401 refresh once; on a
-   * definitive refusal mark the user revoked. Skips users validated within the last hour.
+   * The sweep's check: ask Twitch whether the token still lives; on 401 refresh once; on a
+   * definitive refusal mark the user revoked. Skips users proven alive within the skip window, and
+   * answers `idle` without calling Twitch when the access token has expired and no caller asked
+   * for a new one (no token of this user is in use; the refresh a caller triggers re-proves the
+   * grant and brings the user back). A routine success writes nothing unless something changed:
+   * the sweep's directory records the batch as the evidence.
    */
   async validate(options: { force?: boolean } = {}): Promise<UserValidation> {
+    if (this.refreshInFlight) await this.refreshInFlight;
     const record = await this.load();
     const grant = record?.grant;
     if (!record || !grant || record.status !== 'active') return { outcome: 'inactive', lastValidatedAt: null };
     const now = Date.now();
-    if (!options.force && now - grant.lastValidatedAt < VALIDATION_SKIP_WINDOW_MS) {
-      return { outcome: 'skipped', lastValidatedAt: grant.lastValidatedAt };
+    const lastProof = Math.max(grant.lastValidatedAt, this.validatedInMemory?.generation === grant.generation ? this.validatedInMemory.at : 0);
+    if (!options.force && grant.expiresAt <= now) return { outcome: 'idle', lastValidatedAt: lastProof };
+    if (!options.force && now - lastProof < VALIDATION_SKIP_WINDOW_MS) {
+      return { outcome: 'skipped', lastValidatedAt: lastProof };
     }
-    if (this.refreshInFlight) await this.refreshInFlight;
 
     let info;
     try {
       info = await validateToken(this.config, await this.accessTokenOf(grant), BACKGROUND_BUDGET);
     } catch (error) {
       await this.audit.append(record.userId, 'validate_failed', describeFailure(error));
-      return { outcome: 'failed', lastValidatedAt: grant.lastValidatedAt };
+      return { outcome: 'failed', lastValidatedAt: lastProof };
     }
     if (info === null) {
       // Twitch says this access token is dead: never serve it again, even if the refresh fails now.
@@ -278,20 +295,41 @@ export class UserVault extends DurableObject<Env> {
 
     const current = this.record;
     if (current?.grant?.generation === grant.generation) {
-      await this.save({
-        ...current,
-        login: info.login ?? current.login,
-        grant: {
-          ...current.grant,
-          ...(await this.resealedIfOldKey(current.grant)),
-          lastValidatedAt: now,
-          expiresAt: info.expiresAt ?? current.grant.expiresAt,
-          scopes: info.scopes.length > 0 ? info.scopes : current.grant.scopes,
-        },
-      });
+      this.validatedInMemory = { generation: grant.generation, at: now };
+      const resealed = await this.resealedIfOldKey(current.grant);
+      const login = info.login ?? current.login;
+      const scopes = info.scopes.length > 0 ? info.scopes : current.grant.scopes;
+      const expiresAt = info.expiresAt ?? current.grant.expiresAt;
+      // Twitch's expires_in counts down in whole seconds: a drift under a minute is not news.
+      const changed =
+        Object.keys(resealed).length > 0 ||
+        login !== current.login ||
+        scopes.join(' ') !== current.grant.scopes.join(' ') ||
+        Math.abs(expiresAt - current.grant.expiresAt) > 60_000;
+      if (changed) {
+        await this.save({ ...current, login, grant: { ...current.grant, ...resealed, lastValidatedAt: now, expiresAt, scopes } });
+      }
     }
-    await this.audit.append(record.userId, 'validated');
     return { outcome: 'validated', lastValidatedAt: now };
+  }
+
+  /**
+   * Tells the sweep's directory that this user has a token in use again (it may have set them
+   * aside as idle). Once per idle spell, not per request; a failure only costs that user their
+   * visits until the next login, so it is logged and the caller is served anyway.
+   */
+  private rejoinSweep(): Promise<void> {
+    const userId = this.record?.userId;
+    if (!userId) return Promise.resolve();
+    this.rejoinInFlight ??= directoryFor(this.env, userId)
+      .rejoin(userId)
+      .catch((error: unknown) => {
+        logEvent('sweep.rejoin_failed', { userId, reason: error instanceof Error ? error.name : 'unknown' });
+      })
+      .finally(() => {
+        this.rejoinInFlight = null;
+      });
+    return this.rejoinInFlight;
   }
 
   /** Values sealed with a retired key are re-sealed with the newest one on their next write. */
