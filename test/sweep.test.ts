@@ -6,7 +6,7 @@ import { SWEEP_BATCH_SIZE } from '../src/sweep/user-directory';
 import { API_KEY } from './test-bindings';
 import { broker, json, login } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
-import { directory, HOUR, seedUsers } from './support/seed';
+import { directory, HOUR, seedUsers, vault } from './support/seed';
 import { twitch } from './support/twitch';
 
 freshStateForEachTest();
@@ -131,6 +131,38 @@ describe('the hourly sweep', () => {
       ctx.storage.sql.exec<{ forced: number }>('SELECT forced FROM users WHERE user_id = ?', userId).one(),
     );
     expect(row.forced).toBe(0);
+  });
+
+  it('does not call Twitch for a user whose token expired with nobody asking, and sweeps them again once a caller gets a token', async () => {
+    const userId = '200601';
+    await twitch.addUsers(1, 200601);
+    const grant = await twitch.grant(userId);
+    const validatedAt = Date.now() - 5 * HOUR;
+    // Last handed out hours ago: the access token has since expired and nobody asked for another.
+    await vault(userId).storeGrant({
+      userId, login: 'idle_user', accessToken: grant.access_token, refreshToken: grant.refresh_token,
+      expiresAt: Date.now() - HOUR, scopes: grant.scope, validatedAt,
+    });
+    await directory().registerMany([userId], validatedAt);
+    await runCron();
+    expect((await twitch.counts()).validate).toBe(0);
+    expect((await twitch.counts()).token.refresh_token).toBe(0);
+    expect(await directory().stats()).toMatchObject({ users: 1, active: 0 });
+
+    // A caller asks: the vault refreshes (that refresh proves the grant) and the user is back in the sweep.
+    const response = await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
+    expect(response.status).toBe(200);
+    expect(await directory().stats()).toMatchObject({ users: 1, active: 1 });
+    expect(await json(await adminSweep())).toMatchObject({ validated: 1 });
+  });
+
+  it('validates each due user once when the cron and the alarm run at the same time', async () => {
+    await seedUsers(30, 200701, 2 * HOUR);
+    await broker('/token/app', { headers: { Authorization: `Bearer ${API_KEY}` } });
+    await twitch.inject({ path: '/oauth2/validate', kind: 'slow', delayMs: 100, times: -1 });
+    await Promise.all([runCron(), runDurableObjectAlarm(directory()), runCron()]);
+    // Two crons validated the app token once each; every user exactly once.
+    expect((await twitch.counts()).validate).toBe(30 + 2);
   });
 
   it('POST /admin/sweep requires an API key', async () => {
