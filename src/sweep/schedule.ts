@@ -20,9 +20,9 @@ export const SWEEP_CYCLE_MS = 54 * 60_000;
 export const SWEEP_BATCH_SIZE = 250;
 /** Vault calls in flight at once while the directory is small; see `sweepConcurrency`. */
 export const SWEEP_CONCURRENCY = 25;
-/** Vault calls in flight at once, at most (a million users at 400 ms per Twitch call need ~200). */
-export const MAX_SWEEP_CONCURRENCY = 250;
-/** The largest batch: four rounds at the highest concurrency; 1,000 subrequests, the Free plan's limit to Cloudflare services. */
+/** Vault calls in flight at once, at most: a million users at 400 ms per Twitch call need ~150 to keep up, 500 catch up after a burst. */
+export const MAX_SWEEP_CONCURRENCY = 500;
+/** The largest batch: 1,000 subrequests, the Free plan's limit to Cloudflare services per invocation. */
 export const MAX_SWEEP_BATCH_SIZE = 1_000;
 /** Bounds on the gap between two batches while users are due. */
 export const MIN_TICK_MS = 1_000;
@@ -69,8 +69,9 @@ export interface DirectoryState {
 }
 
 /**
- * When the next batch runs. While users wait, batches are spaced so a cycle's visits take about
- * `SWEEP_CYCLE_MS × batch / active` (one a second at most, one a minute at least), counted from
+ * When the next batch runs. While users wait, batches are spaced so full batches would get
+ * through a cycle's visits in half the cycle, `SWEEP_CYCLE_MS / 2 × batch / active` apart (twice
+ * the pace needed, to catch up after a burst; one a second at most, one a minute at least), counted from
  * when the last batch started (`batchStartedAt`, default `now`) so slow batches do not stretch the
  * cadence; otherwise the alarm waits for the next user to fall due, and at least a minute, which
  * batches small, spread-out user bases. Null when nobody will fall due.
@@ -78,7 +79,7 @@ export interface DirectoryState {
 export function nextBatchAt(now: number, state: DirectoryState, batchStartedAt = now): number | null {
   if (state.activeUsers === 0 || state.nextDueAt === null) return state.workWaiting ? now + MIN_TICK_MS : null;
   if (state.workWaiting) {
-    const spacing = (SWEEP_CYCLE_MS * sweepBatchSize(state.activeUsers)) / state.activeUsers;
+    const spacing = (SWEEP_CYCLE_MS / 2) * (sweepBatchSize(state.activeUsers) / state.activeUsers);
     return Math.max(now, batchStartedAt + Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, spacing)));
   }
   return Math.max(state.nextDueAt, batchStartedAt + MAX_TICK_MS, now + MIN_TICK_MS);
