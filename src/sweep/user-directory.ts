@@ -104,8 +104,13 @@ export class UserDirectory extends DurableObject<Env> {
         sql.exec('UPDATE users SET slot = ? WHERE user_id = ?', slotOf(userId), userId);
       }
     }
-    sql.exec('CREATE INDEX IF NOT EXISTS users_due ON users (active, next_due_at)');
-    sql.exec('CREATE INDEX IF NOT EXISTS users_moment ON users (active, slot, user_id)');
+    // Neither index holds `active`: a user going idle or coming back rewrites one row, no index
+    // entry. `users_schedule` serves both the owed (next_due_at > 0, by time) and the users on
+    // their moment (next_due_at = 0, in (slot, user_id) order from the cursor); `users_by_moment`
+    // serves a forced pass over everyone.
+    sql.exec('DROP INDEX IF EXISTS users_due');
+    sql.exec('CREATE INDEX IF NOT EXISTS users_schedule ON users (next_due_at, slot, user_id)');
+    sql.exec('CREATE INDEX IF NOT EXISTS users_by_moment ON users (slot, user_id)');
     sql.exec(`CREATE TABLE IF NOT EXISTS sweep_state (
       id INTEGER PRIMARY KEY CHECK (id = 1),
       cursor_at INTEGER NOT NULL,
@@ -160,15 +165,15 @@ export class UserDirectory extends DurableObject<Env> {
    */
   private setUser(userId: string, active: number, dueAt: number): void {
     const sql = this.ctx.storage.sql;
-    const previous = sql.exec<{ active: number }>('SELECT active FROM users WHERE user_id = ?', userId).toArray()[0];
-    sql.exec(
-      `INSERT INTO users (user_id, next_due_at, active, forced, slot) VALUES (?, ?, ?, 0, ?)
-       ON CONFLICT(user_id) DO UPDATE SET next_due_at = excluded.next_due_at, active = excluded.active, forced = 0`,
-      userId,
-      dueAt,
-      active,
-      slotOf(userId),
-    );
+    const previous = sql.exec<{ active: number; next_due_at: number }>('SELECT active, next_due_at FROM users WHERE user_id = ?', userId).toArray()[0];
+    if (!previous) {
+      sql.exec('INSERT INTO users (user_id, next_due_at, active, forced, slot) VALUES (?, ?, ?, 0, ?)', userId, dueAt, active, slotOf(userId));
+    } else if (previous.next_due_at !== dueAt) {
+      sql.exec('UPDATE users SET active = ?, next_due_at = ?, forced = 0 WHERE user_id = ?', active, dueAt, userId);
+    } else if (previous.active !== active) {
+      // Only the column that changed: no index entry is rewritten.
+      sql.exec('UPDATE users SET active = ? WHERE user_id = ?', active, userId);
+    }
     if (previous?.active === active) return;
     const column = (state: number) => (state === IN_USE ? 'in_use' : state === IDLE ? 'idle' : 'gone');
     const from = previous ? `, ${column(previous.active)} = ${column(previous.active)} - 1` : '';
@@ -236,8 +241,10 @@ export class UserDirectory extends DurableObject<Env> {
     await this.exclusive(async () => {
       // Should this invocation die mid-batch (a reset, a deploy), the sweep resumes within a minute
       // from the cursor saved after the last finished round, even if the runtime's retries give up.
+      // The alarm set now is where the next batch will most likely go anyway (never over a minute
+      // away), so afterwards it is usually left as it is: one write per batch, not two.
       const batchStartedAt = Date.now();
-      await this.ctx.storage.setAlarm(batchStartedAt + MAX_TICK_MS);
+      await this.ctx.storage.setAlarm(Math.min(batchStartedAt + MAX_TICK_MS, this.plannedNextAt(batchStartedAt)));
       const counts = await this.runBatch();
       logEvent('sweep.batch', { ...counts });
       await this.scheduleNextBatch({ replace: true, batchStartedAt });
@@ -258,7 +265,8 @@ export class UserDirectory extends DurableObject<Env> {
     let budget = sweepBatchSize(state.in_use);
     const counts: SweepCounts = { validated: 0, refreshed: 0, revoked: 0, failed: 0, skipped: 0, remaining: 0 };
     const notValidated: string[] = [];
-    let batch: number | null = null;
+    // Set, not incremented, with each round's position: a batch that dies before its first round reuses the number.
+    const batch = state.batches + 1;
     let cursor = this.cursorFrom(state, startedAt);
     const momentsFrom = cursor.at;
 
@@ -267,7 +275,7 @@ export class UserDirectory extends DurableObject<Env> {
      * moves the rows that change, updates the batch's evidence row and saves the position reached.
      * A crash mid-round redoes that round only.
      */
-    const visitRound = async (round: Visit[], savePosition: () => void) => {
+    const visitRound = async (round: Visit[], position: 'cursor' | 'forced' | 'none', savePosition: () => void = () => {}) => {
       for (const user of round) this.visiting.add(user.userId);
       const results = await Promise.all(round.map((user) => this.validateOne(user.userId, user.force)));
       round.forEach((user, i) => {
@@ -278,7 +286,10 @@ export class UserDirectory extends DurableObject<Env> {
         if (result.outcome === 'revoked' || result.outcome === 'failed') notValidated.push(`${user.userId}:${result.outcome}`);
       });
       savePosition();
-      batch ??= this.ctx.storage.sql.exec<{ batches: number }>('UPDATE sweep_state SET batches = batches + 1 RETURNING batches').one().batches;
+      const sql = this.ctx.storage.sql;
+      if (position === 'cursor') sql.exec('UPDATE sweep_state SET cursor_at = ?, cursor_user = ?, batches = ?', cursor.at, cursor.userId, batch);
+      else if (position === 'forced') sql.exec('UPDATE sweep_state SET forced_slot = ?, forced_user = ?, batches = ?', forcedSlot, forcedUser, batch);
+      else sql.exec('UPDATE sweep_state SET batches = ?', batch);
       this.recordEvidence(batch, startedAt, momentsFrom, cursor, counts, notValidated);
     };
 
@@ -293,22 +304,31 @@ export class UserDirectory extends DurableObject<Env> {
       .toArray()
       .map((row): Visit => ({ userId: row.user_id, force: row.forced === 1 || state.forced_slot !== null, owed: true }));
     const visitedOwed = new Set(owed.map((user) => user.userId));
-    for (let i = 0; i < owed.length; i += concurrency) await visitRound(owed.slice(i, i + concurrency), () => {});
+    let forcedSlot: number | null = state.forced_slot;
+    let forcedUser: string | null = state.forced_user;
+    for (let i = 0; i < owed.length; i += concurrency) await visitRound(owed.slice(i, i + concurrency), 'none');
     budget -= owed.length;
 
     // 2. A forced pass, if one is under way: every user in use, in (slot, user_id) order.
     if (budget > 0 && state.forced_slot !== null) {
       const forced = this.usersAfter(state.forced_slot, state.forced_user, SWEEP_CYCLE_MS - 1, budget, false);
+      // Fewer than asked for: the pass ends with this batch (a null position ends it).
+      const passEnds = forced.length < budget;
       for (let i = 0; i < forced.length; i += concurrency) {
         const round = forced.slice(i, i + concurrency);
         const last = round[round.length - 1]!;
+        const final = passEnds && i + concurrency >= forced.length;
         await visitRound(
           // Users just visited as owed (with force, since a forced pass is under way) are not visited twice.
           round.filter((row) => !visitedOwed.has(row.user_id)).map((row) => ({ userId: row.user_id, force: true, owed: row.next_due_at > ON_MOMENT })),
-          () => this.ctx.storage.sql.exec('UPDATE sweep_state SET forced_slot = ?, forced_user = ?', last.slot, last.user_id),
+          'forced',
+          () => {
+            forcedSlot = final ? null : last.slot;
+            forcedUser = final ? null : last.user_id;
+          },
         );
       }
-      if (forced.length < budget) this.ctx.storage.sql.exec('UPDATE sweep_state SET forced_slot = NULL, forced_user = NULL');
+      if (forced.length === 0) this.ctx.storage.sql.exec('UPDATE sweep_state SET forced_slot = NULL, forced_user = NULL');
       budget -= forced.length;
     }
 
@@ -317,20 +337,18 @@ export class UserDirectory extends DurableObject<Env> {
       const base = cycleStart(cursor.at);
       const segmentEnd = Math.min(startedAt, base + SWEEP_CYCLE_MS - 1);
       const users = this.usersAfter(cursor.at - base, cursor.userId, segmentEnd - base, budget, true);
+      // Fewer than asked for: the segment is exhausted, and every moment up to its end is done.
+      const exhausted = users.length < budget;
       for (let i = 0; i < users.length; i += concurrency) {
         const round = users.slice(i, i + concurrency);
         const last = round[round.length - 1]!;
-        await visitRound(
-          round.map((row) => ({ userId: row.user_id, force: false, owed: false })),
-          () => {
-            cursor = { at: base + last.slot, userId: last.user_id };
-            this.saveCursor(cursor);
-          },
-        );
+        const final = exhausted && i + concurrency >= users.length;
+        await visitRound(round.map((row) => ({ userId: row.user_id, force: false, owed: false })), 'cursor', () => {
+          cursor = final ? { at: segmentEnd + 1, userId: null } : { at: base + last.slot, userId: last.user_id };
+        });
       }
       budget -= users.length;
-      if (budget > 0) {
-        // The segment is exhausted: every moment up to its end is done.
+      if (exhausted && users.length === 0) {
         cursor = { at: segmentEnd + 1, userId: null };
         this.saveCursor(cursor);
       }
@@ -348,10 +366,11 @@ export class UserDirectory extends DurableObject<Env> {
     return this.ctx.storage.sql
       .exec<{ user_id: string; slot: number; next_due_at: number }>(
         `SELECT user_id, slot, next_due_at FROM users
-         WHERE active = ${IN_USE} AND (slot > ? OR (slot = ? AND user_id > ?)) AND slot <= ?
+         WHERE (slot, user_id) > (?, ?) AND slot <= ? AND active = ${IN_USE}
          ${onMomentOnly ? `AND next_due_at = ${ON_MOMENT}` : ''}
          ORDER BY slot, user_id LIMIT ?`,
-        slot,
+        // A row-value comparison, so SQLite walks the (slot, user_id) index from the cursor instead
+        // of scanning every user: rows read grow with the users passed, not with the directory.
         slot,
         // Before any id: no user of `slot` is done yet.
         userId ?? '',
@@ -380,9 +399,8 @@ export class UserDirectory extends DurableObject<Env> {
     if (state.forced_slot === null) return owed;
     const forced = sql
       .exec<{ forced: number }>(
-        `SELECT COUNT(*) AS forced FROM users WHERE active = ${IN_USE} AND (slot > ? OR (slot = ? AND user_id > ?))
+        `SELECT COUNT(*) AS forced FROM users WHERE (slot, user_id) > (?, ?) AND active = ${IN_USE}
          AND NOT (next_due_at > ${ON_MOMENT} AND next_due_at <= ?)`,
-        state.forced_slot,
         state.forced_slot,
         state.forced_user ?? '',
         now,
@@ -466,28 +484,32 @@ export class UserDirectory extends DurableObject<Env> {
     }
   }
 
+  /** When the next batch would go if the state did not change (see `nextBatchAt` in schedule.ts); Infinity: never. */
+  private plannedNextAt(batchStartedAt?: number): number {
+    const now = Date.now();
+    const state = this.state();
+    const earliestOwed = this.ctx.storage.sql
+      .exec<{ at: number | null }>(`SELECT MIN(next_due_at) AS at FROM users WHERE active = ${IN_USE} AND next_due_at > ${ON_MOMENT}`)
+      .one().at;
+    const nextMoment = this.nextMomentAfter(this.cursorFrom(state, now));
+    const candidates = [earliestOwed, nextMoment].filter((at): at is number => at !== null);
+    const nextDueAt = candidates.length > 0 ? Math.min(...candidates) : null;
+    const workWaiting = state.forced_slot !== null || (nextDueAt !== null && nextDueAt <= now);
+    return nextBatchAt(now, { activeUsers: state.in_use, workWaiting, nextDueAt }, batchStartedAt) ?? Infinity;
+  }
+
   /**
    * Sets the alarm for the next batch (see `nextBatchAt` in schedule.ts). An earlier alarm already
    * set is kept unless `replace`: the alarm handler replaces its own crash-recovery alarm.
    */
   private async scheduleNextBatch(options: { replace?: boolean; batchStartedAt?: number } = {}): Promise<void> {
-    const now = Date.now();
-    const state = this.state();
-    const sql = this.ctx.storage.sql;
-    const earliestOwed = sql
-      .exec<{ at: number | null }>(`SELECT MIN(next_due_at) AS at FROM users WHERE active = ${IN_USE} AND next_due_at > ${ON_MOMENT}`)
-      .one().at;
-    const cursor = this.cursorFrom(state, now);
-    const nextMoment = this.nextMomentAfter(cursor);
-    const candidates = [earliestOwed, nextMoment].filter((at): at is number => at !== null);
-    const nextDueAt = candidates.length > 0 ? Math.min(...candidates) : null;
-    const workWaiting = state.forced_slot !== null || (nextDueAt !== null && nextDueAt <= now);
-    const nextAt = nextBatchAt(now, { activeUsers: state.in_use, workWaiting, nextDueAt }, options.batchStartedAt);
-    if (nextAt === null) {
-      await this.ctx.storage.deleteAlarm();
+    const nextAt = this.plannedNextAt(options.batchStartedAt);
+    const scheduled = await this.ctx.storage.getAlarm();
+    if (nextAt === Infinity) {
+      if (scheduled !== null) await this.ctx.storage.deleteAlarm();
       return;
     }
-    const scheduled = await this.ctx.storage.getAlarm();
+    if (scheduled === nextAt) return;
     if (options.replace || scheduled === null || scheduled > nextAt) await this.ctx.storage.setAlarm(nextAt);
   }
 
