@@ -1,3 +1,4 @@
+import { sha256Hex } from '../crypto/encoding';
 import type { Env } from '../env';
 
 /**
@@ -18,5 +19,10 @@ export const appTokenMinter = (env: Env) => env.APP_TOKEN_MINTER.get(env.APP_TOK
 /** The one user directory (index and hourly sweep). */
 export const userDirectory = (env: Env) => env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME));
 
-/** The single-use record named `name` (`state:<state>` or `session:<code>`). */
-export const oneTimeStore = (env: Env, name: string) => env.ONE_TIME_STORE.get(env.ONE_TIME_STORE.idFromName(name));
+/**
+ * The single-use record named `name` (`state:<state>`, `session:<code>`, `cooldown:<what>`). The
+ * object is addressed by the name's SHA-256: the platform keeps the names objects were made from,
+ * and a state or code is a secret that must not sit there.
+ */
+export const oneTimeStore = async (env: Env, name: string) =>
+  env.ONE_TIME_STORE.get(env.ONE_TIME_STORE.idFromName(await sha256Hex(name)));

@@ -3,9 +3,12 @@ import { getConfig, type Config } from '../config';
 import { isSealedWithOldKey, seal, unseal } from '../crypto/seal';
 import type { Env } from '../env';
 import { refreshUserToken, revokeToken, validateToken } from '../twitch/identity';
+import { logEvent } from '../log';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/twitch-fetch';
 import { AuditTrail, type AuditEvent } from './audit-trail';
+import { RefreshBackoff } from './refresh-backoff';
+import { RevocationQueue } from './revocation-queue';
 import { USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
 import type { NewGrant, UserTokenResult, UserValidation } from './vault-types';
 
@@ -49,8 +52,10 @@ export class UserVault extends DurableObject<Env> {
   private plainAccessToken: { generation: number; token: string } | null = null;
   private refreshInFlight: Promise<RefreshResult> | null = null;
   private readonly audit = new AuditTrail(this.ctx.storage);
-  /** Epoch ms before which Twitch's 429 `Ratelimit-Reset` told us not to refresh again. */
-  private refreshRateLimitedUntil = 0;
+  /** Spaces out refresh attempts after a failure (and honours a 429's reset) across requests. */
+  private readonly backoff = new RefreshBackoff();
+  /** Tokens this vault no longer wants, revoked at Twitch by the alarm. */
+  private readonly revocations = new RevocationQueue(this.ctx.storage, () => this.purpose('revoke'));
 
   private get config(): Config {
     return getConfig(this.env);
@@ -68,7 +73,7 @@ export class UserVault extends DurableObject<Env> {
     await this.ctx.storage.put(RECORD_KEY, record);
   }
 
-  private purpose(kind: 'access' | 'refresh'): string {
+  private purpose(kind: 'access' | 'refresh' | 'revoke'): string {
     return `user:${this.record?.userId ?? ''}:${kind}`;
   }
 
@@ -98,9 +103,22 @@ export class UserVault extends DurableObject<Env> {
     return this.plainAccessToken.token;
   }
 
-  /** Stores the grant from a completed login and returns the user's session version. */
-  async storeGrant(input: NewGrant): Promise<{ sessionVersion: number }> {
+  /**
+   * Stores the grant from a completed login and returns the user's session version, unless the
+   * login would narrow the user's live grant: one lacking any stored scope may be a hostile page
+   * walking the user's browser through /authorize (Twitch sends an already-authorized user straight
+   * back), so the stored grant stays and the new pair is revoked instead (`stored: false`). A grant
+   * that is replaced is revoked at Twitch. Revocations run in the alarm, off the response path.
+   */
+  async storeGrant(input: NewGrant): Promise<{ sessionVersion: number; stored: boolean }> {
     const previous = await this.load();
+    const live = previous?.status === 'active' ? previous.grant : null;
+    const missingScopes = live ? live.scopes.filter((scope) => !input.scopes.includes(scope)) : [];
+    if (previous && missingScopes.length > 0) {
+      await this.revokeLater([input.accessToken, input.refreshToken]);
+      await this.audit.append(input.userId, 'login_kept_grant', `the login lacked ${missingScopes.join(' ')}`);
+      return { sessionVersion: previous.sessionVersion, stored: false };
+    }
     const sealed = await this.sealPair(input.userId, input.accessToken, input.refreshToken);
     await this.save({
       userId: input.userId,
@@ -117,8 +135,36 @@ export class UserVault extends DurableObject<Env> {
         generation: (previous?.grant?.generation ?? 0) + 1,
       },
     });
+    if (live) {
+      // A pair no configured key can unseal (a key-rotation mistake) cannot be revoked; the login still counts.
+      const replaced = await this.unsealPair(live).catch((error: unknown) => {
+        logEvent('user.revoke_skipped', { userId: input.userId, reason: describeFailure(error) });
+        return [];
+      });
+      await this.revokeLater(replaced);
+    }
     await this.audit.append(input.userId, 'logged_in');
-    return { sessionVersion: this.record!.sessionVersion };
+    return { sessionVersion: this.record!.sessionVersion, stored: true };
+  }
+
+  /** Queues tokens for revocation at Twitch by the alarm: right away, or a minute after a failed try. */
+  private async revokeLater(tokens: string[], options: { alreadyTried?: boolean } = {}): Promise<void> {
+    if (tokens.length === 0) return;
+    await this.revocations.add(this.config, tokens, options);
+    await this.scheduleAlarm();
+  }
+
+  private async scheduleAlarm(): Promise<void> {
+    const next = await this.revocations.nextAttemptAt();
+    if (next !== null) await this.ctx.storage.setAlarm(next);
+  }
+
+  /** Revokes queued tokens at Twitch; failures come back with backoff. */
+  override async alarm(): Promise<void> {
+    const record = await this.load();
+    if (!record) return;
+    await this.revocations.runDue(this.config, record.userId);
+    await this.scheduleAlarm();
   }
 
   /**
@@ -176,9 +222,9 @@ export class UserVault extends DurableObject<Env> {
     const grant = record?.grant;
     if (!record || !grant || record.status !== 'active') return { kind: 'revoked' };
 
-    // Honour a 429's reset across requests too: callers arriving before it are not sent to Twitch.
-    const rateLimitedForMs = this.refreshRateLimitedUntil - Date.now();
-    if (rateLimitedForMs > 0) return { kind: 'unavailable', retryAfterSeconds: Math.ceil(rateLimitedForMs / 1000) };
+    // After a failure (or a 429) callers are not sent to Twitch until the backoff has passed.
+    const waitMs = this.backoff.remainingMs();
+    if (waitMs > 0) return { kind: 'unavailable', retryAfterSeconds: Math.ceil(waitMs / 1000) };
 
     const config = this.config;
     const refreshToken = await unseal(grant.sealedRefreshToken, this.purpose('refresh'), config.tokenKeys);
@@ -194,18 +240,18 @@ export class UserVault extends DurableObject<Env> {
         return { kind: 'revoked' };
       }
       // 5xx, 429, timeouts, garbage, or our own misconfiguration: the grant stays untouched.
-      const retryAfterSeconds = error instanceof TwitchError ? error.retryAfterSeconds : 5;
-      if (error instanceof TwitchError && error.status === 429) {
-        this.refreshRateLimitedUntil = Date.now() + retryAfterSeconds * 1000;
-      }
+      const rateLimited = error instanceof TwitchError && error.status === 429;
+      this.backoff.failed(rateLimited ? error.retryAfterSeconds * 1000 : 0);
       await this.audit.append(record.userId, 'refresh_failed', describeFailure(error));
-      return { kind: 'unavailable', retryAfterSeconds };
+      return { kind: 'unavailable', retryAfterSeconds: Math.ceil(this.backoff.remainingMs() / 1000) };
     }
+    this.backoff.succeeded();
 
     // Other requests ran while we waited on Twitch: write only over the grant we refreshed.
     const current = this.record;
     if (!current?.grant || current.grant.generation !== grant.generation) {
       // The grant changed while Twitch answered (logout, new login): this pair is not ours to keep.
+      await this.revokeLater([fresh.accessToken, fresh.refreshToken]);
       return current?.grant ? { kind: 'refreshed' } : { kind: 'revoked' };
     }
     // Persist the new pair, including Twitch's newest refresh token, before anyone is answered.
@@ -314,13 +360,16 @@ export class UserVault extends DurableObject<Env> {
     const grant = record.grant;
     await this.save({ ...record, status: 'logged_out', grant: null, sessionVersion: record.sessionVersion + 1 });
     this.plainAccessToken = null;
-    let failures = 0;
+    let failed: string[] = [];
     if (grant) {
       const config = this.config;
-      const results = await Promise.allSettled((await this.unsealPair(grant)).map((token) => revokeToken(config, token)));
-      failures = results.filter((result) => result.status === 'rejected').length;
+      const tokens = await this.unsealPair(grant);
+      const results = await Promise.allSettled(tokens.map((token) => revokeToken(config, token)));
+      failed = tokens.filter((_token, index) => results[index]!.status === 'rejected');
+      // Whatever Twitch did not take now is retried by the alarm.
+      await this.revokeLater(failed, { alreadyTried: true });
     }
-    await this.audit.append(record.userId, 'logged_out', failures ? `${failures} revocation(s) at Twitch failed` : undefined);
+    await this.audit.append(record.userId, 'logged_out', failed.length ? `${failed.length} revocation(s) at Twitch failed; retrying` : undefined);
     return 'logged_out';
   }
 
@@ -331,6 +380,13 @@ export class UserVault extends DurableObject<Env> {
     await this.save({ ...record, sessionVersion: record.sessionVersion + 1 });
     await this.audit.append(record.userId, 'sessions_revoked');
     return 'sessions_revoked';
+  }
+
+  /** The scopes of the live grant, for the holder of a current session; null otherwise. */
+  async storedScopes(sessionVersion: number): Promise<string[] | null> {
+    const record = await this.load();
+    if (!record || record.sessionVersion !== sessionVersion || record.status !== 'active') return null;
+    return record.grant?.scopes ?? null;
   }
 
   /** The user's audit trail, or null for a user this broker never saw. */
