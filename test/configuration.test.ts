@@ -20,7 +20,7 @@ describe('configuration', () => {
   it('GET /health answers 200 JSON and names missing settings without their values', async () => {
     const complete = await fetchWith({}, '/health');
     expect(complete.status).toBe(200);
-    expect(await complete.json()).toEqual({ status: 'ok', configuration: 'complete', problems: [] });
+    expect(await complete.json()).toEqual({ status: 'ok', client_id: 'standin-client-id', configuration: 'complete', problems: [] });
 
     const broken = await fetchWith({ TWITCH_CLIENT_SECRET: undefined, TOKEN_ENCRYPTION_KEY: 'short' }, '/health');
     expect(broken.status).toBe(200);

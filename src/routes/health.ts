@@ -19,6 +19,8 @@ export const healthRoutes = new Hono<AppEnv>()
     c.header('Cache-Control', 'no-store');
     return c.json({
       status: 'ok',
+      // Public: SDKs and twurple need it, and Twitch shows it on every consent page anyway.
+      client_id: details['TWITCH_CLIENT_ID'] ? null : config.clientId,
       configuration: problems.length === 0 ? 'complete' : 'incomplete',
       problems,
       ...(problems.length > 0 ? { details } : {}),

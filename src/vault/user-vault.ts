@@ -9,7 +9,7 @@ import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/tw
 import { AuditTrail, type AuditEvent } from './audit-trail';
 import { RefreshBackoff } from './refresh-backoff';
 import { RevocationQueue } from './revocation-queue';
-import { USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
+import { FORCED_CHECK_WINDOW_MS, USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
 import type { NewGrant, UserTokenResult, UserValidation } from './vault-types';
 
 /** The grant as stored: both tokens sealed, times absolute. */
@@ -51,6 +51,9 @@ export class UserVault extends DurableObject<Env> {
   /** The unsealed access token of the current generation, so hot reads skip the AES work. */
   private plainAccessToken: { generation: number; token: string } | null = null;
   private refreshInFlight: Promise<RefreshResult> | null = null;
+  private checkInFlight: Promise<RefreshResult | { kind: 'alive' }> | null = null;
+  /** The generation Twitch last confirmed alive on a forced check, and when. */
+  private confirmedAlive: { generation: number; at: number } | null = null;
   private readonly audit = new AuditTrail(this.ctx.storage);
   /** Spaces out refresh attempts after a failure (and honours a 429's reset) across requests. */
   private readonly backoff = new RefreshBackoff();
@@ -170,8 +173,10 @@ export class UserVault extends DurableObject<Env> {
   /**
    * Hands out a usable access token, refreshing first when under five minutes remain.
    * `sessionVersion`, when given, must match: that is how revoked sessions are refused.
+   * `forceRefresh`: the caller's Helix call was refused with the token it was given; the token is
+   * checked with Twitch first and refreshed only if Twitch says it is dead.
    */
-  async getAccessToken(request: { sessionVersion?: number } = {}): Promise<UserTokenResult> {
+  async getAccessToken(request: { sessionVersion?: number; forceRefresh?: boolean } = {}): Promise<UserTokenResult> {
     const record = await this.load();
     if (!record) return { ok: false, error: 'not_found' };
     if (request.sessionVersion !== undefined && request.sessionVersion !== record.sessionVersion) {
@@ -180,7 +185,18 @@ export class UserVault extends DurableObject<Env> {
     if (record.status === 'revoked') return { ok: false, error: 'reauthorization_required' };
     if (!record.grant) return { ok: false, error: 'not_found' };
 
-    if (record.grant.expiresAt - Date.now() <= USER_REFRESH_MARGIN_MS) {
+    if (request.forceRefresh) {
+      const checked = await this.checkOnce();
+      if (checked.kind === 'revoked') return { ok: false, error: 'reauthorization_required' };
+      // Twitch could not answer the check: the current token, if still unexpired, is the best there is.
+      const current = this.record?.grant;
+      if (checked.kind === 'unavailable' && (!current || current.expiresAt <= Date.now())) {
+        return { ok: false, error: 'temporarily_unavailable', retryAfterSeconds: checked.retryAfterSeconds };
+      }
+    }
+
+    const grant = this.record?.grant;
+    if (grant && grant.expiresAt - Date.now() <= USER_REFRESH_MARGIN_MS) {
       const result = await this.refreshOnce(REQUEST_BUDGET);
       if (result.kind === 'revoked') return { ok: false, error: 'reauthorization_required' };
       if (result.kind === 'unavailable') {
@@ -202,11 +218,57 @@ export class UserVault extends DurableObject<Env> {
       token: {
         accessToken: await this.accessTokenOf(record.grant),
         expiresAt: record.grant.expiresAt,
+        obtainedAt: record.grant.obtainedAt,
         scopes: record.grant.scopes,
         userId: record.userId,
         login: record.login,
       },
     };
+  }
+
+  /** Single flight for forced checks: concurrent callers share one validate and at most one refresh. */
+  private checkOnce(): Promise<RefreshResult | { kind: 'alive' }> {
+    this.checkInFlight ??= this.checkWithTwitch().finally(() => {
+      this.checkInFlight = null;
+    });
+    return this.checkInFlight;
+  }
+
+  /**
+   * Asks Twitch whether the current access token still lives; refreshes only when it does not. A
+   * token Twitch confirmed alive within FORCED_CHECK_WINDOW_MS is not checked again: the caller's
+   * 401 then came from something else (a wrong Client-Id, a missing scope), and a refresh would
+   * only spend a rotation. A token killed inside that window is caught by the next forced call.
+   */
+  private async checkWithTwitch(): Promise<RefreshResult | { kind: 'alive' }> {
+    if (this.refreshInFlight) return this.refreshInFlight;
+    const grant = this.record?.grant;
+    if (!grant || this.record?.status !== 'active') return { kind: 'revoked' };
+    const now = Date.now();
+    if (this.confirmedAlive?.generation === grant.generation && now - this.confirmedAlive.at < FORCED_CHECK_WINDOW_MS) {
+      return { kind: 'alive' };
+    }
+    let info;
+    try {
+      info = await validateToken(this.config, await this.accessTokenOf(grant), REQUEST_BUDGET);
+    } catch (error) {
+      await this.audit.append(this.record!.userId, 'validate_failed', describeFailure(error));
+      return { kind: 'unavailable', retryAfterSeconds: error instanceof TwitchError ? error.retryAfterSeconds : 1 };
+    }
+    if (info !== null) {
+      this.confirmedAlive = { generation: grant.generation, at: now };
+      return { kind: 'alive' };
+    }
+    await this.neverServeAgain(grant);
+    return this.refreshOnce(REQUEST_BUDGET);
+  }
+
+  /** Twitch called this grant's access token dead: it is never served again, even if the refresh that follows fails. */
+  private async neverServeAgain(grant: StoredGrant): Promise<void> {
+    const current = this.record;
+    if (current?.grant?.generation === grant.generation) {
+      await this.save({ ...current, grant: { ...current.grant, expiresAt: Math.min(current.grant.expiresAt, Date.now()) } });
+    }
   }
 
   /** Single flight: every caller arriving during a refresh waits for that same refresh. */
@@ -270,6 +332,8 @@ export class UserVault extends DurableObject<Env> {
       },
     });
     this.plainAccessToken = { generation: grant.generation + 1, token: fresh.accessToken };
+    // A token Twitch just issued needs no forced check: callers who raced the refresh share it.
+    this.confirmedAlive = { generation: grant.generation + 1, at: now };
     await this.audit.append(current.userId, 'refreshed');
     return { kind: 'refreshed' };
   }
@@ -311,11 +375,7 @@ export class UserVault extends DurableObject<Env> {
       return { outcome: 'failed', lastValidatedAt: grant.lastValidatedAt };
     }
     if (info === null) {
-      // Twitch says this access token is dead: never serve it again, even if the refresh fails now.
-      const current = this.record;
-      if (current?.grant?.generation === grant.generation) {
-        await this.save({ ...current, grant: { ...current.grant, expiresAt: Math.min(current.grant.expiresAt, now) } });
-      }
+      await this.neverServeAgain(grant);
       const result = await this.refreshOnce(BACKGROUND_BUDGET);
       const lastValidatedAt = this.record?.grant?.lastValidatedAt ?? null;
       if (result.kind === 'refreshed') return { outcome: 'refreshed', lastValidatedAt };
