@@ -110,7 +110,7 @@ function parseAllowedScopes(raw: string | undefined): Parsed<Set<string> | null>
 function parseDefaultScopes(raw: string | undefined, allowed: Parsed<Set<string> | null>): Parsed<string[]> {
   const scopes = parseScopeList(raw);
   if ('problem' in scopes || !('value' in allowed) || allowed.value === null) return scopes;
-  const outside = scopes.value.filter((scope) => !allowed.value!.has(scope));
+  const outside = scopes.value.filter((scope) => scope !== 'openid' && !allowed.value!.has(scope));
   return outside.length === 0 ? scopes : { problem: `names scopes that ALLOWED_SCOPES does not: ${outside.join(' ')}` };
 }
 

@@ -1,10 +1,10 @@
 import { env } from 'cloudflare:workers';
-import { createExecutionContext, runDurableObjectAlarm, waitOnExecutionContext } from 'cloudflare:test';
+import { abortAllDurableObjects, createExecutionContext, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import worker from '../src/index';
 import type { Env } from '../src/env';
 import { API_KEY, APP_ORIGIN, BROKER, TWITCH } from './test-bindings';
-import { broker, CookieJar, json, login, startLogin } from './support/broker';
+import { broker, consent, CookieJar, json, login, startLogin } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { twitch } from './support/twitch';
 
@@ -31,6 +31,7 @@ describe('a login never silently narrows a stored grant (login CSRF)', () => {
   it('keeps the stored grant when a login lacks one of its scopes, revokes the new tokens, and still signs the browser in', async () => {
     await login({ userId: '100001', scope: 'chat:read chat:edit' });
     const before = await userToken('100001');
+    const issuedBefore = new Set(await twitch.secrets());
 
     // A hostile page walks the victim's browser (no broker session there) through a narrower login;
     // Twitch sends an already-authorized user straight back without asking.
@@ -41,14 +42,34 @@ describe('a login never silently narrows a stored grant (login CSRF)', () => {
     const after = await userToken('100001');
     expect(after.scopes).toEqual(expect.arrayContaining(['chat:read', 'chat:edit']));
     expect(after.access_token).toBe(before.access_token);
-    expect(await statusAtTwitch(before.access_token)).toBe(200);
-    // The narrower pair is revoked at Twitch (both tokens), off the response path.
+    // The narrower pair is revoked at Twitch (both tokens), off the response path; the kept one lives.
     await eventually(async () => expect((await twitch.counts()).revoke).toBe(2));
+    expect(await statusAtTwitch(before.access_token)).toBe(200);
+    const narrower = (await twitch.secrets()).filter((secret) => !issuedBefore.has(secret));
+    expect(narrower.length).toBeGreaterThanOrEqual(2);
+    for (const secret of narrower) expect(await statusAtTwitch(secret)).toBe(401);
 
     const events = await json<{ events: { event: string }[] }>(
       await broker('/admin/users/100001/events', { headers: { Authorization: `Bearer ${API_KEY}` } }),
     );
     expect(events.events.map((entry) => entry.event)).toContain('login_kept_grant');
+  });
+
+  it('lets a narrower login replace a stored grant that Twitch already killed (e.g. after a password change)', async () => {
+    await login({ userId: '100001', scope: 'chat:read chat:edit' });
+    const dead = await userToken('100001');
+    await twitch.expire({ access_token: dead.access_token });
+    // An hour on: the grant is no longer known to be alive without asking Twitch.
+    await runInDurableObject(vault('100001'), async (_instance, ctx) => {
+      const record = await ctx.storage.get<{ grant: { lastValidatedAt: number } }>('user');
+      await ctx.storage.put('user', { ...record, grant: { ...record!.grant, lastValidatedAt: Date.now() - 3_600_000 } });
+    });
+    await abortAllDurableObjects();
+
+    await login({ userId: '100001', scope: 'user:read:email' });
+    const replaced = await userToken('100001');
+    expect(replaced.access_token).not.toBe(dead.access_token);
+    expect(replaced.scopes).toContain('user:read:email');
   });
 
   it('replaces the stored grant when the new login carries every stored scope', async () => {
@@ -106,6 +127,18 @@ describe('replaced grants are revoked at Twitch', () => {
   });
 });
 
+/** A browser request to the Worker with some settings replaced. */
+async function callWith(bindings: Env, jar: CookieJar, path: string): Promise<Response> {
+  const ctx = createExecutionContext();
+  const request = new Request(`${BROKER}${path}`, {
+    headers: { Cookie: jar.header(), 'CF-Connecting-IP': jar.address },
+    redirect: 'manual',
+  });
+  const response = await worker.fetch(request, bindings, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
 describe('ALLOWED_SCOPES', () => {
   async function authorizeWith(overrides: Partial<Env>, query: string): Promise<Response> {
     const ctx = createExecutionContext();
@@ -133,5 +166,19 @@ describe('ALLOWED_SCOPES', () => {
 
   it('allows any scope when unset', async () => {
     expect((await authorizeWith({}, 'scope=channel:manage:broadcast')).status).toBe(302);
+  });
+
+  it('refuses a grant carrying a scope the user added on Twitch\'s page, and revokes it', async () => {
+    const restricted = { ...env, ALLOWED_SCOPES: 'chat:read user:read:email' } as Env;
+    const jar = new CookieJar();
+    const started = jar.take(await callWith(restricted, jar, `/authorize?scope=chat:read&return_to=${encodeURIComponent(APP_ORIGIN)}`));
+    const twitchUrl = new URL(started.headers.get('Location')!);
+    twitchUrl.searchParams.set('scope', `${twitchUrl.searchParams.get('scope')} channel:manage:broadcast`);
+    const callbackUrl = await consent(twitchUrl, '100001');
+    const back = jar.take(await callWith(restricted, jar, `${callbackUrl.pathname}${callbackUrl.search}`));
+    expect(new URL(back.headers.get('Location')!).searchParams.get('error')).toBe('invalid_scope');
+    expect(jar.sessionCookie).toBeUndefined();
+    expect((await broker('/token/users/100001', { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(404);
+    await eventually(async () => expect((await twitch.counts()).revoke).toBe(2));
   });
 });

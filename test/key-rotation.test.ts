@@ -88,8 +88,7 @@ describe('rotating TOKEN_ENCRYPTION_KEY', () => {
 
   it('shows a key-rotation mistake in /health and answers a clear error, without losing the grant', async () => {
     await twitch.configure({ userAccessTokenTtlSeconds: 120 }); // the next /token must unseal the refresh token
-    await login({ userId: '100001' });
-    expect((await call(env, '/token/app')).status).toBe(200);
+    await login({ userId: '100001' }); // no app token in KV: only the failed unseal can tell /health
 
     // The old key is retired before anything was re-sealed with the new one.
     const onlyNew = await deployKeys(NEW_KEY);
@@ -105,5 +104,14 @@ describe('rotating TOKEN_ENCRYPTION_KEY', () => {
     const fixed = await deployKeys(`${NEW_KEY},${OLD_KEY}`);
     expect((await call(fixed, '/token/users/100001')).status).toBe(200);
     expect((await (await call(fixed, '/health')).json<{ problems: string[] }>()).problems).toEqual([]);
+  });
+
+  it('shows an app token sealed with a retired key in /health before any request fails', async () => {
+    expect((await call(env, '/token/app')).status).toBe(200);
+    const onlyNew = await deployKeys(NEW_KEY);
+    const health = await (await call(onlyNew, '/health')).json<{ problems: string[]; details: Record<string, string> }>();
+    expect(health.problems).toEqual(['TOKEN_ENCRYPTION_KEY']);
+    expect(health.details['TOKEN_ENCRYPTION_KEY']).toContain(await keyId(OLD_KEY));
+    expect(JSON.stringify(health)).not.toContain(OLD_KEY);
   });
 });

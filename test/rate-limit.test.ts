@@ -64,6 +64,15 @@ describe('POST /admin/sweep', () => {
     return response;
   };
 
+  it('does not hold the next forced sweep back when one failed to start', async () => {
+    const ctx = createExecutionContext();
+    const broken = { ...env, TWITCH_CLIENT_SECRET: undefined } as Env;
+    const failed = await worker.fetch(new Request(`${BROKER}/admin/sweep`, { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` } }), broken, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(failed.status).toBe(500);
+    expect((await forceSweep()).status).toBe(200);
+  });
+
   it('allows one forced sweep a minute and answers 429 with Retry-After to the next', async () => {
     expect((await forceSweep()).status).toBe(200);
     const again = await forceSweep();

@@ -41,6 +41,9 @@ describe('GET /token', () => {
       access_token: expect.stringMatching(/^[a-z0-9]{30}$/),
       token_type: 'bearer',
       expires_in: expect.any(Number),
+      expires_at: expect.any(Number),
+      obtained_at: expect.any(Number),
+      client_id: 'standin-client-id',
       // openid is always requested: its id_token's nonce protects the login (see README).
       scopes: ['chat:read', 'chat:edit', 'openid'],
       user_id: '100001',

@@ -35,7 +35,8 @@ export class LoginRateLimiter extends DurableObject<Env> {
  * limit: 429 with Retry-After.
  */
 export const limitLoginRate = createMiddleware<AppEnv>(async (c, next) => {
-  const clientKey = rateLimitKey(c.req.header('CF-Connecting-IP'));
+  // With "Pseudo IPv4" on, CF-Connecting-IP is a stand-in IPv4 per address; the real one is here.
+  const clientKey = rateLimitKey(c.req.header('CF-Connecting-IPv6') ?? c.req.header('CF-Connecting-IP'));
   let allowed: boolean;
   let retryAfterSeconds = WINDOW_SECONDS;
   if (c.env.LOGIN_RATE_LIMITER) {

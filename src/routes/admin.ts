@@ -23,7 +23,11 @@ export const adminRoutes = new Hono<AppEnv>()
         'Retry-After': String(Math.max(1, Math.ceil(cooldown.retryAfterMs / 1000))),
       });
     }
-    const report = await runSweep(c.env, { force: true });
+    // A sweep that failed to start does not hold the next one back.
+    const report = await runSweep(c.env, { force: true }).catch(async (error: unknown) => {
+      await (await oneTimeStore(c.env, 'cooldown:admin-sweep')).release();
+      throw error;
+    });
     c.header('Cache-Control', 'no-store');
     return c.json(report);
   })

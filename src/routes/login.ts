@@ -71,8 +71,15 @@ async function scopesToRequest(c: Context<AppEnv>, requested: readonly string[],
   if (refused.length > 0) {
     throw new BrokerError(400, 'invalid_scope', `this broker does not ask for ${refused.join(' ')} (see ALLOWED_SCOPES)`);
   }
-  return [...new Set([...requested, ...(await storedScopesOfThisBrowser(c, config)), 'openid'])];
+  const stored = (await storedScopesOfThisBrowser(c, config)).filter((scope) => !allowed || allowed.has(scope));
+  return [...new Set([...requested, ...stored, 'openid'])];
 }
+
+/** Scopes of a grant that ALLOWED_SCOPES does not permit (a user can edit the scope on Twitch's page). */
+const disallowedScopes = (config: Config, scopes: readonly string[]): string[] => {
+  const allowed = config.allowedScopes;
+  return allowed ? scopes.filter((scope) => scope !== 'openid' && !allowed.has(scope)) : [];
+};
 
 /** The stored scopes of the user whose session cookie this browser carries, if any. */
 async function storedScopesOfThisBrowser(c: Context<AppEnv>, config: Config): Promise<string[]> {
@@ -86,8 +93,7 @@ async function storedScopesOfThisBrowser(c: Context<AppEnv>, config: Config): Pr
 function discardGrant(c: Context<AppEnv>, config: Config, grant: UserTokenGrant): void {
   c.executionCtx.waitUntil(
     Promise.allSettled([revokeToken(config, grant.accessToken), revokeToken(config, grant.refreshToken)]).then((results) => {
-      const failed = results.filter((result) => result.status === 'rejected').length;
-      logEvent('login.grant_discarded', { revocationsFailed: failed });
+      logEvent('login.grant_discarded', { revocationsFailed: results.filter((result) => result.status === 'rejected').length });
     }),
   );
 }
@@ -170,6 +176,12 @@ export const loginRoutes = new Hono<AppEnv>()
     if (!info?.userId || !info.login || identity.userId !== info.userId) {
       discardGrant(c, config, grant);
       return c.redirect(withParams(flow.returnTo, { error: 'invalid_grant', error_description: 'Twitch did not confirm the user' }), 302);
+    }
+    // The user can edit the scopes on Twitch's page: what was granted must still be allowed.
+    const disallowed = disallowedScopes(config, grant.scopes);
+    if (disallowed.length > 0) {
+      discardGrant(c, config, grant);
+      return c.redirect(withParams(flow.returnTo, { error: 'invalid_scope', error_description: `this broker does not accept ${disallowed.join(' ')}` }), 302);
     }
 
     const now = Date.now();

@@ -83,6 +83,12 @@ export class OneTimeStore extends DurableObject<Env> {
     return { ok: true };
   }
 
+  /** Ends a cooldown (or drops any record) early. */
+  async release(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+  }
+
   /** Expiry: nothing outlives its TTL in storage. */
   override async alarm(): Promise<void> {
     await this.ctx.storage.deleteAll();

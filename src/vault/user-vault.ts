@@ -33,6 +33,8 @@ interface UserRecord {
   sessionVersion: number;
   grant: StoredGrant | null;
   revokedAt: number | null;
+  /** The generation of the last grant, kept when it is dropped, so generations never repeat. */
+  lastGeneration?: number;
 }
 
 type RefreshResult =
@@ -41,6 +43,8 @@ type RefreshResult =
   | { kind: 'unavailable'; retryAfterSeconds: number };
 
 const RECORD_KEY = 'user';
+/** A grant validated (or refreshed) this recently counts as alive without asking Twitch again. */
+const RECENTLY_PROVEN_MS = 5 * 60_000;
 
 /**
  * One Durable Object per Twitch user id. It is the only place a user's refresh token is ever
@@ -116,9 +120,13 @@ export class UserVault extends DurableObject<Env> {
   async storeGrant(input: NewGrant): Promise<{ sessionVersion: number; stored: boolean }> {
     const previous = await this.load();
     const live = previous?.status === 'active' ? previous.grant : null;
-    const missingScopes = live ? live.scopes.filter((scope) => !input.scopes.includes(scope)) : [];
-    if (previous && missingScopes.length > 0) {
-      await this.revokeLater([input.accessToken, input.refreshToken]);
+    // Scopes ALLOWED_SCOPES no longer permits are not worth keeping a grant for.
+    const allowed = this.config.allowedScopes;
+    const missingScopes = (live?.scopes ?? []).filter((scope) => !input.scopes.includes(scope) && (!allowed || allowed.has(scope)));
+    if (previous && live && missingScopes.length > 0 && (await this.isAlive(live))) {
+      const storedPair = await this.unsealPairOrLog(live);
+      // Never revoke what the kept grant itself holds, should Twitch ever hand the same token back.
+      await this.revokeLater([input.accessToken, input.refreshToken].filter((token) => !storedPair.includes(token)));
       await this.audit.append(input.userId, 'login_kept_grant', `the login lacked ${missingScopes.join(' ')}`);
       return { sessionVersion: previous.sessionVersion, stored: false };
     }
@@ -135,19 +143,42 @@ export class UserVault extends DurableObject<Env> {
         scopes: input.scopes,
         obtainedAt: Date.now(),
         lastValidatedAt: input.validatedAt,
-        generation: (previous?.grant?.generation ?? 0) + 1,
+        generation: Math.max(previous?.grant?.generation ?? 0, previous?.lastGeneration ?? 0) + 1,
       },
     });
     if (live) {
-      // A pair no configured key can unseal (a key-rotation mistake) cannot be revoked; the login still counts.
-      const replaced = await this.unsealPair(live).catch((error: unknown) => {
-        logEvent('user.revoke_skipped', { userId: input.userId, reason: describeFailure(error) });
-        return [];
-      });
-      await this.revokeLater(replaced);
+      const replaced = await this.unsealPairOrLog(live);
+      await this.revokeLater(replaced.filter((token) => token !== input.accessToken && token !== input.refreshToken));
     }
     await this.audit.append(input.userId, 'logged_in');
     return { sessionVersion: this.record!.sessionVersion, stored: true };
+  }
+
+  /**
+   * Whether a stored grant still works, before a narrower login is refused in its favour: proven
+   * within the last few minutes, or confirmed by /oauth2/validate now. A grant that died early (a
+   * password change) must not keep out the login that replaces it; when Twitch cannot answer, the
+   * stored grant is kept (the sweep will find out) rather than risk a hostile narrowing.
+   */
+  private async isAlive(grant: StoredGrant): Promise<boolean> {
+    const now = Date.now();
+    const provenAt = Math.max(grant.lastValidatedAt, this.confirmedAlive?.generation === grant.generation ? this.confirmedAlive.at : 0);
+    if (grant.expiresAt > now && now - provenAt < RECENTLY_PROVEN_MS) return true;
+    try {
+      const info = await validateToken(this.config, await this.accessTokenOf(grant), REQUEST_BUDGET);
+      if (info !== null) this.confirmedAlive = { generation: grant.generation, at: now };
+      return info !== null;
+    } catch {
+      return true;
+    }
+  }
+
+  /** A grant's pair, or none when no configured key unseals it (a key-rotation mistake): then there is nothing to revoke. */
+  private unsealPairOrLog(grant: StoredGrant): Promise<string[]> {
+    return this.unsealPair(grant).catch((error: unknown) => {
+      logEvent('user.revoke_skipped', { userId: this.record?.userId ?? '', reason: describeFailure(error) });
+      return [];
+    });
   }
 
   /** Queues tokens for revocation at Twitch by the alarm: right away, or a minute after a failed try. */
@@ -346,6 +377,7 @@ export class UserVault extends DurableObject<Env> {
       ...record,
       status: 'revoked',
       grant: null,
+      lastGeneration: record.grant?.generation ?? record.lastGeneration,
       revokedAt: Date.now(),
       sessionVersion: record.sessionVersion + 1,
     });
@@ -418,12 +450,18 @@ export class UserVault extends DurableObject<Env> {
     const record = await this.load();
     if (!record || record.sessionVersion !== sessionVersion) return 'session_revoked';
     const grant = record.grant;
-    await this.save({ ...record, status: 'logged_out', grant: null, sessionVersion: record.sessionVersion + 1 });
+    await this.save({
+      ...record,
+      status: 'logged_out',
+      grant: null,
+      lastGeneration: grant?.generation ?? record.lastGeneration,
+      sessionVersion: record.sessionVersion + 1,
+    });
     this.plainAccessToken = null;
     let failed: string[] = [];
     if (grant) {
       const config = this.config;
-      const tokens = await this.unsealPair(grant);
+      const tokens = await this.unsealPairOrLog(grant);
       const results = await Promise.allSettled(tokens.map((token) => revokeToken(config, token)));
       failed = tokens.filter((_token, index) => results[index]!.status === 'rejected');
       // Whatever Twitch did not take now is retried by the alarm.
