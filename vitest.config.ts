@@ -22,6 +22,19 @@ export default defineConfig({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
               bindings: TEST_BINDINGS,
+              // A second Worker calling the broker's TokenBroker entrypoint over a service binding.
+              serviceBindings: { RPC_CALLER: 'rpc-caller' },
+              workers: [
+                {
+                  name: 'rpc-caller',
+                  modules: true,
+                  scriptPath: './test/rpc-caller/worker.js',
+                  compatibilityDate: '2026-04-01',
+                  // The pool runs the broker as "vitest-pool-workers-runner-<project>" (its own naming,
+                  // not ours): in a user's account this is `service = "twitch-token-broker"`.
+                  serviceBindings: { BROKER: { name: 'vitest-pool-workers-runner-workers', entrypoint: 'TokenBroker' } },
+                },
+              ],
               // The Node listener form lets the stand-in drop connections like a real server would.
               outboundService: { node: createStandinNodeListener(twitch) },
             },

@@ -1,4 +1,5 @@
 import { apiKeyFor, Browser, startLocalSystem, type LocalSystem } from '../test/e2e/local-system';
+import { pkcePair } from '../test/support/pkce';
 
 /**
  * The system under test for the benchmark: the local Twitch stand-in on a real port and the
@@ -29,7 +30,8 @@ function expectStatus(response: Response, status: number, step: string): void {
 export async function logIn(system: BenchSystem, userId: string): Promise<LoggedInUser> {
   const { broker, twitch } = system;
   const browser = new Browser();
-  const authorize = await browser.fetch(`${broker.url}/authorize`);
+  const pkce = await pkcePair();
+  const authorize = await browser.fetch(`${broker.url}/authorize?code_challenge=${pkce.challenge}&code_challenge_method=S256`);
   expectStatus(authorize, 302, 'GET /authorize');
   const consentUrl = new URL(authorize.headers.get('Location')!);
   const form = new URLSearchParams(consentUrl.searchParams);
@@ -50,7 +52,7 @@ export async function logIn(system: BenchSystem, userId: string): Promise<Logged
   const exchanged = await fetch(`${broker.url}/session`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ session_code: sessionCode }),
+    body: JSON.stringify({ session_code: sessionCode, code_verifier: pkce.verifier }),
     signal: AbortSignal.timeout(15_000),
   });
   expectStatus(exchanged, 200, 'POST /session');

@@ -14,6 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import { apiKeyFor, startLocalSystem, type LocalSystem } from '../test/e2e/local-system';
+import { pkcePair } from '../test/support/pkce';
 
 const { values: flags } = parseArgs({
   options: {
@@ -106,7 +107,8 @@ async function soak(system: LocalSystem): Promise<void> {
   /** The browser flow: /authorize, the stand-in's consent form, /callback, then POST /session. */
   async function logIn(user: SoakUser): Promise<void> {
     for (let attempt = 0; attempt < 20; attempt++) {
-      const authorize = await call('authorize', '/authorize');
+      const pkce = await pkcePair();
+      const authorize = await call('authorize', `/authorize?code_challenge=${pkce.challenge}&code_challenge_method=S256`);
       const loginCookie = authorize.headers.getSetCookie().map((cookie) => cookie.split(';')[0]).join('; ');
       const consentUrl = new URL(authorize.headers.get('Location')!);
       const form = new URLSearchParams(consentUrl.searchParams);
@@ -131,7 +133,7 @@ async function soak(system: LocalSystem): Promise<void> {
       const session = await call('session', '/session', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ session_code: sessionCode }),
+        body: JSON.stringify({ session_code: sessionCode, code_verifier: pkce.verifier }),
       });
       if (session.status !== 200) continue; // counted (and judged) by call()
       user.sessionToken = ((await session.json()) as { session_token: string }).session_token;

@@ -5,7 +5,8 @@ import { methodNotAllowed } from 'hono/method-not-allowed';
 import { secureHeaders } from 'hono/secure-headers';
 import { getConfig } from './config';
 import type { AppEnv } from './env';
-import { BrokerError, temporarilyUnavailable } from './errors';
+import { isUnknownSealingKey, noteUnknownSealingKey } from './crypto/key-health';
+import { BrokerError, ConfigError, temporarilyUnavailable } from './errors';
 import { requestBodyLimit, requestSizeLimits } from './http/request-limits';
 import { logEvent } from './log';
 import { adminRoutes } from './routes/admin';
@@ -45,6 +46,8 @@ app.use(
     credentials: true,
     allowMethods: ['GET', 'POST'],
     allowHeaders: ['Authorization', 'Content-Type'],
+    // A frontend told to come back later (429, 503) must be able to read when.
+    exposeHeaders: ['Retry-After'],
     maxAge: 600,
   }),
 );
@@ -66,6 +69,12 @@ app.onError((error, c) => {
   if (error instanceof HTTPException) {
     const status = error.status;
     return c.json({ error: status === 413 ? 'request_too_large' : 'invalid_request', error_description: error.message || 'bad request' }, status);
+  }
+  // A retired key still sealed stored values: say so (and show it in /health), keep the grant.
+  if (isUnknownSealingKey(error)) {
+    c.executionCtx.waitUntil(noteUnknownSealingKey(c.env, error));
+    logEvent('request.unknown_sealing_key', { path: new URL(c.req.url).pathname });
+    return new ConfigError('TOKEN_ENCRYPTION_KEY', 'does not hold the key that sealed stored tokens: see /health').toResponse();
   }
   // A Durable Object reset or overloaded mid-call (the runtime flags these as retryable): the
   // grant is intact in storage, so the caller is told to come back, not that the broker broke.

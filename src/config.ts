@@ -15,11 +15,15 @@ export interface Config {
   readonly apiKeys: readonly ApiKeyEntry[];
   readonly allowedOrigins: ReadonlySet<string>;
   readonly defaultScopes: readonly string[];
+  /** The scopes /authorize may ask for; null when ALLOWED_SCOPES is unset (any scope). */
+  readonly allowedScopes: ReadonlySet<string> | null;
   readonly publicUrl: string | null;
   /** The `iss` of Twitch's id_tokens (configurable for the local stand-in). */
   readonly oidcIssuer: string;
   /** Names of settings that are missing or malformed, for /health. */
   readonly problems: readonly string[];
+  /** What is wrong with each of those settings (never its value). */
+  readonly problemDetails: Readonly<Record<string, string>>;
 }
 
 type Parsed<T> = { value: T } | { problem: string };
@@ -39,11 +43,18 @@ export interface ApiKeyEntry {
 const required = (raw: string | undefined): Parsed<string> =>
   raw && raw.trim() ? { value: raw.trim() } : { problem: 'is not set' };
 
+/** localhost, 127.0.0.0/8 and [::1]: plain http there never leaves the machine. */
+export const isLoopbackHost = (hostname: string): boolean =>
+  hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
+
+/** An https URL, or plain http on a loopback host (the local stand-in): tokens and secrets travel there. */
 function parseBaseUrl(raw: string | undefined, fallback: string): Parsed<string> {
   const text = raw?.trim() || fallback;
   try {
     const url = new URL(text);
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') return { problem: 'must be an http(s) URL' };
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+      return { problem: 'must be an https URL (plain http only on localhost, 127.0.0.1 or [::1])' };
+    }
     return { value: url.href.replace(/\/+$/, '') };
   } catch {
     return { problem: 'is not a valid URL' };
@@ -85,15 +96,43 @@ function parseOrigins(raw: string | undefined): Parsed<Set<string>> {
   return { value: origins };
 }
 
-function parseDefaultScopes(raw: string | undefined): Parsed<string[]> {
+function parseScopeList(raw: string | undefined): Parsed<string[]> {
   const scopes = parseScopes((raw ?? '').replace(/[,\s]+/g, ' '));
   return scopes ? { value: scopes } : { problem: 'has a malformed scope' };
 }
 
+function parseAllowedScopes(raw: string | undefined): Parsed<Set<string> | null> {
+  const scopes = parseScopeList(raw);
+  if ('problem' in scopes) return scopes;
+  return { value: scopes.value.length > 0 ? new Set(scopes.value) : null };
+}
+
+function parseDefaultScopes(raw: string | undefined, allowed: Parsed<Set<string> | null>): Parsed<string[]> {
+  const scopes = parseScopeList(raw);
+  if ('problem' in scopes || !('value' in allowed) || allowed.value === null) return scopes;
+  const outside = scopes.value.filter((scope) => scope !== 'openid' && !allowed.value!.has(scope));
+  return outside.length === 0 ? scopes : { problem: `names scopes that ALLOWED_SCOPES does not: ${outside.join(' ')}` };
+}
+
+/** Fewer distinct characters than this in a session secret means it was typed, not generated. */
+const MIN_DISTINCT_SECRET_CHARACTERS = 8;
+
+/** True when `text` is one shorter sequence repeated (`abcabcabc…`). */
+const isRepetition = (text: string): boolean => (text + text).indexOf(text, 1) < text.length;
+
+/**
+ * At least 32 characters, at least 8 different ones, and not one short sequence repeated: refuses
+ * typed secrets such as `xxxx…` or `password` × 6, never a generated one (32 random hex characters
+ * have fewer than 8 distinct ones with odds of about 1 in 30 million).
+ */
 function parseSessionSecret(raw: string | undefined): Parsed<string> {
   const secret = required(raw);
   if ('problem' in secret) return secret;
-  return secret.value.length >= 32 ? secret : { problem: 'must be at least 32 characters' };
+  if (secret.value.length < 32) return { problem: 'must be at least 32 characters' };
+  if (new Set(secret.value).size < MIN_DISTINCT_SECRET_CHARACTERS || isRepetition(secret.value)) {
+    return { problem: 'has too little entropy: generate one (e.g. openssl rand -base64 48)' };
+  }
+  return secret;
 }
 
 const API_KEY_ENTRY = /^([A-Za-z0-9_.\-]{1,64}):([a-z+]{1,40}):([0-9a-fA-F]{64})$/;
@@ -129,6 +168,7 @@ export function getConfig(env: Env): Config {
   const cached = cache.get(env);
   if (cached) return cached;
 
+  const allowedScopes = parseAllowedScopes(env.ALLOWED_SCOPES);
   const settings = {
     TWITCH_CLIENT_ID: required(env.TWITCH_CLIENT_ID),
     TWITCH_CLIENT_SECRET: required(env.TWITCH_CLIENT_SECRET),
@@ -138,7 +178,8 @@ export function getConfig(env: Env): Config {
     TOKEN_ENCRYPTION_KEY: parseTokenKeys(env.TOKEN_ENCRYPTION_KEY),
     API_KEYS: parseApiKeys(env.API_KEYS),
     ALLOWED_ORIGINS: parseOrigins(env.ALLOWED_ORIGINS),
-    DEFAULT_SCOPES: parseDefaultScopes(env.DEFAULT_SCOPES),
+    ALLOWED_SCOPES: allowedScopes,
+    DEFAULT_SCOPES: parseDefaultScopes(env.DEFAULT_SCOPES, allowedScopes),
     PUBLIC_URL: parsePublicUrl(env.PUBLIC_URL),
     TWITCH_OIDC_ISSUER: required(env.TWITCH_OIDC_ISSUER || 'https://id.twitch.tv/oauth2'),
   };
@@ -159,9 +200,13 @@ export function getConfig(env: Env): Config {
     get apiKeys() { return read<ApiKeyEntry[]>('API_KEYS'); },
     get allowedOrigins() { return read<Set<string>>('ALLOWED_ORIGINS'); },
     get defaultScopes() { return read<string[]>('DEFAULT_SCOPES'); },
+    get allowedScopes() { return read<Set<string> | null>('ALLOWED_SCOPES'); },
     get publicUrl() { return read<string | null>('PUBLIC_URL'); },
     get oidcIssuer() { return read<string>('TWITCH_OIDC_ISSUER'); },
     problems: (Object.keys(settings) as Name[]).filter((name) => 'problem' in settings[name]),
+    problemDetails: Object.fromEntries(
+      Object.entries(settings).flatMap(([name, setting]) => ('problem' in setting ? [[name, `${name} ${setting.problem}`]] : [])),
+    ),
   };
   cache.set(env, config);
   return config;

@@ -15,6 +15,8 @@ export interface Env {
   API_KEYS?: string;
   ALLOWED_ORIGINS?: string;
   DEFAULT_SCOPES?: string;
+  /** Optional: the only scopes /authorize may ask for (space-separated); unset allows any. */
+  ALLOWED_SCOPES?: string;
   /** Optional: the `iss` of Twitch's id_tokens; default https://id.twitch.tv/oauth2. */
   TWITCH_OIDC_ISSUER?: string;
   /** Optional: the broker's public origin, when it is reachable under more than one host name. */

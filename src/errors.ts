@@ -8,14 +8,16 @@ export class BrokerError extends Error {
     readonly code: string,
     readonly description: string,
     readonly headers: Record<string, string> = {},
+    /** Extra fields of the body beside `error` and `error_description` (e.g. `missing_scopes`). */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(`${code}: ${description}`);
     this.name = 'BrokerError';
   }
 
   /** The JSON body every error response carries. */
-  toBody(): { error: string; error_description: string } {
-    return { error: this.code, error_description: this.description };
+  toBody(): { error: string; error_description: string } & Record<string, unknown> {
+    return { error: this.code, error_description: this.description, ...this.extra };
   }
 
   /** Renders the error as a Response (used outside Hono, e.g. in the entry point). */

@@ -7,6 +7,7 @@ export { OneTimeStore } from './vault/one-time-store';
 export { UserVault } from './vault/user-vault';
 export { UserDirectory } from './sweep/user-directory';
 export { LoginRateLimiter } from './http/login-rate-limiter';
+export { TokenBroker } from './rpc';
 
 export default {
   fetch: app.fetch,

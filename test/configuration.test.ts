@@ -20,7 +20,7 @@ describe('configuration', () => {
   it('GET /health answers 200 JSON and names missing settings without their values', async () => {
     const complete = await fetchWith({}, '/health');
     expect(complete.status).toBe(200);
-    expect(await complete.json()).toEqual({ status: 'ok', configuration: 'complete', problems: [] });
+    expect(await complete.json()).toEqual({ status: 'ok', client_id: 'standin-client-id', configuration: 'complete', problems: [] });
 
     const broken = await fetchWith({ TWITCH_CLIENT_SECRET: undefined, TOKEN_ENCRYPTION_KEY: 'short' }, '/health');
     expect(broken.status).toBe(200);
@@ -31,6 +31,8 @@ describe('configuration', () => {
     ['TWITCH_CLIENT_ID', { TWITCH_CLIENT_ID: '' }, '/authorize'],
     ['TOKEN_ENCRYPTION_KEY', { TOKEN_ENCRYPTION_KEY: 'bm90LTMyLWJ5dGVz' }, '/token/app'],
     ['SESSION_SECRET', { SESSION_SECRET: 'too-short' }, '/token'],
+    ['SESSION_SECRET', { SESSION_SECRET: 'x'.repeat(64) }, '/token'],
+    ['SESSION_SECRET', { SESSION_SECRET: 'password'.repeat(6) }, '/token'],
     ['API_KEYS', { API_KEYS: '' }, '/token/app'],
     ['API_KEYS', { API_KEYS: 'a-plain-key-is-not-accepted-0123456789' }, '/token/app'],
     ['ALLOWED_ORIGINS', { ALLOWED_ORIGINS: 'not a url' }, '/authorize?return_to=https://app.example.com/'],
@@ -76,6 +78,30 @@ describe('configuration', () => {
     expect(response.headers.get('X-Content-Type-Options')).toBe('nosniff');
     expect(response.headers.get('X-Frame-Options')).toBe('SAMEORIGIN');
     expect(response.headers.get('Strict-Transport-Security')).toMatch(/max-age=/);
+  });
+
+  it.each([
+    ['http on a public host', 'http://id.twitch.example', false],
+    ['http on localhost', 'http://localhost:8789', true],
+    ['http on 127.0.0.1', 'http://127.0.0.1:8789', true],
+    ['http on [::1]', 'http://[::1]:8789', true],
+    ['https', 'https://id.twitch.example', true],
+  ])('accepts Twitch base URLs over %s: %s', async (_name, url, accepted) => {
+    const health = await (await fetchWith({ TWITCH_AUTH_BASE_URL: url, TWITCH_API_BASE_URL: url }, '/health')).json<{ problems: string[] }>();
+    if (accepted) expect(health.problems).toEqual([]);
+    else expect(health.problems).toEqual(['TWITCH_AUTH_BASE_URL', 'TWITCH_API_BASE_URL']);
+  });
+
+  it('accepts a random SESSION_SECRET of 32 characters', async () => {
+    const secret = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24))));
+    const health = await (await fetchWith({ SESSION_SECRET: secret }, '/health')).json<{ problems: string[] }>();
+    expect(health.problems).toEqual([]);
+  });
+
+  it('lets allowed origins read Retry-After on CORS responses', async () => {
+    const response = await fetchWith({}, '/token', { headers: { Origin: 'https://app.example.com' } });
+    expect(response.headers.get('Access-Control-Allow-Origin')).toBe('https://app.example.com');
+    expect(response.headers.get('Access-Control-Expose-Headers')?.split(/,\s*/)).toContain('Retry-After');
   });
 
   it('answers unknown routes with a JSON 404', async () => {

@@ -3,7 +3,7 @@ import { runInDurableObject } from 'cloudflare:test';
 import { SignJWT, base64url } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { API_KEY, APP_ORIGIN, TEST_BINDINGS } from './test-bindings';
-import { broker, login } from './support/broker';
+import { broker, exchangeSessionCode, login } from './support/broker';
 import { twitch } from './support/twitch';
 import { resetAll } from './support/reset';
 
@@ -132,12 +132,8 @@ const cases: Case[] = [
 describe('hostile input', () => {
   beforeAll(async () => {
     await resetAll();
-    const { location } = await login({ userId: USER });
-    const exchange = await broker('/session', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Origin: APP_ORIGIN },
-      body: JSON.stringify({ session_code: location!.searchParams.get('session_code') }),
-    });
+    const { location, verifier } = await login({ userId: USER });
+    const exchange = await exchangeSessionCode(location!.searchParams.get('session_code'), verifier);
     validSession = (await exchange.json<{ session_token: string }>()).session_token;
     tokenBefore = (await (await broker('/token', { headers: { Authorization: `Bearer ${validSession}` } })).json<{ access_token: string }>()).access_token;
   });

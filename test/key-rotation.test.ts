@@ -8,6 +8,7 @@ import { forgetAppToken } from '../src/vault/app-token-cache';
 import { API_KEY, BROKER, TEST_BINDINGS } from './test-bindings';
 import { login } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
+import { twitch } from './support/twitch';
 
 freshStateForEachTest();
 
@@ -83,5 +84,34 @@ describe('rotating TOKEN_ENCRYPTION_KEY', () => {
       expect(await response.json()).toMatchObject({ user_id: userId });
     }
     expect((await call(onlyNew, '/token/app')).status).toBe(200);
+  });
+
+  it('shows a key-rotation mistake in /health and answers a clear error, without losing the grant', async () => {
+    await twitch.configure({ userAccessTokenTtlSeconds: 120 }); // the next /token must unseal the refresh token
+    await login({ userId: '100001' }); // no app token in KV: only the failed unseal can tell /health
+
+    // The old key is retired before anything was re-sealed with the new one.
+    const onlyNew = await deployKeys(NEW_KEY);
+    const response = await call(onlyNew, '/token/users/100001');
+    expect(response.status).toBe(500);
+    const body = await response.json<{ error: string; error_description: string }>();
+    expect(body.error).toBe('server_misconfigured');
+    expect(body.error_description).toContain('TOKEN_ENCRYPTION_KEY');
+    const health = await (await call(onlyNew, '/health')).json<{ configuration: string; problems: string[] }>();
+    expect(health).toMatchObject({ configuration: 'incomplete', problems: ['TOKEN_ENCRYPTION_KEY'] });
+
+    // Putting the old key back heals everything: nothing was thrown away.
+    const fixed = await deployKeys(`${NEW_KEY},${OLD_KEY}`);
+    expect((await call(fixed, '/token/users/100001')).status).toBe(200);
+    expect((await (await call(fixed, '/health')).json<{ problems: string[] }>()).problems).toEqual([]);
+  });
+
+  it('shows an app token sealed with a retired key in /health before any request fails', async () => {
+    expect((await call(env, '/token/app')).status).toBe(200);
+    const onlyNew = await deployKeys(NEW_KEY);
+    const health = await (await call(onlyNew, '/health')).json<{ problems: string[]; details: Record<string, string> }>();
+    expect(health.problems).toEqual(['TOKEN_ENCRYPTION_KEY']);
+    expect(health.details['TOKEN_ENCRYPTION_KEY']).toContain(await keyId(OLD_KEY));
+    expect(JSON.stringify(health)).not.toContain(OLD_KEY);
   });
 });

@@ -2,7 +2,8 @@ import { env } from 'cloudflare:workers';
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { APP_ORIGIN, BROKER, TWITCH } from './test-bindings';
-import { broker, consent, CookieJar, json, login, startLogin } from './support/broker';
+import { oneTimeStore } from '../src/vault/stubs';
+import { broker, consent, CookieJar, exchangeSessionCode, json, login, startLogin } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { twitch } from './support/twitch';
 
@@ -15,7 +16,8 @@ describe('GET /authorize', () => {
     expect(url.searchParams.get('client_id')).toBe('standin-client-id');
     expect(url.searchParams.get('redirect_uri')).toBe(`${BROKER}/callback`);
     expect(url.searchParams.get('response_type')).toBe('code');
-    expect(url.searchParams.get('scope')).toBe('chat:read chat:edit');
+    // openid always rides along: its nonce-bound id_token stops authorization-code injection.
+    expect(url.searchParams.get('scope')).toBe('chat:read chat:edit openid');
     expect(url.searchParams.get('state')).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(url.searchParams.has('force_verify')).toBe(false);
   });
@@ -24,7 +26,7 @@ describe('GET /authorize', () => {
     const jar = new CookieJar();
     const response = await jar.fetch(`/authorize?force_verify=true&return_to=${encodeURIComponent(APP_ORIGIN)}`);
     const url = new URL(response.headers.get('Location')!);
-    expect(url.searchParams.get('scope')).toBe('user:read:email');
+    expect(url.searchParams.get('scope')).toBe('user:read:email openid');
     expect(url.searchParams.get('force_verify')).toBe('true');
   });
 
@@ -112,7 +114,7 @@ describe('GET /callback', () => {
     const jar = new CookieJar();
     const twitchUrl = await startLogin(jar);
     const state = twitchUrl.searchParams.get('state')!;
-    const stub = env.ONE_TIME_STORE.get(env.ONE_TIME_STORE.idFromName(`state:${state}`));
+    const stub = await oneTimeStore(env, `state:${state}`);
     await runInDurableObject(stub, async (_instance, ctx) => {
       const record = await ctx.storage.get<{ expiresAt: number }>('record');
       await ctx.storage.put('record', { ...record, expiresAt: Date.now() - 1 });
@@ -160,14 +162,9 @@ describe('GET /callback', () => {
 
 describe('POST /session', () => {
   it('exchanges the one-time session code for a bearer session token that works at /token', async () => {
-    const { location } = await login({ userId: '100003' });
+    const { location, verifier } = await login({ userId: '100003' });
     const code = location!.searchParams.get('session_code');
-    const exchange = () =>
-      broker('/session', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', Origin: APP_ORIGIN },
-        body: JSON.stringify({ session_code: code }),
-      });
+    const exchange = () => exchangeSessionCode(code, verifier);
     const first = await exchange();
     expect(first.status).toBe(200);
     const body = await json<{ session_token: string; token_type: string; user_id: string }>(first);
@@ -183,12 +180,8 @@ describe('POST /session', () => {
   });
 
   it('refuses an Origin that is not allowed', async () => {
-    const { location } = await login();
-    const response = await broker('/session', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Origin: 'https://evil.example.com' },
-      body: JSON.stringify({ session_code: location!.searchParams.get('session_code') }),
-    });
+    const { location, verifier } = await login();
+    const response = await exchangeSessionCode(location!.searchParams.get('session_code'), verifier, { Origin: 'https://evil.example.com' });
     expect(response.status).toBe(403);
     expect(await json(response)).toMatchObject({ error: 'forbidden_origin' });
   });

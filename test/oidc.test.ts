@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import worker from '../src/index';
 import type { Env } from '../src/env';
 import { BROKER } from './test-bindings';
-import { consent, CookieJar, json, startLogin } from './support/broker';
+import { consent, CookieJar, json, pkcePair, startLogin } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { twitch } from './support/twitch';
 
@@ -25,7 +25,7 @@ async function finish(jar: CookieJar, callbackUrl: URL, overrides: Partial<Env> 
 describe('OpenID Connect', () => {
   it('sends a nonce with openid, verifies the id_token against Twitch keys, and logs the user in', async () => {
     const jar = new CookieJar();
-    const twitchUrl = await startLogin(jar, { scope: 'openid user:read:email' });
+    const twitchUrl = await startLogin(jar, { scope: 'openid user:read:email', codeChallenge: (await pkcePair()).challenge });
     expect(twitchUrl.searchParams.get('nonce')).toMatch(/^[A-Za-z0-9_-]{22}$/);
     const response = await finish(jar, await consent(twitchUrl, '100002'));
     expect(response.status).toBe(302);
@@ -34,9 +34,31 @@ describe('OpenID Connect', () => {
     expect(await json(token)).toMatchObject({ user_id: '100002', scopes: ['openid', 'user:read:email'] });
   });
 
-  it('sends no nonce without openid', async () => {
-    const twitchUrl = await startLogin(new CookieJar(), { scope: 'chat:read' });
-    expect(twitchUrl.searchParams.has('nonce')).toBe(false);
+  it('always asks for openid with a fresh nonce, even when the app names other scopes only', async () => {
+    const jar = new CookieJar();
+    const first = await startLogin(jar, { scope: 'chat:read' });
+    const second = await startLogin(jar, { scope: 'chat:read' });
+    expect(first.searchParams.get('scope')!.split(' ').sort()).toEqual(['chat:read', 'openid']);
+    expect(first.searchParams.get('nonce')).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    expect(second.searchParams.get('nonce')).not.toBe(first.searchParams.get('nonce'));
+  });
+
+  it("refuses a victim's code pasted into the attacker's own login (code injection)", async () => {
+    // The victim's code leaks (a log, a Referer, a compromised page) before the victim's browser uses it.
+    const victim = new CookieJar();
+    const victimCallback = await consent(await startLogin(victim, { scope: 'chat:read' }), '100002');
+    const stolenCode = victimCallback.searchParams.get('code')!;
+
+    // The attacker starts a login of their own and finishes it with the stolen code.
+    const attacker = new CookieJar();
+    const attackerState = (await startLogin(attacker, { scope: 'chat:read' })).searchParams.get('state')!;
+    const injected = await attacker.fetch(`/callback?code=${stolenCode}&state=${attackerState}`);
+    expect(injected.status).toBe(302);
+    const location = new URL(injected.headers.get('Location')!);
+    expect(location.searchParams.get('error')).toBe('invalid_grant');
+    expect(location.searchParams.has('session_code')).toBe(false);
+    expect(attacker.sessionCookie).toBeUndefined();
+    expect((await attacker.fetch('/token')).status).toBe(401);
   });
 
   it('refuses an id_token carrying another nonce: no session, error=invalid_grant', async () => {

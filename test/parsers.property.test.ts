@@ -8,7 +8,9 @@ import { decodeBase64 } from '../src/crypto/encoding';
 import { seal, unseal } from '../src/crypto/seal';
 import type { Env } from '../src/env';
 import { ConfigError } from '../src/errors';
+import { rateLimitKey } from '../src/http/client-address';
 import { resolveReturnTo } from '../src/http/origins';
+import { CODE_VERIFIER, verifierMatches } from '../src/http/pkce';
 import { parseScopes } from '../src/http/scopes';
 import { signSession, verifySession } from '../src/session/session-token';
 
@@ -28,6 +30,62 @@ const urlish = fc.oneof(
     fc.string({ maxLength: 50 }).map((rest) => prefix + rest),
   ),
 );
+
+describe('the login limit key', () => {
+  const group = fc.integer({ min: 0, max: 0xffff });
+  const groups = fc.array(group, { minLength: 8, maxLength: 8 });
+  /** Spells eight groups the way clients do: full, without leading zeros, or with `::` for a zero run. */
+  const spell = (parts: number[], style: number): string => {
+    const hex = parts.map((part) => (style === 0 ? part.toString(16).padStart(4, '0') : part.toString(16)));
+    const zeroRun = hex.findIndex((part, index) => /^0+$/.test(part) && /^0+$/.test(hex[index + 1] ?? ''));
+    if (style !== 2 || zeroRun < 0) return hex.join(':');
+    let end = zeroRun;
+    while (end < 8 && /^0+$/.test(hex[end]!)) end++;
+    return `${hex.slice(0, zeroRun).join(':')}::${hex.slice(end).join(':')}`;
+  };
+
+  it('puts every address of one IPv6 /64, however spelled, under one key, and neighbouring /64s under others', () => {
+    fc.assert(
+      fc.property(groups, groups, fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), (a, b, styleA, styleB) => {
+        const sameNetwork = [...a.slice(0, 4), ...b.slice(4)];
+        if (a[0] === 0 && a[1] === 0 && a[2] === 0 && a[3] === 0) return; // ::/64 holds the IPv4-mapped range
+        expect(rateLimitKey(spell(sameNetwork, styleB))).toBe(rateLimitKey(spell(a, styleA)));
+        const neighbour = [...a.slice(0, 3), (a[3]! + 1) % 0x10000, ...a.slice(4)];
+        expect(rateLimitKey(spell(neighbour, styleA))).not.toBe(rateLimitKey(spell(a, styleA)));
+      }),
+    );
+  });
+
+  it('keeps IPv4 addresses apart, and counts IPv4-mapped IPv6 as the IPv4 address', () => {
+    expect(rateLimitKey('198.51.100.7')).toBe('198.51.100.7');
+    expect(rateLimitKey('198.51.100.8')).not.toBe(rateLimitKey('198.51.100.7'));
+    expect(rateLimitKey('::ffff:198.51.100.7')).toBe('198.51.100.7');
+    expect(rateLimitKey(undefined)).toBe('unknown');
+  });
+
+  it('never throws on junk', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 60 }), (raw) => {
+        expect(typeof rateLimitKey(raw)).toBe('string');
+      }),
+    );
+  });
+});
+
+describe('PKCE', () => {
+  it('matches exactly the verifier whose SHA-256 is the challenge', async () => {
+    const verifierArb = fc.stringMatching(/^[A-Za-z0-9\-._~]{43,128}$/);
+    await fc.assert(
+      fc.asyncProperty(verifierArb, verifierArb, async (verifier, other) => {
+        expect(CODE_VERIFIER.test(verifier)).toBe(true);
+        const challenge = base64url.encode(new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier))));
+        expect(await verifierMatches(verifier, challenge)).toBe(true);
+        if (other !== verifier) expect(await verifierMatches(other, challenge)).toBe(false);
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
 
 describe('parsers never throw and never let junk through', () => {
   it('resolveReturnTo answers null or a URL on the broker or an allowed origin', () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import worker from '../src/index';
 import type { Env } from '../src/env';
 import { LOGIN_LIMIT } from '../src/http/login-rate-limiter';
-import { BROKER } from './test-bindings';
+import { API_KEY, BROKER } from './test-bindings';
 import { freshStateForEachTest } from './support/reset';
 
 freshStateForEachTest();
@@ -36,5 +36,50 @@ describe.each([
     expect(Number(limited.headers.get('Retry-After'))).toBeGreaterThan(0);
     expect(await limited.json()).toMatchObject({ error: 'rate_limited' });
     expect((await send('/authorize', `203.0.113.${Math.floor(Math.random() * 200)}`, bindings())).status).toBe(302);
+  });
+
+  it('counts an IPv6 client per /64, so rotating through its own prefix does not escape the limit', async () => {
+    const group = Math.floor(Math.random() * 0xffff).toString(16);
+    const prefix = `2001:db8:${group}:7`;
+    const statuses: number[] = [];
+    for (let i = 0; i <= LOGIN_LIMIT; i++) statuses.push((await send('/callback', `${prefix}::${(i + 1).toString(16)}`, bindings())).status);
+    expect(statuses.slice(0, LOGIN_LIMIT).every((status) => status === 400)).toBe(true);
+    expect(statuses[LOGIN_LIMIT]).toBe(429);
+    // The compressed and the full spelling of an address in that /64 are the same client.
+    expect((await send('/callback', `2001:0DB8:${group.padStart(4, '0')}:0007:0:0:0:ABCD`, bindings())).status).toBe(429);
+    // The neighbouring /64 is another client.
+    expect((await send('/callback', `2001:db8:${group}:8::1`, bindings())).status).toBe(400);
+  });
+});
+
+describe('POST /admin/sweep', () => {
+  const forceSweep = async () => {
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(
+      new Request(`${BROKER}/admin/sweep`, { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` } }),
+      env,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    return response;
+  };
+
+  it('does not hold the next forced sweep back when one failed to start', async () => {
+    const ctx = createExecutionContext();
+    const broken = { ...env, TWITCH_CLIENT_SECRET: undefined } as Env;
+    const failed = await worker.fetch(new Request(`${BROKER}/admin/sweep`, { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` } }), broken, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(failed.status).toBe(500);
+    expect((await forceSweep()).status).toBe(200);
+  });
+
+  it('allows one forced sweep a minute and answers 429 with Retry-After to the next', async () => {
+    expect((await forceSweep()).status).toBe(200);
+    const again = await forceSweep();
+    expect(again.status).toBe(429);
+    const retryAfter = Number(again.headers.get('Retry-After'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(await again.json()).toMatchObject({ error: 'rate_limited' });
   });
 });

@@ -116,6 +116,8 @@ describe('the hourly sweep', () => {
     const response = await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
     expect(response.status).toBe(503);
     await twitch.clearFaults();
+    // The vault asks Twitch again once the wait it announced after the failed refresh is over.
+    await new Promise((resolve) => setTimeout(resolve, Number(response.headers.get('Retry-After')) * 1000));
     expect((await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(200);
   });
 

@@ -5,8 +5,8 @@
 export const TEST_BINDINGS = {
   TWITCH_CLIENT_ID: 'standin-client-id',
   TWITCH_CLIENT_SECRET: 'standin-client-secret',
-  TWITCH_AUTH_BASE_URL: 'http://twitch.test',
-  TWITCH_API_BASE_URL: 'http://twitch.test',
+  TWITCH_AUTH_BASE_URL: 'https://twitch.test',
+  TWITCH_API_BASE_URL: 'https://twitch.test',
   SESSION_SECRET: 'test-session-secret-that-is-long-enough-0123456789',
   // 32 bytes, base64 (test-only).
   TOKEN_ENCRYPTION_KEY: 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=',
@@ -29,4 +29,4 @@ export const API_KEY = 'test-api-key-0123456789abcdef';
 export const APP_ONLY_API_KEY = 'second-api-key-0123456789abcdef';
 /** Scope users only. */
 export const USERS_ONLY_API_KEY = 'users-only-key-0123456789abcdef';
-export const TWITCH = 'http://twitch.test';
+export const TWITCH = 'https://twitch.test';

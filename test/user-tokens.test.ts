@@ -3,6 +3,7 @@ import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { API_KEY, APP_ONLY_API_KEY, APP_ORIGIN, USERS_ONLY_API_KEY } from './test-bindings';
 import { broker, CookieJar, json, login, loginWithBearer } from './support/broker';
+import { REFRESH_BACKOFF_FIRST_MS } from '../src/vault/refresh-backoff';
 import { freshStateForEachTest } from './support/reset';
 import { twitch } from './support/twitch';
 
@@ -40,7 +41,11 @@ describe('GET /token', () => {
       access_token: expect.stringMatching(/^[a-z0-9]{30}$/),
       token_type: 'bearer',
       expires_in: expect.any(Number),
-      scopes: ['chat:read', 'chat:edit'],
+      expires_at: expect.any(Number),
+      obtained_at: expect.any(Number),
+      client_id: 'standin-client-id',
+      // openid is always requested: its id_token's nonce protects the login (see README).
+      scopes: ['chat:read', 'chat:edit', 'openid'],
       user_id: '100001',
       login: 'streamer_alice',
     });
@@ -102,7 +107,9 @@ describe('GET /token', () => {
     expect(served.expires_in).toBeLessThanOrEqual(240);
     expect((await twitch.counts()).token.refresh_token).toBeGreaterThanOrEqual(1);
 
+    // Once the vault's backoff after the failed refresh has passed, the next caller refreshes.
     await twitch.clearFaults();
+    await new Promise((resolve) => setTimeout(resolve, REFRESH_BACKOFF_FIRST_MS));
     const recovered = await json<TokenBody>(await jar.fetch('/token'));
     expect(recovered.access_token).not.toBe(served.access_token);
     expect(recovered.expires_in).toBeGreaterThan(14000);
@@ -118,6 +125,7 @@ describe('GET /token', () => {
     expect(await json(failed)).toMatchObject({ error: 'temporarily_unavailable' });
 
     await twitch.clearFaults();
+    await new Promise((resolve) => setTimeout(resolve, Number(failed.headers.get('Retry-After')) * 1000));
     const recovered = await jar.fetch('/token');
     expect(recovered.status).toBe(200);
     expect((await json<TokenBody>(recovered)).expires_in).toBeGreaterThan(14000);

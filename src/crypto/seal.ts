@@ -32,6 +32,20 @@ function keyring(rawKeys: readonly Uint8Array[]): Promise<SealingKey[]> {
   return ring;
 }
 
+/**
+ * What `unseal` says when no configured key has the sealing key's id. It crosses Durable Object RPC
+ * as a plain message (RPC drops error classes), so the Worker recognises the mistake by this text.
+ */
+export const UNKNOWN_SEALING_KEY = 'sealed with a key TOKEN_ENCRYPTION_KEY does not hold';
+
+/** The ids of the configured keys, newest first. */
+export async function configuredKeyIds(rawKeys: readonly Uint8Array[]): Promise<string[]> {
+  return (await keyring(rawKeys)).map((key) => key.kid);
+}
+
+/** The id of the key `sealed` was sealed with. */
+export const sealingKeyId = (sealed: string): string => String(decodeProtectedHeader(sealed).kid);
+
 /** Seals `plaintext` for `purpose` with the newest key. */
 export async function seal(plaintext: string, purpose: string, rawKeys: readonly Uint8Array[]): Promise<string> {
   const [newest] = await keyring(rawKeys);
@@ -46,7 +60,7 @@ export async function unseal(sealed: string, purpose: string, rawKeys: readonly 
   const header = decodeProtectedHeader(sealed);
   const ring = await keyring(rawKeys);
   const match = ring.find((candidate) => candidate.kid === header.kid);
-  if (!match) throw new Error(`sealed with unknown key id ${String(header.kid)}`);
+  if (!match) throw new Error(`${UNKNOWN_SEALING_KEY} (key id ${String(header.kid)})`);
   if (header['purpose'] !== purpose) throw new Error('sealed value used for the wrong purpose');
   const { plaintext } = await compactDecrypt(sealed, match.key, {
     keyManagementAlgorithms: ['dir'],

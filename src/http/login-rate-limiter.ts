@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv, Env } from '../env';
 import { BrokerError } from '../errors';
+import { rateLimitKey } from './client-address';
 
 /** Requests per client IP per window on the unauthenticated login endpoints. */
 export const LOGIN_LIMIT = 60;
@@ -29,19 +30,20 @@ export class LoginRateLimiter extends DurableObject<Env> {
 }
 
 /**
- * Limits the unauthenticated login endpoints per client IP (Cloudflare's `CF-Connecting-IP`):
+ * Limits the unauthenticated login endpoints per client (Cloudflare's `CF-Connecting-IP`; IPv6 per /64):
  * the Workers rate-limiting binding when configured, the Durable Object otherwise. Over the
  * limit: 429 with Retry-After.
  */
 export const limitLoginRate = createMiddleware<AppEnv>(async (c, next) => {
-  const clientIp = c.req.header('CF-Connecting-IP') ?? 'unknown';
+  // With "Pseudo IPv4" on, CF-Connecting-IP is a stand-in IPv4 per address; the real one is here.
+  const clientKey = rateLimitKey(c.req.header('CF-Connecting-IPv6') ?? c.req.header('CF-Connecting-IP'));
   let allowed: boolean;
   let retryAfterSeconds = WINDOW_SECONDS;
   if (c.env.LOGIN_RATE_LIMITER) {
-    ({ success: allowed } = await c.env.LOGIN_RATE_LIMITER.limit({ key: clientIp }));
+    ({ success: allowed } = await c.env.LOGIN_RATE_LIMITER.limit({ key: clientKey }));
   } else {
     const limiter = c.env.LOGIN_RATE_LIMITER_FALLBACK;
-    const outcome = await limiter.get(limiter.idFromName(clientIp)).hit();
+    const outcome = await limiter.get(limiter.idFromName(clientKey)).hit();
     allowed = outcome.allowed;
     retryAfterSeconds = outcome.resetInSeconds;
   }

@@ -5,7 +5,10 @@ import { BrokerError } from '../errors';
 import { userIdParam } from '../http/params';
 import { validateInput } from '../http/validate-input';
 import { runSweep } from '../sweep/sweep';
-import { userVault } from '../vault/stubs';
+import { oneTimeStore, userVault } from '../vault/stubs';
+
+/** At most one forced sweep this often. */
+const FORCED_SWEEP_COOLDOWN_MS = 60_000;
 
 export const adminRoutes = new Hono<AppEnv>()
   /**
@@ -13,7 +16,18 @@ export const adminRoutes = new Hono<AppEnv>()
    * the first batch; `remaining` users are worked through by the directory's alarm right after.
    */
   .post('/admin/sweep', requireApiKey('admin'), async (c) => {
-    const report = await runSweep(c.env, { force: true });
+    // A forced sweep calls Twitch once per user: one a minute, however many admins or scripts ask.
+    const cooldown = await (await oneTimeStore(c.env, 'cooldown:admin-sweep')).claim(FORCED_SWEEP_COOLDOWN_MS);
+    if (!cooldown.ok) {
+      throw new BrokerError(429, 'rate_limited', 'a forced sweep ran less than a minute ago; the hourly sweep keeps running meanwhile', {
+        'Retry-After': String(Math.max(1, Math.ceil(cooldown.retryAfterMs / 1000))),
+      });
+    }
+    // A sweep that failed to start does not hold the next one back.
+    const report = await runSweep(c.env, { force: true }).catch(async (error: unknown) => {
+      await (await oneTimeStore(c.env, 'cooldown:admin-sweep')).release();
+      throw error;
+    });
     c.header('Cache-Control', 'no-store');
     return c.json(report);
   })

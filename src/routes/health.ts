@@ -1,10 +1,28 @@
 import { Hono } from 'hono';
 import { getConfig } from '../config';
+import { sealingKeyProblem } from '../crypto/key-health';
 import type { AppEnv } from '../env';
 
 export const healthRoutes = new Hono<AppEnv>()
-  /** Liveness, plus the names (never values) of settings that are missing or malformed. */
-  .get('/health', (c) => {
-    const problems = getConfig(c.env).problems;
-    return c.json({ status: 'ok', configuration: problems.length === 0 ? 'complete' : 'incomplete', problems });
+  /**
+   * Liveness, plus the names (never values) of settings that are missing or malformed, and what is
+   * wrong with each in `details`. Includes a key-rotation mistake that only storage can show.
+   */
+  .get('/health', async (c) => {
+    const config = getConfig(c.env);
+    const details: Record<string, string> = { ...config.problemDetails };
+    if (!details['TOKEN_ENCRYPTION_KEY']) {
+      const keyProblem = await sealingKeyProblem(c.env, config);
+      if (keyProblem) details['TOKEN_ENCRYPTION_KEY'] = keyProblem;
+    }
+    const problems = Object.keys(details);
+    c.header('Cache-Control', 'no-store');
+    return c.json({
+      status: 'ok',
+      // Public: SDKs and twurple need it, and Twitch shows it on every consent page anyway.
+      client_id: details['TWITCH_CLIENT_ID'] ? null : config.clientId,
+      configuration: problems.length === 0 ? 'complete' : 'incomplete',
+      problems,
+      ...(problems.length > 0 ? { details } : {}),
+    });
   });

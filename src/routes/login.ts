@@ -1,21 +1,22 @@
 import { Hono, type Context } from 'hono';
 import * as z from 'zod/mini';
-import { getConfig } from '../config';
+import { getConfig, type Config } from '../config';
 import { randomToken, sha256Hex } from '../crypto/encoding';
 import type { AppEnv } from '../env';
 import { BrokerError, invalidRequest } from '../errors';
 import { resolveReturnTo, brokerOrigin } from '../http/origins';
 import { limitLoginRate } from '../http/login-rate-limiter';
+import { CODE_CHALLENGE } from '../http/pkce';
 import { parseScopes } from '../http/scopes';
 import { validateInput } from '../http/validate-input';
 import { logEvent } from '../log';
-import { LOGIN_FLOW_TTL_SECONDS, readLoginBindingCookie, setLoginBindingCookie, setSessionCookie } from '../session/session-cookie';
-import { signSession } from '../session/session-token';
-import { authorizeUrl, exchangeCode, validateToken } from '../twitch/identity';
+import { LOGIN_FLOW_TTL_SECONDS, readLoginBindingCookie, readSessionCookie, setLoginBindingCookie, setSessionCookie } from '../session/session-cookie';
+import { signSession, verifySession } from '../session/session-token';
+import { authorizeUrl, exchangeCode, revokeToken, validateToken, type UserTokenGrant } from '../twitch/identity';
 import { verifyIdToken } from '../twitch/oidc';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { REQUEST_BUDGET } from '../twitch/twitch-fetch';
-import type { LoginState } from '../vault/one-time-store';
+import type { LoginState, SessionCode } from '../vault/one-time-store';
 import { oneTimeStore, userDirectory, userVault } from '../vault/stubs';
 
 /** A session code lives this long: enough for a frontend to exchange it, too short to be worth stealing. */
@@ -28,6 +29,8 @@ const authorizeQuery = z.object({
   scope: z.optional(scopeList),
   return_to: z.optional(z.string().check(z.maxLength(2048))),
   force_verify: z.optional(z.enum(['true', 'false'])),
+  code_challenge: z.optional(z.string().check(z.regex(CODE_CHALLENGE, 'must be base64url(SHA-256(code_verifier)): 43 characters'))),
+  code_challenge_method: z.optional(z.string().check(z.maxLength(20))),
 });
 
 const callbackQuery = z.object({
@@ -47,6 +50,54 @@ function withParams(returnTo: string, params: Record<string, string>): string {
 
 const invalidState = (description: string) => new BrokerError(400, 'invalid_state', description);
 
+/** Checks the PKCE parameters: S256 only, since `plain` would put the verifier itself in a URL. */
+function codeChallengeOf(query: { code_challenge?: string; code_challenge_method?: string }): string | null {
+  if (query.code_challenge === undefined) {
+    if (query.code_challenge_method !== undefined) throw invalidRequest('code_challenge_method needs a code_challenge');
+    return null;
+  }
+  if (query.code_challenge_method !== 'S256') throw invalidRequest('code_challenge_method must be S256 (plain is not supported)');
+  return query.code_challenge;
+}
+
+/**
+ * The scopes to ask Twitch for: the requested ones (each allowed by ALLOWED_SCOPES, when set), the
+ * scopes this browser's signed-in user already granted (so a re-login never narrows a grant), and
+ * always `openid`, whose nonce-bound id_token is what stops authorization-code injection.
+ */
+async function scopesToRequest(c: Context<AppEnv>, requested: readonly string[], config: Config): Promise<string[]> {
+  const allowed = config.allowedScopes;
+  const refused = allowed ? requested.filter((scope) => scope !== 'openid' && !allowed.has(scope)) : [];
+  if (refused.length > 0) {
+    throw new BrokerError(400, 'invalid_scope', `this broker does not ask for ${refused.join(' ')} (see ALLOWED_SCOPES)`);
+  }
+  const stored = (await storedScopesOfThisBrowser(c, config)).filter((scope) => !allowed || allowed.has(scope));
+  return [...new Set([...requested, ...stored, 'openid'])];
+}
+
+/** Scopes of a grant that ALLOWED_SCOPES does not permit (a user can edit the scope on Twitch's page). */
+const disallowedScopes = (config: Config, scopes: readonly string[]): string[] => {
+  const allowed = config.allowedScopes;
+  return allowed ? scopes.filter((scope) => scope !== 'openid' && !allowed.has(scope)) : [];
+};
+
+/** The stored scopes of the user whose session cookie this browser carries, if any. */
+async function storedScopesOfThisBrowser(c: Context<AppEnv>, config: Config): Promise<string[]> {
+  const cookie = readSessionCookie(c);
+  const session = cookie ? await verifySession(config.sessionSecret, cookie) : null;
+  if (!session) return [];
+  return (await userVault(c.env, session.userId).storedScopes(session.sessionVersion)) ?? [];
+}
+
+/** Revokes a pair the broker will not keep (a refused login), best effort, after the response. */
+function discardGrant(c: Context<AppEnv>, config: Config, grant: UserTokenGrant): void {
+  c.executionCtx.waitUntil(
+    Promise.allSettled([revokeToken(config, grant.accessToken), revokeToken(config, grant.refreshToken)]).then((results) => {
+      logEvent('login.grant_discarded', { revocationsFailed: results.filter((result) => result.status === 'rejected').length });
+    }),
+  );
+}
+
 export const loginRoutes = new Hono<AppEnv>()
   /** Starts a login: remembers the flow under a fresh state and sends the browser to Twitch. */
   .get('/authorize', limitLoginRate, validateInput('query', authorizeQuery), async (c) => {
@@ -54,17 +105,19 @@ export const loginRoutes = new Hono<AppEnv>()
     const config = getConfig(c.env);
     const returnTo = resolveReturnTo(query.return_to, brokerOrigin(c), config.allowedOrigins);
     if (!returnTo) throw invalidRequest('return_to must be a URL on an origin listed in ALLOWED_ORIGINS');
-    const scopes = query.scope !== undefined ? parseScopes(query.scope)! : [...config.defaultScopes];
+    const codeChallenge = codeChallengeOf(query);
+    const requested = query.scope !== undefined ? parseScopes(query.scope)! : [...config.defaultScopes];
+    const scopes = await scopesToRequest(c, requested, config);
 
     // One binding secret per browser (reused across tabs), so the state only works where it started.
     const binding = readLoginBindingCookie(c) ?? randomToken(32);
     setLoginBindingCookie(c, binding);
     const state = randomToken(32);
     const redirectUri = `${brokerOrigin(c)}/callback`;
-    // With `openid`, Twitch returns an id_token that must carry this nonce back (replay protection).
-    const nonce = scopes.includes('openid') ? randomToken(16) : null;
-    const flow: LoginState = { kind: 'login_state', returnTo, scopes, redirectUri, nonce };
-    await oneTimeStore(c.env, `state:${state}`).put(flow, LOGIN_FLOW_TTL_SECONDS * 1000, await sha256Hex(binding));
+    // Twitch puts this nonce into the id_token: a code from another flow carries another nonce.
+    const nonce = randomToken(16);
+    const flow: LoginState = { kind: 'login_state', returnTo, scopes, redirectUri, nonce, codeChallenge };
+    await (await oneTimeStore(c.env, `state:${state}`)).put(flow, LOGIN_FLOW_TTL_SECONDS * 1000, await sha256Hex(binding));
 
     c.header('Cache-Control', 'no-store');
     return c.redirect(authorizeUrl(config, { redirectUri, scopes, state, nonce, forceVerify: query.force_verify === 'true' }), 302);
@@ -79,7 +132,8 @@ export const loginRoutes = new Hono<AppEnv>()
     const binding = readLoginBindingCookie(c);
     if (!binding) throw invalidState('this browser did not start a login (no login cookie)');
 
-    const taken = await oneTimeStore(c.env, `state:${query.state}`).take(await sha256Hex(binding));
+    const bindingHash = await sha256Hex(binding);
+    const taken = await (await oneTimeStore(c.env, `state:${query.state}`)).take(bindingHash);
     if (!taken.ok) {
       const reasons = {
         missing: 'state is unknown or was already used',
@@ -98,16 +152,17 @@ export const loginRoutes = new Hono<AppEnv>()
     }
     if (!query.code) throw invalidRequest('code is missing');
 
-    let grant, info, identity;
+    let grant: UserTokenGrant | undefined, info, identity;
     try {
       grant = await exchangeCode(config, query.code, flow.redirectUri);
-      if (flow.nonce !== null) {
-        if (!grant.idToken) throw new TwitchError('rejected', 400, 'openid was requested but no id_token came back');
-        identity = await verifyIdToken(config, grant.idToken, flow.nonce);
-      }
+      // The id_token must carry this flow's nonce: a code injected from another flow (a leaked
+      // victim's code pasted into the attacker's login) carries the victim's nonce, or none.
+      if (!grant.idToken) throw new TwitchError('rejected', 400, 'openid was requested but no id_token came back');
+      identity = await verifyIdToken(config, grant.idToken, flow.nonce);
       info = await validateToken(config, grant.accessToken, REQUEST_BUDGET);
     } catch (error) {
       logEvent('login.failed', { reason: describeFailure(error) });
+      if (grant) discardGrant(c, config, grant);
       const unavailable = !(error instanceof TwitchError) || error.kind === 'unavailable';
       return c.redirect(
         withParams(flow.returnTo, {
@@ -117,13 +172,20 @@ export const loginRoutes = new Hono<AppEnv>()
         302,
       );
     }
-    // The id_token's subject, when there is one, must be the user the access token belongs to.
-    if (!info?.userId || !info.login || (identity && identity.userId !== info.userId)) {
+    // The id_token's subject must be the user the access token belongs to.
+    if (!info?.userId || !info.login || identity.userId !== info.userId) {
+      discardGrant(c, config, grant);
       return c.redirect(withParams(flow.returnTo, { error: 'invalid_grant', error_description: 'Twitch did not confirm the user' }), 302);
+    }
+    // The user can edit the scopes on Twitch's page: what was granted must still be allowed.
+    const disallowed = disallowedScopes(config, grant.scopes);
+    if (disallowed.length > 0) {
+      discardGrant(c, config, grant);
+      return c.redirect(withParams(flow.returnTo, { error: 'invalid_scope', error_description: `this broker does not accept ${disallowed.join(' ')}` }), 302);
     }
 
     const now = Date.now();
-    const { sessionVersion } = await userVault(c.env, info.userId).storeGrant({
+    const { sessionVersion, stored } = await userVault(c.env, info.userId).storeGrant({
       userId: info.userId,
       login: info.login,
       accessToken: grant.accessToken,
@@ -132,16 +194,25 @@ export const loginRoutes = new Hono<AppEnv>()
       scopes: grant.scopes,
       validatedAt: now,
     });
-    await userDirectory(c.env).register(info.userId, now);
+    if (stored) await userDirectory(c.env).register(info.userId, now);
 
     const session = await signSession(config.sessionSecret, info.userId, sessionVersion, now);
     setSessionCookie(c, session.token);
-    // Cross-site frontends cannot read our cookie: they exchange this one-time code at POST /session.
+    logEvent('login.completed', { userId: info.userId, grantStored: stored });
+
+    // A session code travels in a URL, so it only works for whoever started this login: the
+    // holder of the PKCE verifier, or (same-site, without PKCE) this browser's login cookie. A
+    // cross-site frontend that sent no challenge gets none: anyone who read the URL could use it.
+    const crossSite = new URL(flow.returnTo).origin !== brokerOrigin(c);
+    if (crossSite && flow.codeChallenge === null) return c.redirect(flow.returnTo, 302);
     const sessionCode = randomToken(32);
-    await oneTimeStore(c.env, `session:${sessionCode}`).put(
-      { kind: 'session_code', userId: info.userId, sessionVersion },
-      SESSION_CODE_TTL_MS,
-    );
-    logEvent('login.completed', { userId: info.userId });
+    const code: SessionCode = {
+      kind: 'session_code',
+      userId: info.userId,
+      sessionVersion,
+      codeChallenge: flow.codeChallenge,
+      browserBindingHash: flow.codeChallenge === null ? bindingHash : null,
+    };
+    await (await oneTimeStore(c.env, `session:${sessionCode}`)).put(code, SESSION_CODE_TTL_MS);
     return c.redirect(withParams(flow.returnTo, { session_code: sessionCode }), 302);
   });

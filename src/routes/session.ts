@@ -7,28 +7,52 @@ import { BrokerError, invalidRequest, unauthorized } from '../errors';
 import { limitLoginRate } from '../http/login-rate-limiter';
 import { checkOrigin } from '../http/origins';
 import { validateInput } from '../http/validate-input';
-import { clearSessionCookie } from '../session/session-cookie';
+import { secretsEqual, sha256Hex } from '../crypto/encoding';
+import { CODE_VERIFIER, verifierMatches } from '../http/pkce';
+import { clearSessionCookie, readLoginBindingCookie } from '../session/session-cookie';
 import { signSession } from '../session/session-token';
 import { oneTimeStore, userVault } from '../vault/stubs';
+import type { SessionCode } from '../vault/one-time-store';
 import type { UserVault } from '../vault/user-vault';
 
 const sessionCodeBody = z.object({
   session_code: z.string().check(z.minLength(1), z.maxLength(100), z.regex(/^[A-Za-z0-9_\-]+$/)),
+  code_verifier: z.optional(z.string().check(z.regex(CODE_VERIFIER, 'must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~'))),
 });
+
+const invalidGrant = (description: string) => new BrokerError(400, 'invalid_grant', description);
+
+/**
+ * Whether the caller is whoever started the login: it holds the PKCE verifier (cross-site), or it
+ * is the browser whose login cookie the code was bound to (same-site).
+ */
+async function presentedBy(c: Context<AppEnv>, code: SessionCode, codeVerifier: string | undefined): Promise<boolean> {
+  if (code.codeChallenge) return codeVerifier !== undefined && (await verifierMatches(codeVerifier, code.codeChallenge));
+  const binding = readLoginBindingCookie(c);
+  return Boolean(binding && code.browserBindingHash && (await secretsEqual(await sha256Hex(binding), code.browserBindingHash)));
+}
 
 export const sessionRoutes = new Hono<AppEnv>()
   /** Exchanges the one-time `session_code` from the login redirect for a bearer session token. */
   .post('/session', limitLoginRate, async (c, next) => {
     checkOrigin(c, false);
     if (!(c.req.header('Content-Type') ?? '').toLowerCase().startsWith('application/json')) {
-      throw new BrokerError(415, 'invalid_request', 'send JSON: {"session_code": "..."}');
+      throw new BrokerError(415, 'invalid_request', 'send JSON: {"session_code": "...", "code_verifier": "..."}');
     }
     await next();
   }, validateInput('json', sessionCodeBody), async (c) => {
-    const { session_code: code } = c.req.valid('json');
-    const taken = await oneTimeStore(c.env, `session:${code}`).take();
+    const { session_code: code, code_verifier: codeVerifier } = c.req.valid('json');
+    // Taken before checking who presents it: a wrong verifier spends the code, so it cannot be guessed at.
+    const taken = await (await oneTimeStore(c.env, `session:${code}`)).take();
     if (!taken.ok || taken.value.kind !== 'session_code') {
       throw invalidRequest('session_code is unknown, expired or already used');
+    }
+    if (!(await presentedBy(c, taken.value, codeVerifier))) {
+      throw invalidGrant(
+        taken.value.codeChallenge
+          ? 'code_verifier is missing or does not match the code_challenge sent to /authorize'
+          : 'this session code belongs to the browser that logged in',
+      );
     }
     const { userId, sessionVersion } = taken.value;
     const session = await signSession(getConfig(c.env).sessionSecret, userId, sessionVersion);

@@ -99,12 +99,15 @@ export async function exchangeCode(config: Config, code: string, redirectUri: st
   return toUserGrant(parseAnswer(userTokenBody, answer.body, 'token'), now);
 }
 
+/** A refresh tries twice at most per call: the vault's own backoff spaces out further tries. */
+const REFRESH_MAX_ATTEMPTS = 2;
+
 /** Refreshes a user grant (refresh_token grant). Never retried after an ambiguous failure. */
 export async function refreshUserToken(config: Config, refreshToken: string, budget: CallBudget): Promise<UserTokenGrant> {
   const now = Date.now();
   const answer = await callTwitch(
     tokenRequest(config, { grant_type: 'refresh_token', refresh_token: refreshToken }),
-    { ...budget, retryAmbiguous: false },
+    { ...budget, retryAmbiguous: false, maxAttempts: REFRESH_MAX_ATTEMPTS },
   );
   return toUserGrant(parseAnswer(userTokenBody, answer.body, 'token'), now);
 }

@@ -12,6 +12,8 @@ export interface CallBudget {
    * old one would come back "Invalid refresh token" for a grant that is alive.
    */
   retryAmbiguous: boolean;
+  /** At most this many attempts (default: as many as the deadline allows). */
+  maxAttempts?: number;
 }
 
 /** The budget for calls made while a caller waits. */
@@ -116,6 +118,7 @@ export async function callTwitch(makeRequest: () => Request, budget: CallBudget)
     } catch (error) {
       if (!(error instanceof TwitchError) || error.kind === 'rejected') throw error;
       if (error.ambiguous && !budget.retryAmbiguous) throw error;
+      if (attemptNumber + 1 >= (budget.maxAttempts ?? Infinity)) throw error;
       const waitMs = error.status === 429 ? error.retryAfterSeconds * 1000 : backoffMs(attemptNumber);
       // Give up when the wait (plus a minimal attempt) no longer fits: the caller answers 503.
       if (Date.now() + waitMs + 100 > deadline) {

@@ -1,5 +1,5 @@
 import { getConfig } from '../config';
-import { unseal } from '../crypto/seal';
+import { sealingKeyId, unseal } from '../crypto/seal';
 import type { Env } from '../env';
 import { appTokenMinter } from './stubs';
 import { APP_TOKEN_SERVE_MARGIN_MS } from './timing';
@@ -34,6 +34,12 @@ export async function publishAppToken(kv: KVNamespace, sealedAccessToken: string
   const value: CachedAppToken = { sealedAccessToken, expiresAt };
   await kv.put(KV_KEY, JSON.stringify(value), { expirationTtl: Math.min(secondsLeft, KV_MAX_TTL_SECONDS) });
   memory = null;
+}
+
+/** The id of the key the app token in KV is sealed with (for /health), or null when none is cached. */
+export async function cachedAppTokenKeyId(kv: KVNamespace): Promise<string | null> {
+  const cached = await kv.get<CachedAppToken>(KV_KEY, 'json');
+  return cached ? sealingKeyId(cached.sealedAccessToken) : null;
 }
 
 /** Drops this isolate's memory of the token (after the sweep replaced it). */

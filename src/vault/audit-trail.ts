@@ -3,6 +3,7 @@ import { logEvent } from '../log';
 /** What happened to a user's grant or sessions. */
 export type AuditEventName =
   | 'logged_in'
+  | 'login_kept_grant'
   | 'refreshed'
   | 'refresh_failed'
   | 'validated'

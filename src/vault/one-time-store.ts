@@ -7,18 +7,31 @@ export interface LoginState {
   returnTo: string;
   scopes: string[];
   redirectUri: string;
-  /** Sent to Twitch when `openid` is requested; the id_token must carry it back. */
-  nonce: string | null;
+  /** Sent to Twitch with `openid` (always requested); the id_token must carry it back. */
+  nonce: string;
+  /** The frontend's PKCE challenge (S256), passed on to the session code; null without PKCE. */
+  codeChallenge: string | null;
 }
 
-/** A session handed to a cross-site frontend: exchanged once for a session token. */
+/**
+ * A session handed to a frontend: exchanged once for a session token. It travels in a URL, so it is
+ * bound to whoever started the login: the PKCE challenge of a cross-site frontend, or else the
+ * SHA-256 of the browser's login cookie (same-site).
+ */
 export interface SessionCode {
   kind: 'session_code';
   userId: string;
   sessionVersion: number;
+  codeChallenge: string | null;
+  browserBindingHash: string | null;
 }
 
-export type OneTimeValue = LoginState | SessionCode;
+/** A cooldown: while it lives, `claim` refuses (e.g. one forced sweep a minute). */
+export interface Cooldown {
+  kind: 'cooldown';
+}
+
+export type OneTimeValue = LoginState | SessionCode | Cooldown;
 
 interface OneTimeRecord {
   value: OneTimeValue;
@@ -32,8 +45,9 @@ export type TakeResult = { ok: true; value: OneTimeValue } | { ok: false; reason
 const RECORD_KEY = 'record';
 
 /**
- * One object per single-use value (an OAuth state, a session code), addressed by the value's
- * unguessable name. `take` is atomic: a second take finds nothing, so replays fail.
+ * One object per single-use value (an OAuth state, a session code), addressed by a hash of the
+ * value's unguessable name (see `oneTimeStore` in stubs.ts). `take` is atomic: a second take finds
+ * nothing, so replays fail.
  */
 export class OneTimeStore extends DurableObject<Env> {
   /** Stores `value` until `ttlMs` from now; an alarm erases it then. */
@@ -58,6 +72,21 @@ export class OneTimeStore extends DurableObject<Env> {
     await this.ctx.storage.deleteAll();
     await this.ctx.storage.deleteAlarm();
     return { ok: true, value: record.value };
+  }
+
+  /** Starts a cooldown of `ttlMs` unless one is running; otherwise says how long it has left. */
+  async claim(ttlMs: number): Promise<{ ok: true } | { ok: false; retryAfterMs: number }> {
+    const record = await this.ctx.storage.get<OneTimeRecord>(RECORD_KEY);
+    const now = Date.now();
+    if (record && record.expiresAt > now) return { ok: false, retryAfterMs: record.expiresAt - now };
+    await this.put({ kind: 'cooldown' }, ttlMs);
+    return { ok: true };
+  }
+
+  /** Ends a cooldown (or drops any record) early. */
+  async release(): Promise<void> {
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
   }
 
   /** Expiry: nothing outlives its TTL in storage. */

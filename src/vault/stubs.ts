@@ -1,3 +1,4 @@
+import { sha256Hex } from '../crypto/encoding';
 import type { Env } from '../env';
 
 /**
@@ -25,5 +26,10 @@ export const userDirectory = (env: Env) => env.USER_DIRECTORY.get(env.USER_DIREC
  */
 export const directoryFor = (env: Env, _userId: string) => userDirectory(env);
 
-/** The single-use record named `name` (`state:<state>` or `session:<code>`). */
-export const oneTimeStore = (env: Env, name: string) => env.ONE_TIME_STORE.get(env.ONE_TIME_STORE.idFromName(name));
+/**
+ * The single-use record named `name` (`state:<state>`, `session:<code>`, `cooldown:<what>`). The
+ * object is addressed by the name's SHA-256: the platform keeps the names objects were made from,
+ * and a state or code is a secret that must not sit there.
+ */
+export const oneTimeStore = async (env: Env, name: string) =>
+  env.ONE_TIME_STORE.get(env.ONE_TIME_STORE.idFromName(await sha256Hex(name)));

@@ -2,6 +2,8 @@
 
 /** Refresh a user token when less than this remains. */
 export const USER_REFRESH_MARGIN_MS = 5 * 60_000;
+/** A user token Twitch confirmed alive on a forced refresh is not checked again for this long. */
+export const FORCED_CHECK_WINDOW_MS = 30_000;
 /** Twitch requires validating every token hourly. */
 export const VALIDATION_INTERVAL_MS = 60 * 60_000;
 /**

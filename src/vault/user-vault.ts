@@ -7,8 +7,10 @@ import { refreshUserToken, revokeToken, validateToken } from '../twitch/identity
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/twitch-fetch';
 import { AuditTrail, type AuditEvent } from './audit-trail';
+import { RefreshBackoff } from './refresh-backoff';
+import { RevocationQueue } from './revocation-queue';
 import { directoryFor } from './stubs';
-import { USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
+import { FORCED_CHECK_WINDOW_MS, USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
 import type { NewGrant, UserTokenResult, UserValidation } from './vault-types';
 
 /** The grant as stored: both tokens sealed, times absolute. */
@@ -32,6 +34,8 @@ interface UserRecord {
   sessionVersion: number;
   grant: StoredGrant | null;
   revokedAt: number | null;
+  /** The generation of the last grant, kept when it is dropped, so generations never repeat. */
+  lastGeneration?: number;
 }
 
 type RefreshResult =
@@ -40,6 +44,8 @@ type RefreshResult =
   | { kind: 'unavailable'; retryAfterSeconds: number };
 
 const RECORD_KEY = 'user';
+/** A grant validated (or refreshed) this recently counts as alive without asking Twitch again. */
+const RECENTLY_PROVEN_MS = 5 * 60_000;
 
 /**
  * One Durable Object per Twitch user id. It is the only place a user's refresh token is ever
@@ -50,9 +56,14 @@ export class UserVault extends DurableObject<Env> {
   /** The unsealed access token of the current generation, so hot reads skip the AES work. */
   private plainAccessToken: { generation: number; token: string } | null = null;
   private refreshInFlight: Promise<RefreshResult> | null = null;
+  private checkInFlight: Promise<RefreshResult | { kind: 'alive' }> | null = null;
+  /** The generation Twitch last confirmed alive on a forced check, and when. */
+  private confirmedAlive: { generation: number; at: number } | null = null;
   private readonly audit = new AuditTrail(this.ctx.storage);
-  /** Epoch ms before which Twitch's 429 `Ratelimit-Reset` told us not to refresh again. */
-  private refreshRateLimitedUntil = 0;
+  /** Spaces out refresh attempts after a failure (and honours a 429's reset) across requests. */
+  private readonly backoff = new RefreshBackoff();
+  /** Tokens this vault no longer wants, revoked at Twitch by the alarm. */
+  private readonly revocations = new RevocationQueue(this.ctx.storage, () => this.purpose('revoke'));
   /**
    * The last routine validation of a generation, kept in memory only: storing it would cost a
    * write per user-hour. The sweep's directory keeps the evidence, per batch (docs/storage.md).
@@ -76,7 +87,7 @@ export class UserVault extends DurableObject<Env> {
     await this.ctx.storage.put(RECORD_KEY, record);
   }
 
-  private purpose(kind: 'access' | 'refresh'): string {
+  private purpose(kind: 'access' | 'refresh' | 'revoke'): string {
     return `user:${this.record?.userId ?? ''}:${kind}`;
   }
 
@@ -106,9 +117,26 @@ export class UserVault extends DurableObject<Env> {
     return this.plainAccessToken.token;
   }
 
-  /** Stores the grant from a completed login and returns the user's session version. */
-  async storeGrant(input: NewGrant): Promise<{ sessionVersion: number }> {
+  /**
+   * Stores the grant from a completed login and returns the user's session version, unless the
+   * login would narrow the user's live grant: one lacking any stored scope may be a hostile page
+   * walking the user's browser through /authorize (Twitch sends an already-authorized user straight
+   * back), so the stored grant stays and the new pair is revoked instead (`stored: false`). A grant
+   * that is replaced is revoked at Twitch. Revocations run in the alarm, off the response path.
+   */
+  async storeGrant(input: NewGrant): Promise<{ sessionVersion: number; stored: boolean }> {
     const previous = await this.load();
+    const live = previous?.status === 'active' ? previous.grant : null;
+    // Scopes ALLOWED_SCOPES no longer permits are not worth keeping a grant for.
+    const allowed = this.config.allowedScopes;
+    const missingScopes = (live?.scopes ?? []).filter((scope) => !input.scopes.includes(scope) && (!allowed || allowed.has(scope)));
+    if (previous && live && missingScopes.length > 0 && (await this.isAlive(live))) {
+      const storedPair = await this.unsealPairOrLog(live);
+      // Never revoke what the kept grant itself holds, should Twitch ever hand the same token back.
+      await this.revokeLater([input.accessToken, input.refreshToken].filter((token) => !storedPair.includes(token)));
+      await this.audit.append(input.userId, 'login_kept_grant', `the login lacked ${missingScopes.join(' ')}`);
+      return { sessionVersion: previous.sessionVersion, stored: false };
+    }
     const sealed = await this.sealPair(input.userId, input.accessToken, input.refreshToken);
     await this.save({
       userId: input.userId,
@@ -122,18 +150,75 @@ export class UserVault extends DurableObject<Env> {
         scopes: input.scopes,
         obtainedAt: Date.now(),
         lastValidatedAt: input.validatedAt,
-        generation: (previous?.grant?.generation ?? 0) + 1,
+        generation: Math.max(previous?.grant?.generation ?? 0, previous?.lastGeneration ?? 0) + 1,
       },
     });
+    if (live) {
+      const replaced = await this.unsealPairOrLog(live);
+      await this.revokeLater(replaced.filter((token) => token !== input.accessToken && token !== input.refreshToken));
+    }
     await this.audit.append(input.userId, 'logged_in');
-    return { sessionVersion: this.record!.sessionVersion };
+    return { sessionVersion: this.record!.sessionVersion, stored: true };
+  }
+
+  /**
+   * Whether a stored grant still works, before a narrower login is refused in its favour: proven
+   * within the last few minutes, or confirmed by /oauth2/validate now. A grant that died early (a
+   * password change) must not keep out the login that replaces it; when Twitch cannot answer, the
+   * stored grant is kept (the sweep will find out) rather than risk a hostile narrowing.
+   */
+  private async isAlive(grant: StoredGrant): Promise<boolean> {
+    const now = Date.now();
+    const provenAt = Math.max(
+      grant.lastValidatedAt,
+      this.confirmedAlive?.generation === grant.generation ? this.confirmedAlive.at : 0,
+      this.validatedInMemory?.generation === grant.generation ? this.validatedInMemory.at : 0,
+    );
+    if (grant.expiresAt > now && now - provenAt < RECENTLY_PROVEN_MS) return true;
+    try {
+      const info = await validateToken(this.config, await this.accessTokenOf(grant), REQUEST_BUDGET);
+      if (info !== null) this.confirmedAlive = { generation: grant.generation, at: now };
+      return info !== null;
+    } catch {
+      return true;
+    }
+  }
+
+  /** A grant's pair, or none when no configured key unseals it (a key-rotation mistake): then there is nothing to revoke. */
+  private unsealPairOrLog(grant: StoredGrant): Promise<string[]> {
+    return this.unsealPair(grant).catch((error: unknown) => {
+      logEvent('user.revoke_skipped', { userId: this.record?.userId ?? '', reason: describeFailure(error) });
+      return [];
+    });
+  }
+
+  /** Queues tokens for revocation at Twitch by the alarm: right away, or a minute after a failed try. */
+  private async revokeLater(tokens: string[], options: { alreadyTried?: boolean } = {}): Promise<void> {
+    if (tokens.length === 0) return;
+    await this.revocations.add(this.config, tokens, options);
+    await this.scheduleAlarm();
+  }
+
+  private async scheduleAlarm(): Promise<void> {
+    const next = await this.revocations.nextAttemptAt();
+    if (next !== null) await this.ctx.storage.setAlarm(next);
+  }
+
+  /** Revokes queued tokens at Twitch; failures come back with backoff. */
+  override async alarm(): Promise<void> {
+    const record = await this.load();
+    if (!record) return;
+    await this.revocations.runDue(this.config, record.userId);
+    await this.scheduleAlarm();
   }
 
   /**
    * Hands out a usable access token, refreshing first when under five minutes remain.
    * `sessionVersion`, when given, must match: that is how revoked sessions are refused.
+   * `forceRefresh`: the caller's Helix call was refused with the token it was given; the token is
+   * checked with Twitch first and refreshed only if Twitch says it is dead.
    */
-  async getAccessToken(request: { sessionVersion?: number } = {}): Promise<UserTokenResult> {
+  async getAccessToken(request: { sessionVersion?: number; forceRefresh?: boolean } = {}): Promise<UserTokenResult> {
     const record = await this.load();
     if (!record) return { ok: false, error: 'not_found' };
     if (request.sessionVersion !== undefined && request.sessionVersion !== record.sessionVersion) {
@@ -142,11 +227,22 @@ export class UserVault extends DurableObject<Env> {
     if (record.status === 'revoked') return { ok: false, error: 'reauthorization_required' };
     if (!record.grant) return { ok: false, error: 'not_found' };
 
-    if (record.grant.expiresAt - Date.now() <= USER_REFRESH_MARGIN_MS) {
-      const wasExpired = record.grant.expiresAt <= Date.now();
+    // An expired token is one the sweep may have set aside as idle: a refresh brings the user back.
+    const expiredGeneration = record.grant.expiresAt <= Date.now() ? record.grant.generation : null;
+
+    if (request.forceRefresh) {
+      const checked = await this.checkOnce();
+      if (checked.kind === 'revoked') return { ok: false, error: 'reauthorization_required' };
+      // Twitch could not answer the check: the current token, if still unexpired, is the best there is.
+      const current = this.record?.grant;
+      if (checked.kind === 'unavailable' && (!current || current.expiresAt <= Date.now())) {
+        return { ok: false, error: 'temporarily_unavailable', retryAfterSeconds: checked.retryAfterSeconds };
+      }
+    }
+
+    const grant = this.record?.grant;
+    if (grant && grant.expiresAt - Date.now() <= USER_REFRESH_MARGIN_MS) {
       const result = await this.refreshOnce(REQUEST_BUDGET);
-      // An expired token is one the sweep may have set aside as idle: a caller brought it back.
-      if (wasExpired && result.kind === 'refreshed') await this.rejoinSweep();
       if (result.kind === 'revoked') return { ok: false, error: 'reauthorization_required' };
       if (result.kind === 'unavailable') {
         // A token that still works is better than an error: refresh ahead of expiry makes this common.
@@ -156,6 +252,7 @@ export class UserVault extends DurableObject<Env> {
         }
       }
     }
+    if (expiredGeneration !== null && this.record?.grant && this.record.grant.generation !== expiredGeneration) await this.rejoinSweep();
     return this.currentToken();
   }
 
@@ -167,11 +264,57 @@ export class UserVault extends DurableObject<Env> {
       token: {
         accessToken: await this.accessTokenOf(record.grant),
         expiresAt: record.grant.expiresAt,
+        obtainedAt: record.grant.obtainedAt,
         scopes: record.grant.scopes,
         userId: record.userId,
         login: record.login,
       },
     };
+  }
+
+  /** Single flight for forced checks: concurrent callers share one validate and at most one refresh. */
+  private checkOnce(): Promise<RefreshResult | { kind: 'alive' }> {
+    this.checkInFlight ??= this.checkWithTwitch().finally(() => {
+      this.checkInFlight = null;
+    });
+    return this.checkInFlight;
+  }
+
+  /**
+   * Asks Twitch whether the current access token still lives; refreshes only when it does not. A
+   * token Twitch confirmed alive within FORCED_CHECK_WINDOW_MS is not checked again: the caller's
+   * 401 then came from something else (a wrong Client-Id, a missing scope), and a refresh would
+   * only spend a rotation. A token killed inside that window is caught by the next forced call.
+   */
+  private async checkWithTwitch(): Promise<RefreshResult | { kind: 'alive' }> {
+    if (this.refreshInFlight) return this.refreshInFlight;
+    const grant = this.record?.grant;
+    if (!grant || this.record?.status !== 'active') return { kind: 'revoked' };
+    const now = Date.now();
+    if (this.confirmedAlive?.generation === grant.generation && now - this.confirmedAlive.at < FORCED_CHECK_WINDOW_MS) {
+      return { kind: 'alive' };
+    }
+    let info;
+    try {
+      info = await validateToken(this.config, await this.accessTokenOf(grant), REQUEST_BUDGET);
+    } catch (error) {
+      await this.audit.append(this.record!.userId, 'validate_failed', describeFailure(error));
+      return { kind: 'unavailable', retryAfterSeconds: error instanceof TwitchError ? error.retryAfterSeconds : 1 };
+    }
+    if (info !== null) {
+      this.confirmedAlive = { generation: grant.generation, at: now };
+      return { kind: 'alive' };
+    }
+    await this.neverServeAgain(grant);
+    return this.refreshOnce(REQUEST_BUDGET);
+  }
+
+  /** Twitch called this grant's access token dead: it is never served again, even if the refresh that follows fails. */
+  private async neverServeAgain(grant: StoredGrant): Promise<void> {
+    const current = this.record;
+    if (current?.grant?.generation === grant.generation) {
+      await this.save({ ...current, grant: { ...current.grant, expiresAt: Math.min(current.grant.expiresAt, Date.now()) } });
+    }
   }
 
   /** Single flight: every caller arriving during a refresh waits for that same refresh. */
@@ -187,9 +330,9 @@ export class UserVault extends DurableObject<Env> {
     const grant = record?.grant;
     if (!record || !grant || record.status !== 'active') return { kind: 'revoked' };
 
-    // Honour a 429's reset across requests too: callers arriving before it are not sent to Twitch.
-    const rateLimitedForMs = this.refreshRateLimitedUntil - Date.now();
-    if (rateLimitedForMs > 0) return { kind: 'unavailable', retryAfterSeconds: Math.ceil(rateLimitedForMs / 1000) };
+    // After a failure (or a 429) callers are not sent to Twitch until the backoff has passed.
+    const waitMs = this.backoff.remainingMs();
+    if (waitMs > 0) return { kind: 'unavailable', retryAfterSeconds: Math.ceil(waitMs / 1000) };
 
     const config = this.config;
     const refreshToken = await unseal(grant.sealedRefreshToken, this.purpose('refresh'), config.tokenKeys);
@@ -205,18 +348,18 @@ export class UserVault extends DurableObject<Env> {
         return { kind: 'revoked' };
       }
       // 5xx, 429, timeouts, garbage, or our own misconfiguration: the grant stays untouched.
-      const retryAfterSeconds = error instanceof TwitchError ? error.retryAfterSeconds : 5;
-      if (error instanceof TwitchError && error.status === 429) {
-        this.refreshRateLimitedUntil = Date.now() + retryAfterSeconds * 1000;
-      }
+      const rateLimited = error instanceof TwitchError && error.status === 429;
+      this.backoff.failed(rateLimited ? error.retryAfterSeconds * 1000 : 0);
       await this.audit.append(record.userId, 'refresh_failed', describeFailure(error));
-      return { kind: 'unavailable', retryAfterSeconds };
+      return { kind: 'unavailable', retryAfterSeconds: Math.ceil(this.backoff.remainingMs() / 1000) };
     }
+    this.backoff.succeeded();
 
     // Other requests ran while we waited on Twitch: write only over the grant we refreshed.
     const current = this.record;
     if (!current?.grant || current.grant.generation !== grant.generation) {
       // The grant changed while Twitch answered (logout, new login): this pair is not ours to keep.
+      await this.revokeLater([fresh.accessToken, fresh.refreshToken]);
       return current?.grant ? { kind: 'refreshed' } : { kind: 'revoked' };
     }
     // Persist the new pair, including Twitch's newest refresh token, before anyone is answered.
@@ -235,6 +378,8 @@ export class UserVault extends DurableObject<Env> {
       },
     });
     this.plainAccessToken = { generation: grant.generation + 1, token: fresh.accessToken };
+    // A token Twitch just issued needs no forced check: callers who raced the refresh share it.
+    this.confirmedAlive = { generation: grant.generation + 1, at: now };
     await this.audit.append(current.userId, 'refreshed');
     return { kind: 'refreshed' };
   }
@@ -247,6 +392,7 @@ export class UserVault extends DurableObject<Env> {
       ...record,
       status: 'revoked',
       grant: null,
+      lastGeneration: record.grant?.generation ?? record.lastGeneration,
       revokedAt: Date.now(),
       sessionVersion: record.sessionVersion + 1,
     });
@@ -282,11 +428,7 @@ export class UserVault extends DurableObject<Env> {
       return { outcome: 'failed', lastValidatedAt: lastProof };
     }
     if (info === null) {
-      // Twitch says this access token is dead: never serve it again, even if the refresh fails now.
-      const current = this.record;
-      if (current?.grant?.generation === grant.generation) {
-        await this.save({ ...current, grant: { ...current.grant, expiresAt: Math.min(current.grant.expiresAt, now) } });
-      }
+      await this.neverServeAgain(grant);
       const result = await this.refreshOnce(BACKGROUND_BUDGET);
       const lastValidatedAt = this.record?.grant?.lastValidatedAt ?? null;
       if (result.kind === 'refreshed') return { outcome: 'refreshed', lastValidatedAt };
@@ -350,15 +492,24 @@ export class UserVault extends DurableObject<Env> {
     const record = await this.load();
     if (!record || record.sessionVersion !== sessionVersion) return 'session_revoked';
     const grant = record.grant;
-    await this.save({ ...record, status: 'logged_out', grant: null, sessionVersion: record.sessionVersion + 1 });
+    await this.save({
+      ...record,
+      status: 'logged_out',
+      grant: null,
+      lastGeneration: grant?.generation ?? record.lastGeneration,
+      sessionVersion: record.sessionVersion + 1,
+    });
     this.plainAccessToken = null;
-    let failures = 0;
+    let failed: string[] = [];
     if (grant) {
       const config = this.config;
-      const results = await Promise.allSettled((await this.unsealPair(grant)).map((token) => revokeToken(config, token)));
-      failures = results.filter((result) => result.status === 'rejected').length;
+      const tokens = await this.unsealPairOrLog(grant);
+      const results = await Promise.allSettled(tokens.map((token) => revokeToken(config, token)));
+      failed = tokens.filter((_token, index) => results[index]!.status === 'rejected');
+      // Whatever Twitch did not take now is retried by the alarm.
+      await this.revokeLater(failed, { alreadyTried: true });
     }
-    await this.audit.append(record.userId, 'logged_out', failures ? `${failures} revocation(s) at Twitch failed` : undefined);
+    await this.audit.append(record.userId, 'logged_out', failed.length ? `${failed.length} revocation(s) at Twitch failed; retrying` : undefined);
     return 'logged_out';
   }
 
@@ -369,6 +520,13 @@ export class UserVault extends DurableObject<Env> {
     await this.save({ ...record, sessionVersion: record.sessionVersion + 1 });
     await this.audit.append(record.userId, 'sessions_revoked');
     return 'sessions_revoked';
+  }
+
+  /** The scopes of the live grant, for the holder of a current session; null otherwise. */
+  async storedScopes(sessionVersion: number): Promise<string[] | null> {
+    const record = await this.load();
+    if (!record || record.sessionVersion !== sessionVersion || record.status !== 'active') return null;
+    return record.grant?.scopes ?? null;
   }
 
   /** The user's audit trail, or null for a user this broker never saw. */

@@ -11,6 +11,8 @@ export type TokenFailure =
 export interface UserAccessToken {
   accessToken: string;
   expiresAt: number;
+  /** When Twitch issued this access token (code exchange or refresh). */
+  obtainedAt: number;
   scopes: string[];
   userId: string;
   login: string;

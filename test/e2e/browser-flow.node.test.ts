@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DevServer } from './dev-server';
 import { Browser, startLocalSystem, type LocalSystem } from './local-system';
+import { pkcePair } from '../support/pkce';
 
 /**
  * The whole product as a new user meets it: the real `wrangler dev` server, the local Twitch
@@ -29,7 +30,8 @@ describe('the browser flow against wrangler dev', () => {
     expect(home.status).toBe(200);
     expect(await home.text()).toContain('Log in with Twitch');
 
-    const authorize = await browser.fetch(`${broker.url}/authorize`);
+    const pkce = await pkcePair();
+    const authorize = await browser.fetch(`${broker.url}/authorize?code_challenge=${pkce.challenge}&code_challenge_method=S256`);
     expect(authorize.status).toBe(302);
     const consentUrl = authorize.headers.get('Location')!;
     expect(consentUrl.startsWith(`${twitch.url}/oauth2/authorize?`)).toBe(true);
@@ -63,7 +65,7 @@ describe('the browser flow against wrangler dev', () => {
     const session = await fetch(`${broker.url}/session`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ session_code: back.searchParams.get('session_code') }),
+      body: JSON.stringify({ session_code: back.searchParams.get('session_code'), code_verifier: pkce.verifier }),
     });
     const { session_token: sessionToken } = (await session.json()) as { session_token: string };
     const byBearer = await fetch(`${broker.url}/token`, { headers: { Authorization: `Bearer ${sessionToken}` } });

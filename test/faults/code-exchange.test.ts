@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CookieJar, consent, startLogin } from '../support/broker';
+import { CookieJar, consent, startLogin, pkcePair } from '../support/broker';
 import { freshStateForEachTest } from '../support/reset';
 import {
   AMBIGUOUS,
@@ -23,7 +23,7 @@ const ON_VALIDATE = { path: '/oauth2/validate' } as const;
 /** Runs a login up to Twitch's redirect, then times the broker's /callback. */
 async function timedCallback() {
   const jar = new CookieJar();
-  const callbackUrl = await consent(await startLogin(jar), '100001');
+  const callbackUrl = await consent(await startLogin(jar, { codeChallenge: (await pkcePair()).challenge }), '100001');
   const { result: response, elapsedMs } = await timed(() => jar.fetch(`${callbackUrl.pathname}${callbackUrl.search}`));
   expect(response.status).toBe(302);
   return { jar, location: new URL(response.headers.get('Location')!), elapsedMs };

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { API_KEY } from '../test-bindings';
 import { CookieJar, json, login } from '../support/broker';
 import { broker } from '../support/broker';
+import { REFRESH_BACKOFF_FIRST_MS } from '../../src/vault/refresh-backoff';
 import { freshStateForEachTest } from '../support/reset';
 import { twitch } from '../support/twitch';
 import {
@@ -44,9 +45,13 @@ async function loginWithExpiredToken(userId = '100001'): Promise<CookieJar> {
   return jar;
 }
 
-/** The grant survived: with Twitch healthy again, /token refreshes and serves a full-length token. */
+/**
+ * The grant survived: with Twitch healthy again and the vault's backoff after the failure over,
+ * /token refreshes and serves a full-length token.
+ */
 async function expectGrantKept(jar: CookieJar): Promise<void> {
   await twitch.clearFaults();
+  await new Promise((resolve) => setTimeout(resolve, REFRESH_BACKOFF_FIRST_MS));
   const response = await jar.fetch('/token');
   expect(response.status).toBe(200);
   expect((await json<TokenBody>(response)).expires_in).toBeGreaterThan(NORMAL_TTL_SECONDS - 100);

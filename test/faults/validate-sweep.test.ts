@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import worker from '../../src/index';
 import { API_KEY } from '../test-bindings';
 import { broker, json } from '../support/broker';
-import { freshStateForEachTest } from '../support/reset';
+import { forgetForcedSweepCooldown, freshStateForEachTest } from '../support/reset';
 import { directory } from '../support/seed';
 import { twitch } from '../support/twitch';
 import { AMBIGUOUS, callsTo, expectRetryHonouredReset, FAULTS, injectFault, RETRYABLE, timed } from './fault-catalogue';
@@ -82,6 +82,7 @@ describe('the sweep validating a user while Twitch misbehaves', () => {
 
     await twitch.clearFaults();
     expect((await userToken()).status).toBe(200);
+    await forgetForcedSweepCooldown(); // an operator forcing the next sweep a minute later
     expect(await adminSweep()).toMatchObject({ validated: 1, failed: 0 });
   }, 60_000);
 

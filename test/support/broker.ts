@@ -3,6 +3,9 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { expect } from 'vitest';
 import worker from '../../src/index';
 import { APP_ORIGIN, BROKER, TWITCH } from '../test-bindings';
+import { pkcePair } from './pkce';
+
+export { pkcePair };
 
 /**
  * Sends a request to the broker's entry point inside workerd, with the real bindings, and waits
@@ -20,8 +23,11 @@ export async function broker(path: string, init?: RequestInit): Promise<Response
   return response;
 }
 
-/** A random documentation-range IPv6 address. */
-const randomAddress = () => `2001:db8::${crypto.getRandomValues(new Uint16Array(1))[0]!.toString(16)}:${crypto.getRandomValues(new Uint16Array(1))[0]!.toString(16)}`;
+/** A random documentation-range IPv6 address, each in its own /64 (the login limit counts per /64). */
+const randomAddress = () => {
+  const [a, b, c, d] = Array.from(crypto.getRandomValues(new Uint16Array(4)), (part) => part.toString(16));
+  return `2001:db8:${a}:${b}::${c}:${d}`;
+};
 
 /** A browser (one address, one cookie jar for the broker's origin): enough for Set-Cookie / Cookie round trips. */
 export class CookieJar {
@@ -63,12 +69,18 @@ export interface LoginOptions {
   returnTo?: string;
   jar?: CookieJar;
   decision?: 'allow' | 'deny';
+  /** The PKCE challenge to send; `login()` makes one unless given `null` (a login without PKCE). */
+  codeChallenge?: string | null;
 }
 
 /** Starts a login at /authorize and returns where the broker sent the browser, with its params. */
-export async function startLogin(jar: CookieJar, options: Pick<LoginOptions, 'scope' | 'returnTo'> = {}) {
+export async function startLogin(jar: CookieJar, options: Pick<LoginOptions, 'scope' | 'returnTo' | 'codeChallenge'> = {}) {
   const query = new URLSearchParams({ return_to: options.returnTo ?? `${APP_ORIGIN}/after-login` });
   if (options.scope !== undefined) query.set('scope', options.scope);
+  if (options.codeChallenge) {
+    query.set('code_challenge', options.codeChallenge);
+    query.set('code_challenge_method', 'S256');
+  }
   const response = await jar.fetch(`/authorize?${query}`);
   expect(response.status).toBe(302);
   return new URL(response.headers.get('Location')!);
@@ -89,24 +101,33 @@ export async function consent(twitchAuthorizeUrl: URL, userId: string, decision:
   return new URL(response.headers.get('Location')!);
 }
 
-/** The whole browser flow: authorize, consent at the stand-in, callback. */
+/**
+ * The whole browser flow: authorize (with a PKCE challenge unless `codeChallenge: null`), consent
+ * at the stand-in, callback. `verifier` is the PKCE verifier that goes with the session code.
+ */
 export async function login(options: LoginOptions = {}) {
   const jar = options.jar ?? new CookieJar();
-  const twitchUrl = await startLogin(jar, options);
+  const pkce = options.codeChallenge === undefined ? await pkcePair() : null;
+  const twitchUrl = await startLogin(jar, { ...options, codeChallenge: pkce?.challenge ?? options.codeChallenge });
   const callbackUrl = await consent(twitchUrl, options.userId ?? '100001', options.decision ?? 'allow');
   const response = await jar.fetch(`${callbackUrl.pathname}${callbackUrl.search}`);
   const location = response.headers.get('Location');
-  return { jar, response, twitchUrl, callbackUrl, location: location ? new URL(location) : null };
+  return { jar, response, twitchUrl, callbackUrl, verifier: pkce?.verifier, location: location ? new URL(location) : null };
+}
+
+/** POST /session from a cross-site frontend: the session code and (for PKCE logins) its verifier. */
+export function exchangeSessionCode(sessionCode: string | null | undefined, codeVerifier?: string, headers: Record<string, string> = {}) {
+  return broker('/session', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Origin: APP_ORIGIN, ...headers },
+    body: JSON.stringify(codeVerifier === undefined ? { session_code: sessionCode } : { session_code: sessionCode, code_verifier: codeVerifier }),
+  });
 }
 
 /** Logs in and exchanges the session code for a bearer session token. */
 export async function loginWithBearer(userId = '100001') {
-  const { location } = await login({ userId });
-  const response = await broker('/session', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Origin: APP_ORIGIN },
-    body: JSON.stringify({ session_code: location!.searchParams.get('session_code') }),
-  });
+  const { location, verifier } = await login({ userId });
+  const response = await exchangeSessionCode(location!.searchParams.get('session_code'), verifier);
   expect(response.status).toBe(200);
   const body = await response.json<{ session_token: string }>();
   return body.session_token;

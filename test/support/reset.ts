@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { abortAllDurableObjects, listDurableObjectIds, runInDurableObject } from 'cloudflare:test';
 import { beforeEach } from 'vitest';
 import { forgetAppToken } from '../../src/vault/app-token-cache';
+import { oneTimeStore } from '../../src/vault/stubs';
 import { twitch } from './twitch';
 
 /** Erases every object's storage and alarm in a namespace. */
@@ -40,4 +41,12 @@ export async function resetAll(): Promise<void> {
     forgetAppToken();
     await twitch.reset();
   }
+}
+
+/** Ends the one-a-minute cooldown of POST /admin/sweep, as if that minute had passed. */
+export async function forgetForcedSweepCooldown(): Promise<void> {
+  await runInDurableObject(await oneTimeStore(env, 'cooldown:admin-sweep'), async (_instance, ctx) => {
+    await ctx.storage.deleteAlarm();
+    await ctx.storage.deleteAll();
+  });
 }
