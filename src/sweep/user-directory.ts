@@ -14,6 +14,7 @@ import {
   SWEEP_CYCLE_MS,
   sweepBatchSize,
   sweepConcurrency,
+  VALIDATION_SKIP_WINDOW_MS,
 } from './schedule';
 import { checkSweepSettings } from './sweep-settings';
 
@@ -281,7 +282,7 @@ export class UserDirectory extends DurableObject<Env> {
       round.forEach((user, i) => {
         const result = results[i]!;
         this.visiting.delete(user.userId);
-        this.recordOutcome(user, result);
+        this.recordOutcome(user, result, cursor.at);
         countOutcome(counts, result.outcome);
         if (result.outcome === 'revoked' || result.outcome === 'failed') notValidated.push(`${user.userId}:${result.outcome}`);
       });
@@ -471,12 +472,21 @@ export class UserDirectory extends DurableObject<Env> {
   }
 
   /** Writes the user's row only when the visit changes something (see `nextVisit` in schedule.ts). */
-  private recordOutcome(user: Visit, result: UserValidation): void {
-    const next = nextVisit(result.outcome, Date.now());
+  private recordOutcome(user: Visit, result: UserValidation, cursorAt: number): void {
+    const now = Date.now();
+    const next = nextVisit(result.outcome, now);
     if (next.kind === 'idle' && this.rejoined.delete(user.userId)) return;
     this.rejoined.delete(user.userId);
     if (next.kind === 'moment') {
-      if (user.owed) this.ctx.storage.sql.exec(`UPDATE users SET next_due_at = ${ON_MOMENT}, forced = 0 WHERE user_id = ?`, user.userId);
+      if (user.owed) {
+        // Back on their moment, unless it comes up within the skip window (or the cursor has yet
+        // to reach it): then the one after, owed, so the visit just made is not made twice.
+        const slot = slotOf(user.userId);
+        let moment = cycleStart(cursorAt) + slot;
+        if (moment < cursorAt) moment += SWEEP_CYCLE_MS;
+        const dueAt = moment - now < VALIDATION_SKIP_WINDOW_MS ? moment + SWEEP_CYCLE_MS : ON_MOMENT;
+        this.ctx.storage.sql.exec('UPDATE users SET next_due_at = ?, forced = 0 WHERE user_id = ?', dueAt, user.userId);
+      }
     } else if (next.kind === 'retry') {
       this.ctx.storage.sql.exec('UPDATE users SET next_due_at = ? WHERE user_id = ?', next.at, user.userId);
     } else {
