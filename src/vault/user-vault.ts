@@ -2,8 +2,8 @@ import { DurableObject } from 'cloudflare:workers';
 import { getConfig, type Config } from '../config';
 import { isSealedWithOldKey, seal, unseal } from '../crypto/seal';
 import type { Env } from '../env';
-import { logEvent } from '../log';
 import { refreshUserToken, revokeToken, validateToken } from '../twitch/identity';
+import { logEvent } from '../log';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/twitch-fetch';
 import { AuditTrail, type AuditEvent } from './audit-trail';
@@ -406,7 +406,7 @@ export class UserVault extends DurableObject<Env> {
    * answers `idle` without calling Twitch when the access token has expired and no caller asked
    * for a new one (no token of this user is in use; the refresh a caller triggers re-proves the
    * grant and brings the user back). A routine success writes nothing unless something changed:
-   * the sweep's directory records the batch as the evidence.
+   * the sweep's directory records the batch as the evidence; a forced one adds an audit entry.
    */
   async validate(options: { force?: boolean } = {}): Promise<UserValidation> {
     if (this.refreshInFlight) await this.refreshInFlight;
@@ -452,6 +452,8 @@ export class UserVault extends DurableObject<Env> {
         await this.save({ ...current, login, grant: { ...current.grant, ...resealed, lastValidatedAt: now, expiresAt, scopes } });
       }
     }
+    // An operator's forced sweep (rare, and asked for) is worth an entry in the user's own trail.
+    if (options.force) await this.audit.append(record.userId, 'validated');
     return { outcome: 'validated', lastValidatedAt: now };
   }
 
