@@ -12,6 +12,7 @@ import { logEvent } from './log';
 import { adminRoutes } from './routes/admin';
 import { healthRoutes } from './routes/health';
 import { homeRoutes } from './routes/home';
+import { importRoutes } from './routes/import';
 import { loginRoutes } from './routes/login';
 import { sessionRoutes } from './routes/session';
 import { tokenRoutes } from './routes/tokens';
@@ -58,6 +59,7 @@ app.route('/', loginRoutes);
 app.route('/', sessionRoutes);
 app.route('/', tokenRoutes);
 app.route('/', adminRoutes);
+app.route('/', importRoutes);
 
 app.notFound((c) => c.json({ error: 'not_found', error_description: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 
