@@ -11,7 +11,9 @@ import { requestBodyLimit, requestSizeLimits } from './http/request-limits';
 import { logEvent } from './log';
 import { adminRoutes } from './routes/admin';
 import { healthRoutes } from './routes/health';
+import { eventSubRoutes } from './routes/eventsub';
 import { homeRoutes } from './routes/home';
+import { importRoutes } from './routes/import';
 import { loginRoutes } from './routes/login';
 import { sessionRoutes } from './routes/session';
 import { tokenRoutes } from './routes/tokens';
@@ -58,6 +60,8 @@ app.route('/', loginRoutes);
 app.route('/', sessionRoutes);
 app.route('/', tokenRoutes);
 app.route('/', adminRoutes);
+app.route('/', importRoutes);
+app.route('/', eventSubRoutes);
 
 app.notFound((c) => c.json({ error: 'not_found', error_description: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 

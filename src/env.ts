@@ -21,6 +21,12 @@ export interface Env {
   TWITCH_OIDC_ISSUER?: string;
   /** Optional: the broker's public origin, when it is reachable under more than one host name. */
   PUBLIC_URL?: string;
+  /** Optional secret: turns EventSub on (with PUBLIC_URL); Twitch signs webhook messages with it. */
+  EVENTSUB_SECRET?: string;
+  /** Optional: where the broker POSTs signed events (user.authorized, user.revoked, …). */
+  NOTIFY_URL?: string;
+  /** Secret for NOTIFY_URL's `Broker-Signature` (required with it). */
+  NOTIFY_SECRET?: string;
 
   APP_TOKEN_CACHE: KVNamespace;
   USER_VAULT: DurableObjectNamespace<UserVault>;

@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { getConfig } from '../config';
 import { sealingKeyProblem } from '../crypto/key-health';
 import type { AppEnv } from '../env';
+import { eventSubSettings, type EventSubSettings } from '../eventsub/subscriptions';
 
 export const healthRoutes = new Hono<AppEnv>()
   /**
@@ -16,6 +17,8 @@ export const healthRoutes = new Hono<AppEnv>()
       if (keyProblem) details['TOKEN_ENCRYPTION_KEY'] = keyProblem;
     }
     const problems = Object.keys(details);
+    const eventSub: EventSubSettings =
+      details['EVENTSUB_SECRET'] || details['PUBLIC_URL'] ? { enabled: false, reason: 'see problems' } : eventSubSettings(config);
     c.header('Cache-Control', 'no-store');
     return c.json({
       status: 'ok',
@@ -24,5 +27,6 @@ export const healthRoutes = new Hono<AppEnv>()
       configuration: problems.length === 0 ? 'complete' : 'incomplete',
       problems,
       ...(problems.length > 0 ? { details } : {}),
+      eventsub: eventSub.enabled ? { enabled: true, callback: eventSub.callback } : { enabled: false, reason: eventSub.reason },
     });
   });

@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
 import { authorizeRoutes } from './authorize';
+import { appWebhookRoutes, resetAppWebhook } from './app-webhook';
 import { controlRoutes } from './control';
+import { eventSubControlRoutes, eventSubHelixRoutes, resetEventSub } from './eventsub';
 import { renderHomePage } from './home-page';
 import { twitchError, type StandinEnv } from './http';
 import { InvalidInputError } from './json-input';
@@ -28,7 +30,15 @@ export function buildStandinApp(state: StandinState, signer: OidcSigner): Hono<S
   app.route('/oauth2', tokenRoutes(state, signer));
   app.route('/oauth2', validateAndRevokeRoutes(state));
   app.route('/oauth2', oidcRoutes(state, signer));
+  app.use('/_standin/reset', async (_c, next) => {
+    await next();
+    resetEventSub(state);
+    resetAppWebhook(state);
+  });
   app.route('/_standin', controlRoutes(state));
+  app.route('/helix/eventsub', eventSubHelixRoutes(state));
+  app.route('/_standin/eventsub', eventSubControlRoutes(state));
+  app.route('/_standin/app-webhook', appWebhookRoutes(state));
   app.get('/', (c) => c.html(renderHomePage()));
 
   app.notFound(() => twitchError(404, 'Not Found'));
