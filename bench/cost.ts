@@ -90,7 +90,7 @@ interface Measurement {
   visits: number;
   batches: number;
   sweep: Usage;
-  idle: { users: number; visitsEstimate: number; usage: Usage; inUseUsers: number };
+  idle: { users: number; visitsEstimate: number; usage: Usage; inUseUsers: number; durationMs: number };
   rejoin: { requests: number; usage: Usage };
   userRequest: { requests: number; usage: Usage };
   appRequest: { requests: number; usage: Usage };
@@ -144,7 +144,8 @@ function unitCosts(m: Measurement) {
     minterMs: s.wallMs.AppTokenMinter! / m.clock.crons,
   };
   // Idle spells: the visit that sets a user aside (no Twitch call), and the call that brings them back.
-  const cycleShare = SWEEP_CYCLE_MS / 3600_000 / m.simulatedHours;
+  // The idle phase also visited the users in use: take their share of the sweep's use out.
+  const cycleShare = m.idle.durationMs / 3600_000 / m.simulatedHours;
   const idle = m.idle.usage;
   const perIdleSpell = {
     doRequests: 2,
@@ -256,7 +257,7 @@ for (const [name, profile] of Object.entries(PROFILES)) {
     const use = monthly(m, users, profile, latencyMs);
     const dollars = paidDollars(use);
     const total = sum(dollars);
-    const other = total - dollars['DO requests']! - dollars['DO duration']!;
+    const other = Math.max(0, total - dollars['DO requests']! - dollars['DO duration']!);
     console.log(
       `| ${name} | ${latencyMs} ms | ${users.toLocaleString('en')} | ${(use.doRequests / 1e6).toFixed(2)} M | ${(use.gbSeconds / 1e3).toFixed(0)} k | ${(use.rowsWritten / 1e6).toFixed(2)} M | ${money(dollars['DO requests']!)} | ${money(dollars['DO duration']!)} | ${money(other)} | ${money(total)} |`,
     );

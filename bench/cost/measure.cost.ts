@@ -217,8 +217,11 @@ it('measures the broker’s own work and its callers’ requests', async () => {
     }
     await directory().registerMany(idle, Date.now() - 10 * 60_000);
     const idleSpell = emptyUsage();
-    await runClock(SWEEP_CYCLE_MS, async (work) => add(idleSpell, await metered(work)));
-    const idleVisits = (idleSpell.requests['UserVault.validate'] ?? 0) - (sweep.requests['UserVault.validate'] ?? 0) * (SWEEP_CYCLE_MS / simulatedMs);
+    // A cycle and two minutes: the directory wakes at most once a minute, so the users whose
+    // moments fall in a cycle's last minute are visited just after it.
+    const idleMs = SWEEP_CYCLE_MS + 2 * 60_000;
+    await runClock(idleMs, async (work) => add(idleSpell, await metered(work)));
+    const idleVisits = (idleSpell.requests['UserVault.validate'] ?? 0) - (sweep.requests['UserVault.validate'] ?? 0) * (idleMs / simulatedMs);
     expect((await directory().stats()).active).toBe(USERS);
 
     // --- Callers. A request for an idle user: refresh, then the user rejoins the sweep. ---
@@ -247,7 +250,7 @@ it('measures the broker’s own work and its callers’ requests', async () => {
         visits,
         batches,
         sweep,
-        idle: { users: IDLE_USERS, visitsEstimate: idleVisits, usage: idleSpell, inUseUsers: USERS },
+        idle: { users: IDLE_USERS, visitsEstimate: idleVisits, usage: idleSpell, inUseUsers: USERS, durationMs: idleMs },
         rejoin: { requests: IDLE_USERS, usage: rejoin },
         userRequest: { requests: USERS, usage: userRequest },
         appRequest: { requests: 100, usage: appRequest },
