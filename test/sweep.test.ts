@@ -1,7 +1,8 @@
 import { env } from 'cloudflare:workers';
 import { createExecutionContext, createScheduledController, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import worker from '../src/index';
+import { cycleStart, slotOf, SWEEP_CYCLE_MS } from '../src/sweep/schedule';
 import { SWEEP_BATCH_SIZE } from '../src/sweep/user-directory';
 import { API_KEY } from './test-bindings';
 import { broker, json, login } from './support/broker';
@@ -165,6 +166,40 @@ describe('the hourly sweep', () => {
     await Promise.all([runCron(), runDurableObjectAlarm(directory()), runCron()]);
     // Two crons validated the app token once each; every user exactly once.
     expect((await twitch.counts()).validate).toBe(30 + 2);
+  });
+
+  it('validates each user in use once per cycle, at their moment, over two cycles of the clock', async () => {
+    const users = await seedUsers(20, 200801, 10 * 60_000);
+    await broker('/token/app', { headers: { Authorization: `Bearer ${API_KEY}` } });
+    const cursorAt = () =>
+      runInDurableObject(directory(), (_instance, ctx) => ctx.storage.sql.exec<{ cursor_at: number }>('SELECT cursor_at FROM sweep_state').one().cursor_at);
+    const from = await cursorAt();
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    try {
+      const end = Date.now() + 2 * SWEEP_CYCLE_MS + 2 * 60_000;
+      // Fire the directory's alarm whenever it falls due, as the platform would (no cron here).
+      for (;;) {
+        const alarmAt = await runInDurableObject(directory(), (_instance, ctx) => ctx.storage.getAlarm());
+        if (alarmAt === null || alarmAt >= end) break;
+        vi.setSystemTime(Math.max(alarmAt, Date.now()));
+        expect(await runDurableObjectAlarm(directory())).toBe(true);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+    // Every moment the cursor passed, once: each user twice or three times (their moment in each
+    // of the two cycles, and in the two minutes past), nobody more, no refresh; the evidence agrees.
+    const to = await cursorAt();
+    const momentsPassed = users.reduce((count, userId) => {
+      let moment = cycleStart(from) + slotOf(userId);
+      if (moment < from) moment += SWEEP_CYCLE_MS;
+      return count + (moment < to ? Math.floor((to - 1 - moment) / SWEEP_CYCLE_MS) + 1 : 0);
+    }, 0);
+    expect(momentsPassed).toBeGreaterThanOrEqual(2 * users.length);
+    expect((await twitch.counts()).validate).toBe(momentsPassed);
+    expect((await twitch.counts()).token.refresh_token).toBe(0);
+    const evidence = await directory().evidence();
+    expect(evidence.reduce((sum, batch) => sum + batch.validated, 0)).toBe(momentsPassed);
   });
 
   it('POST /admin/sweep requires an API key', async () => {
