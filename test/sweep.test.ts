@@ -202,6 +202,20 @@ describe('the hourly sweep', () => {
     expect(evidence.reduce((sum, batch) => sum + batch.validated, 0)).toBe(momentsPassed);
   });
 
+  it('GET /admin/sweep/evidence shows each batch: its counts and the users it could not validate', async () => {
+    const [healthy, gone] = await seedUsers(2, 200901, 2 * HOUR);
+    await twitch.disconnect(gone!);
+    await runCron();
+    const response = await broker('/admin/sweep/evidence', { headers: { Authorization: `Bearer ${API_KEY}` } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('Cache-Control')).toBe('no-store');
+    const { batches } = await json<{ batches: Record<string, unknown>[] }>(response);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]).toMatchObject({ visited: 2, validated: 1, revoked: 1, not_validated: [{ user_id: gone, outcome: 'revoked' }] });
+    expect(JSON.stringify(batches)).not.toContain(healthy!);
+    expect((await broker('/admin/sweep/evidence')).status).toBe(401);
+  });
+
   it('POST /admin/sweep requires an API key', async () => {
     const response = await broker('/admin/sweep', { method: 'POST' });
     expect(response.status).toBe(401);
