@@ -3,6 +3,7 @@ import { authorizeRoutes } from './authorize';
 import { appWebhookRoutes, resetAppWebhook } from './app-webhook';
 import { controlRoutes } from './control';
 import { eventSubControlRoutes, eventSubHelixRoutes, resetEventSub } from './eventsub';
+import { helixRoutes } from './helix';
 import { renderHomePage } from './home-page';
 import { twitchError, type StandinEnv } from './http';
 import { InvalidInputError } from './json-input';
@@ -39,6 +40,7 @@ export function buildStandinApp(state: StandinState, signer: OidcSigner): Hono<S
   app.route('/helix/eventsub', eventSubHelixRoutes(state));
   app.route('/_standin/eventsub', eventSubControlRoutes(state));
   app.route('/_standin/app-webhook', appWebhookRoutes(state));
+  app.route('/', helixRoutes(state));
   app.get('/', (c) => c.html(renderHomePage()));
 
   app.notFound(() => twitchError(404, 'Not Found'));
