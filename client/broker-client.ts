@@ -157,7 +157,10 @@ export function createBrokerClient(options: BrokerClientOptions): BrokerClient {
   /** How a browser call presents its session: the bearer token from completeLogin, else the cookie. */
   function sessionInit(method: 'GET' | 'POST'): RequestInit {
     if (session && Date.now() >= session.expiresAt) session = null;
-    return session ? { method, headers: { Authorization: `Bearer ${session.token}` } } : { method, credentials: 'include' };
+    if (session) return { method, headers: { Authorization: `Bearer ${session.token}` } };
+    // The cookie (a frontend on the broker's own site). Asserted: Workers' RequestInit type has no
+    // `credentials`, and this path only runs in browsers.
+    return { method, credentials: 'include' } as RequestInit;
   }
 
   return {
