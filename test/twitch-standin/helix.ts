@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import { cors } from 'hono/cors';
 import { bearerTokenFrom, jsonResponse, type StandinEnv } from './http';
 import type { AccessTokenRecord, StandinUser } from './model';
 import type { StandinState } from './state';
@@ -51,6 +52,8 @@ function helixUser(user: StandinUser, access: AccessTokenRecord): Record<string,
 /** The Helix routes, mounted at the root of the stand-in's app. */
 export function helixRoutes(state: StandinState): Hono<StandinEnv> {
   const helix = new Hono<StandinEnv>();
+  // Helix answers browsers from any origin (a frontend calls it with the user's token).
+  helix.use('*', cors({ origin: '*', allowHeaders: ['Authorization', 'Client-Id', 'Content-Type'] }));
 
   /** GET /users?id=…&login=…: the named users (unknown ones left out), or the token's own user. */
   helix.get('/users', (c) => {
