@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,6 +91,15 @@ console.log(JSON.stringify({
       helixUser: 'mod_bob',
       rpcError: 'not_found',
     });
+  });
+
+  it('runs README\'s twurple bot (examples/twurple-bot.ts) against the broker and the stand-in\'s Helix', async () => {
+    copyFileSync(join(REPO, 'examples/twurple-bot.ts'), join(project, 'twurple-bot.ts'));
+    const { stdout } = await run(process.execPath, [join(REPO, 'node_modules/tsx/dist/cli.mjs'), 'twurple-bot.ts'], {
+      cwd: project,
+      env: { ...process.env, BROKER_URL: system.broker.url, BROKER_API_KEY: system.apiKey, TWURPLE_MOCK_API_PORT: new URL(system.twitch.url).port },
+    });
+    expect(stdout.trim().split('\n')).toEqual(['mod_bob has id 100002', 'the bot is streamer_alice <alice@example.test>']);
   });
 
   it('type-checks in a strict TypeScript consumer (NodeNext), with the documented body fields and twurple\'s AuthProvider', async () => {
