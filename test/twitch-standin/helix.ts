@@ -53,7 +53,7 @@ function helixUser(user: StandinUser, access: AccessTokenRecord): Record<string,
 export function helixRoutes(state: StandinState): Hono<StandinEnv> {
   const helix = new Hono<StandinEnv>();
   // Helix answers browsers from any origin (a frontend calls it with the user's token).
-  helix.use('*', cors({ origin: '*', allowHeaders: ['Authorization', 'Client-Id', 'Content-Type'] }));
+  helix.use('/users', cors({ origin: '*', allowHeaders: ['Authorization', 'Client-Id', 'Content-Type'] }));
 
   /** GET /users?id=…&login=…: the named users (unknown ones left out), or the token's own user. */
   helix.get('/users', (c) => {
