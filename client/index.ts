@@ -3,6 +3,8 @@
  * Deno, Bun). Only fetch, Web Crypto, btoa and, for the browser login, the window are used.
  */
 export { createBrokerClient } from './broker-client.js';
+export { verifyBrokerSignature } from './broker-signature.js';
+export type { VerifyBrokerSignatureOptions } from './broker-signature.js';
 export type { BrokerClient, BrokerClientOptions, BrowserWindow, LoginOptions, ScopeInput, UserTokenOptions } from './broker-client.js';
 export {
   BrokerError,
@@ -13,4 +15,4 @@ export {
   ReauthorizationRequiredError,
   parseBrokerRpcError,
 } from './errors.js';
-export type { AppTokenBody, BrokerErrorBody, BrokerRpcErrorBody, HealthBody, SessionBody, UserTokenBody } from './types.js';
+export type { AppTokenBody, BrokerErrorBody, BrokerEvent, BrokerRpcErrorBody, HealthBody, SessionBody, UserTokenBody } from './types.js';

@@ -62,3 +62,13 @@ export interface BrokerRpcErrorBody extends BrokerErrorBody {
   status: number;
   retry_after?: number;
 }
+
+/** An event the broker POSTs to NOTIFY_URL (check its `Broker-Signature` with `verifyBrokerSignature`). */
+export interface BrokerEvent {
+  id: string;
+  type: 'user.authorized' | 'user.revoked' | 'user.scopes_changed' | 'app_token.rotated';
+  /** ISO 8601. */
+  occurred_at: string;
+  user_id?: string;
+  [field: string]: unknown;
+}
