@@ -80,6 +80,7 @@ export function createBrokerClient(options: BrokerClientOptions): BrokerClient {
   const pendingLoginKey = `twitch-token-broker:pkce:${baseUrl}`;
 
   const appTokens = new TokenCache<AppTokenBody>();
+  /** Server-side user tokens by `user:<id>`, and the browser's own under `session`. */
   const userTokens = new TokenCache<UserTokenBody>();
   /** The browser's session token from POST /session, kept in memory only. */
   let session: { token: string; expiresAt: number } | null = null;
@@ -99,9 +100,11 @@ export function createBrokerClient(options: BrokerClientOptions): BrokerClient {
       }
       const retryAfterSeconds = retryAfterOf(response.headers.get('Retry-After'));
       const error = brokerErrorFrom(response.status, parsed, { baseUrl, ...context, retryAfterSeconds });
-      if (response.status === 503 && waitedMs + retryAfterSeconds * 1000 <= maxRetryWaitMs) {
-        waitedMs += retryAfterSeconds * 1000;
-        await new Promise((resolve) => setTimeout(resolve, retryAfterSeconds * 1000));
+      // At least a second per wait, so a `Retry-After: 0` cannot turn into a tight loop.
+      const waitMs = Math.max(1, retryAfterSeconds) * 1000;
+      if (response.status === 503 && waitedMs + waitMs <= maxRetryWaitMs) {
+        waitedMs += waitMs;
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
         continue;
       }
       throw error;
@@ -184,7 +187,7 @@ export function createBrokerClient(options: BrokerClientOptions): BrokerClient {
       const returnTo = new URL(request.returnTo ?? withoutLoginParams(win.location.href), win.location.href).href;
       win.sessionStorage.setItem(pendingLoginKey, JSON.stringify({ verifier, createdAt: Date.now() }));
       session = null;
-      userTokens.clear();
+      userTokens.clear('session');
       const query = new URLSearchParams({ code_challenge: await codeChallengeOf(verifier), code_challenge_method: 'S256', return_to: returnTo });
       const scopes = scopeList(request.scope);
       if (scopes.length > 0) query.set('scope', scopes.join(' '));
@@ -213,7 +216,7 @@ export function createBrokerClient(options: BrokerClientOptions): BrokerClient {
         isSessionBody,
       );
       session = { token: answer.session_token, expiresAt: started + answer.expires_in * 1000 };
-      userTokens.clear();
+      userTokens.clear('session');
       return { userId: answer.user_id };
     },
 
@@ -224,7 +227,7 @@ export function createBrokerClient(options: BrokerClientOptions): BrokerClient {
     async logout() {
       const init = sessionInit('POST');
       session = null;
-      userTokens.clear();
+      userTokens.clear('session');
       try {
         await call('/logout', init, { sessionCall: true }, (value): value is unknown => true);
       } catch (error) {

@@ -1,12 +1,13 @@
+import type { AccessToken, AccessTokenMaybeWithUserId, AccessTokenWithUserId, AuthProvider } from '@twurple/auth';
+import { createBrokerClient, type BrokerClient } from './broker-client.js';
+import { BrokerError, isErrorBody, trimBaseUrl } from './errors.js';
+import type { AppTokenBody, HealthBody, UserTokenBody } from './types.js';
+
 /**
  * `twitch-token-broker/twurple`: an `AuthProvider` for twurple (`@twurple/api`, `@twurple/chat`,
  * `@twurple/eventsub-*`) whose tokens come from the broker. The broker holds the refresh tokens and
  * the client secret; this provider holds only an API key and a short-lived cache.
  */
-import type { AccessToken, AccessTokenMaybeWithUserId, AccessTokenWithUserId, AuthProvider } from '@twurple/auth';
-import { createBrokerClient, type BrokerClient } from './broker-client.js';
-import { BrokerError, isErrorBody, trimBaseUrl } from './errors.js';
-import type { AppTokenBody, HealthBody, UserTokenBody } from './types.js';
 
 /** A user as twurple names one: an id, or an object with an `id` (a HelixUser). */
 export type UserIdResolvable = Parameters<AuthProvider['getCurrentScopesForUser']>[0];
@@ -51,6 +52,12 @@ class BrokerAuthProvider implements AuthProvider {
   readonly authorizationType = 'Bearer';
   /** Scopes of each user's token as last seen, for twurple's synchronous `getCurrentScopesForUser`. */
   private readonly scopesByUser = new Map<string, string[]>();
+  /**
+   * Users the broker holds no token for, until when (epoch ms). twurple names a user as context
+   * for public lookups too (`getUserById(id)`), so without this every such lookup would cost a
+   * 404 at the broker before the app token is used.
+   */
+  private readonly withoutUserToken = new Map<string, number>();
 
   constructor(
     readonly clientId: string,
@@ -94,12 +101,15 @@ class BrokerAuthProvider implements AuthProvider {
 
   /** A user's token when the broker holds one for that user, else the app token (public data). */
   async getAnyAccessToken(user?: UserIdResolvable): Promise<AccessTokenMaybeWithUserId> {
-    if (user !== undefined) {
+    const userId = user === undefined ? undefined : userIdOf(user);
+    if (userId !== undefined && (this.withoutUserToken.get(userId) ?? 0) <= Date.now()) {
       try {
-        return userAccessToken(await this.userToken(userIdOf(user), {}));
+        return userAccessToken(await this.userToken(userId, {}));
       } catch (error) {
         const noUserToken = error instanceof BrokerError && (error.code === 'not_found' || error.code === 'reauthorization_required');
         if (!noUserToken) throw error;
+        if (this.withoutUserToken.size >= MAX_REMEMBERED_USERS) this.withoutUserToken.clear();
+        this.withoutUserToken.set(userId, Date.now() + NO_USER_TOKEN_MEMORY_MS);
       }
     }
     return this.getAppAccessToken();
@@ -125,9 +135,14 @@ class BrokerAuthProvider implements AuthProvider {
   private async userToken(userId: string, options: { scope?: string[]; forceRefresh?: boolean }): Promise<UserTokenBody> {
     const body = await this.client.getUserToken(userId, options);
     this.scopesByUser.set(userId, [...body.scopes]);
+    this.withoutUserToken.delete(userId);
     return body;
   }
 }
+
+/** How long `getAnyAccessToken` remembers that the broker holds no token for a user (public data is served with the app token meanwhile). */
+const NO_USER_TOKEN_MEMORY_MS = 60_000;
+const MAX_REMEMBERED_USERS = 10_000;
 
 /** twurple's view of a user token: lifetime counted from when Twitch issued it. */
 function userAccessToken(body: UserTokenBody): AccessTokenWithUserId {

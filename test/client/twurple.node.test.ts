@@ -57,6 +57,10 @@ describe('the twurple AuthProvider backed by the broker', () => {
     expect(carol?.name).toBe('viewer_carol');
     expect(brokerRequests).toContain('/token/users/100003');
     expect(brokerRequests).toContain('/token/app');
+    // The broker's "no token for this user" is remembered for a minute: the next lookup goes straight to Helix.
+    const requestsBefore = brokerRequests.length;
+    expect((await api.users.getUserById('100003'))?.name).toBe('viewer_carol');
+    expect(brokerRequests.length).toBe(requestsBefore);
   });
 
   it('ApiClient calls Helix as the user with the user\'s token, and the provider reports its scopes', async () => {
