@@ -4,6 +4,7 @@ import { appWebhookRoutes, resetAppWebhook } from './app-webhook';
 import { controlRoutes } from './control';
 import { activationRoutes, deviceControlRoutes, deviceRoutes, resetDeviceFlow } from './device';
 import { eventSubControlRoutes, eventSubHelixRoutes, resetEventSub } from './eventsub';
+import { helixRoutes } from './helix';
 import { renderHomePage } from './home-page';
 import { twitchError, type StandinEnv } from './http';
 import { InvalidInputError } from './json-input';
@@ -45,6 +46,7 @@ export function buildStandinApp(state: StandinState, signer: OidcSigner): Hono<S
   app.route('/_standin/app-webhook', appWebhookRoutes(state));
   app.route('/_standin/device', deviceControlRoutes(state));
   app.route('/', activationRoutes(state));
+  app.route('/', helixRoutes(state));
   app.get('/', (c) => c.html(renderHomePage()));
 
   app.notFound(() => twitchError(404, 'Not Found'));
