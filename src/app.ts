@@ -11,6 +11,7 @@ import { requestBodyLimit, requestSizeLimits } from './http/request-limits';
 import { logEvent } from './log';
 import { adminRoutes } from './routes/admin';
 import { healthRoutes } from './routes/health';
+import { deviceRoutes } from './routes/device';
 import { eventSubRoutes } from './routes/eventsub';
 import { homeRoutes } from './routes/home';
 import { importRoutes } from './routes/import';
@@ -62,6 +63,7 @@ app.route('/', tokenRoutes);
 app.route('/', adminRoutes);
 app.route('/', importRoutes);
 app.route('/', eventSubRoutes);
+app.route('/', deviceRoutes);
 
 app.notFound((c) => c.json({ error: 'not_found', error_description: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 
