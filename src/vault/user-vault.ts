@@ -166,9 +166,7 @@ export class UserVault extends DurableObject<Env> {
     }
     await this.audit.append(input.userId, 'logged_in');
     await this.notify(brokerEvent('user.authorized', { user_id: input.userId, login: input.login, scopes: input.scopes }));
-    if (live && !sameScopes(live.scopes, input.scopes)) {
-      await this.notify(brokerEvent('user.scopes_changed', { user_id: input.userId, login: input.login, previous_scopes: live.scopes, scopes: input.scopes }));
-    }
+    if (live) await this.notifyScopeChange(live.scopes, input.scopes);
     return { sessionVersion: this.record!.sessionVersion, stored: true };
   }
 
@@ -401,7 +399,15 @@ export class UserVault extends DurableObject<Env> {
     // A token Twitch just issued needs no forced check: callers who raced the refresh share it.
     this.confirmedAlive = { generation: grant.generation + 1, at: now };
     await this.audit.append(current.userId, 'refreshed');
+    if (fresh.scopes.length > 0) await this.notifyScopeChange(current.grant.scopes, fresh.scopes);
     return { kind: 'refreshed' };
+  }
+
+  /** Tells the app when Twitch reports other scopes than the broker held (a refresh, a validation). */
+  private async notifyScopeChange(previous: readonly string[], scopes: readonly string[]): Promise<void> {
+    const record = this.record;
+    if (!record || sameScopes(previous, scopes)) return;
+    await this.notify(brokerEvent('user.scopes_changed', { user_id: record.userId, login: record.login, previous_scopes: previous, scopes }));
   }
 
   /** Twitch has definitively refused the grant: forget the tokens, keep the user marked revoked. */
@@ -471,6 +477,7 @@ export class UserVault extends DurableObject<Env> {
         Math.abs(expiresAt - current.grant.expiresAt) > 60_000;
       if (changed) {
         await this.save({ ...current, login, grant: { ...current.grant, ...resealed, lastValidatedAt: now, expiresAt, scopes } });
+        await this.notifyScopeChange(current.grant.scopes, scopes);
       }
     }
     // An operator's forced sweep (rare, and asked for) is worth an entry in the user's own trail.
