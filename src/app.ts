@@ -13,6 +13,7 @@ import { adminRoutes } from './routes/admin';
 import { healthRoutes } from './routes/health';
 import { deviceRoutes } from './routes/device';
 import { eventSubRoutes } from './routes/eventsub';
+import { helixProxyRoutes } from './routes/helix-proxy';
 import { homeRoutes } from './routes/home';
 import { importRoutes } from './routes/import';
 import { loginRoutes } from './routes/login';
@@ -47,7 +48,7 @@ app.use(
       }
     },
     credentials: true,
-    allowMethods: ['GET', 'POST'],
+    allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowHeaders: ['Authorization', 'Content-Type'],
     // A frontend told to come back later (429, 503) must be able to read when.
     exposeHeaders: ['Retry-After'],
@@ -64,6 +65,7 @@ app.route('/', adminRoutes);
 app.route('/', importRoutes);
 app.route('/', eventSubRoutes);
 app.route('/', deviceRoutes);
+app.route('/', helixProxyRoutes);
 
 app.notFound((c) => c.json({ error: 'not_found', error_description: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 
