@@ -8,7 +8,9 @@ import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/twitch-fetch';
 import { brokerEvent, type BrokerEvent, type RevocationReason } from '../notify/broker-event';
 import { NotificationOutbox } from '../notify/outbox';
+import { userTokenBody } from '../tokens/token-body';
 import { AuditTrail, type AuditEvent } from './audit-trail';
+import { LiveTokenSockets } from './live-tokens';
 import { RefreshBackoff } from './refresh-backoff';
 import { RevocationQueue } from './revocation-queue';
 import { directoryFor } from './stubs';
@@ -71,6 +73,8 @@ export class UserVault extends DurableObject<Env> {
   private readonly revocations = new RevocationQueue(this.ctx.storage, () => this.purpose('revoke'));
   /** Events for the app (NOTIFY_URL), delivered in order by the alarm. */
   private readonly outbox = new NotificationOutbox(this.ctx.storage);
+  /** Bots holding a live connection for this user's tokens. */
+  private readonly live = new LiveTokenSockets(this.ctx);
   /**
    * The last routine validation of a generation, kept in memory only: storing it would cost a
    * write per user-hour. The sweep's directory keeps the evidence, per batch (docs/storage.md).
@@ -165,6 +169,7 @@ export class UserVault extends DurableObject<Env> {
       await this.revokeLater(replaced.filter((token) => token !== input.accessToken && token !== input.refreshToken));
     }
     await this.audit.append(input.userId, 'logged_in');
+    await this.pushCurrentToken();
     await this.notify(brokerEvent('user.authorized', { user_id: input.userId, login: input.login, scopes: input.scopes }));
     if (live) await this.notifyScopeChange(live.scopes, input.scopes);
     return { sessionVersion: this.record!.sessionVersion, stored: true };
@@ -210,8 +215,42 @@ export class UserVault extends DurableObject<Env> {
 
   /** The alarm serves two queues: revocations at Twitch and events for the app. */
   private async scheduleAlarm(): Promise<void> {
-    const due = [await this.revocations.nextAttemptAt(), await this.outbox.nextAttemptAt()].filter((at): at is number => at !== null);
+    const due = [await this.revocations.nextAttemptAt(), await this.outbox.nextAttemptAt(), this.liveRefreshDueAt()].filter(
+      (at): at is number => at !== null,
+    );
     if (due.length > 0) await this.ctx.storage.setAlarm(Math.min(...due));
+  }
+
+  /**
+   * With live connections open, nobody may ask for a token before it expires: the vault refreshes
+   * on its own shortly before, and pushes the new one (after a failed try, once the backoff allows).
+   */
+  private liveRefreshDueAt(): number | null {
+    const grant = this.record?.grant;
+    if (!grant || this.record?.status !== 'active' || !this.live.connected) return null;
+    return Math.max(grant.expiresAt - USER_REFRESH_MARGIN_MS, Date.now() + this.backoff.remainingMs());
+  }
+
+  /** GET /token/users/:id/live, forwarded by the Worker once it has checked the key and the user. */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') return new Response('expected a WebSocket upgrade', { status: 426 });
+    await this.load();
+    const current = await this.currentToken();
+    if (!current.ok) return new Response('no grant', { status: 404 });
+    const response = this.live.accept({ type: 'token', ...userTokenBody(current.token, this.config.clientId) }, request);
+    await this.scheduleAlarm();
+    return response;
+  }
+
+  /** Live connections hear of a new token at once. */
+  private async pushCurrentToken(): Promise<void> {
+    if (!this.live.connected) return;
+    const current = await this.currentToken();
+    if (current.ok) this.live.broadcast({ type: 'token', ...userTokenBody(current.token, this.config.clientId) });
+  }
+
+  override async webSocketClose(socket: WebSocket, code: number): Promise<void> {
+    socket.close(code === 1005 ? 1000 : code, 'closed');
   }
 
   /** Tells the app (NOTIFY_URL) about an event of this user, from the alarm, never on the request path. */
@@ -227,6 +266,8 @@ export class UserVault extends DurableObject<Env> {
     if (!record) return;
     await this.revocations.runDue(this.config, record.userId);
     await this.outbox.deliverDue(this.config);
+    const liveDue = this.liveRefreshDueAt();
+    if (liveDue !== null && liveDue <= Date.now()) await this.refreshOnce(BACKGROUND_BUDGET);
     await this.scheduleAlarm();
   }
 
@@ -399,6 +440,7 @@ export class UserVault extends DurableObject<Env> {
     // A token Twitch just issued needs no forced check: callers who raced the refresh share it.
     this.confirmedAlive = { generation: grant.generation + 1, at: now };
     await this.audit.append(current.userId, 'refreshed');
+    await this.pushCurrentToken();
     if (fresh.scopes.length > 0) await this.notifyScopeChange(current.grant.scopes, fresh.scopes);
     return { kind: 'refreshed' };
   }
@@ -424,6 +466,7 @@ export class UserVault extends DurableObject<Env> {
     });
     this.plainAccessToken = null;
     await this.audit.append(record.userId, 'revoked', reason);
+    this.live.broadcast({ type: 'revoked', reason: notifiedAs });
     await this.notify(brokerEvent('user.revoked', { user_id: record.userId, login: record.login, reason: notifiedAs }));
   }
 
@@ -571,6 +614,7 @@ export class UserVault extends DurableObject<Env> {
       await this.revokeLater(failed, { alreadyTried: true });
     }
     await this.audit.append(record.userId, status, failed.length ? `${failed.length} revocation(s) at Twitch failed; retrying` : undefined);
+    this.live.broadcast({ type: 'revoked', reason: status });
     if (grant) await this.notify(brokerEvent('user.revoked', { user_id: record.userId, login: record.login, reason: status }));
   }
 
