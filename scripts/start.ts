@@ -185,9 +185,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof StartUsageError) {
-    console.error(error.message);
-    process.exit(2);
-  }
-  throw error;
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(error instanceof StartUsageError ? 2 : 1);
 });

@@ -18,7 +18,11 @@ export class StandinStateFile {
   /** Loads the saved state if the file exists; returns whether it did. */
   load(): boolean {
     if (!existsSync(this.path)) return false;
-    this.state.restore(JSON.parse(readFileSync(this.path, 'utf8')) as StandinSnapshot);
+    try {
+      this.state.restore(JSON.parse(readFileSync(this.path, 'utf8')) as StandinSnapshot);
+    } catch (error) {
+      throw new Error(`${this.path} is not a saved stand-in state (${(error as Error).message}); delete it, and the broker's local state beside it, to start fresh`);
+    }
     return true;
   }
 
