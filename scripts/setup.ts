@@ -18,7 +18,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline/promises';
+import { createInterface, type Interface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
 import { newApiKey } from './api-key';
 
@@ -103,22 +103,29 @@ function failed(step: string, result: WranglerResult): SetupError {
   return new SetupError(`${step} failed (wrangler exit code ${result.code}):\n${(result.stderr || result.stdout).trim()}`);
 }
 
-/** Asks on the terminal; `hidden` answers are not echoed. Without a terminal, reads plain lines. */
+let prompter: Interface | undefined;
+let pipedLines: AsyncIterator<string> | undefined;
+
+/** Asks on the terminal; `hidden` answers are not echoed. Without a terminal (piped answers), takes the next line. */
 async function ask(question: string, hidden = false): Promise<string> {
-  const terminal = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY === true });
-  if (hidden && process.stdin.isTTY) {
-    // Echo the question once, then swallow what is typed.
-    const write = (terminal as unknown as { _writeToOutput: (text: string) => void })._writeToOutput;
-    (terminal as unknown as { _writeToOutput: (text: string) => void })._writeToOutput = (text: string) => {
-      if (text.includes(question)) write.call(terminal, text);
-    };
+  if (!process.stdin.isTTY) {
+    // Piped input may be read (and ended) before the first question: queue its lines instead of asking.
+    pipedLines ??= createInterface({ input: process.stdin, terminal: false })[Symbol.asyncIterator]();
+    process.stdout.write(`${question}\n`);
+    const next = await pipedLines.next();
+    return next.done === true ? '' : next.value.trim();
   }
+  prompter ??= createInterface({ input: process.stdin, output: process.stdout, terminal: true });
+  const output = prompter as unknown as { _writeToOutput: (text: string) => void };
+  const write = output._writeToOutput;
+  // While a secret is typed, echo only the question itself.
+  if (hidden) output._writeToOutput = (text: string) => (text.includes(question) ? write.call(prompter, text) : undefined);
   try {
-    const answer = await terminal.question(question);
-    if (hidden && process.stdin.isTTY) process.stdout.write('\n');
+    const answer = await prompter.question(question);
+    if (hidden) process.stdout.write('\n');
     return answer.trim();
   } finally {
-    terminal.close();
+    output._writeToOutput = write;
   }
 }
 
@@ -298,7 +305,10 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((error: unknown) => {
+  main().finally(() => {
+    prompter?.close();
+    process.stdin.destroy();
+  }).catch((error: unknown) => {
     if (error instanceof SetupError) {
       console.error(`\nSetup stopped: ${error.message}`);
       process.exit(1);

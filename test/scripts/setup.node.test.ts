@@ -67,11 +67,11 @@ function calls(): WranglerCall[] {
   return readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as WranglerCall);
 }
 
-function runSetup(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+function runSetup(args: string[], env: Record<string, string> = {}, answers?: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/setup.ts', ...args], {
       cwd: project,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [answers === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       env: {
         PATH: `${bin}${delimiter}${process.env.PATH}`,
         HOME: project,
@@ -84,6 +84,7 @@ function runSetup(args: string[], env: Record<string, string> = {}): Promise<{ c
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('close', (code) => resolve({ code, output }));
+    if (answers !== undefined) child.stdin!.end(answers);
   });
 }
 
@@ -169,6 +170,19 @@ describe('npm run setup (scripted, against a fake wrangler)', () => {
     expect(calls().map((call) => call.args.join(' '))).toEqual(['whoami --json', 'secret list', 'deploy']);
     expect(output).toContain('TOKEN_ENCRYPTION_KEY already set: kept.');
     expect(output).not.toContain('admin API key');
+  });
+
+  it('asks for what flags and the environment did not give, with the Twitch console steps first', async () => {
+    const answers = [CLIENT_ID, CLIENT_SECRET, 'https://app.example', 'user:read:email chat:read', ''].join('\n') + '\n';
+    const { code, output } = await runSetup([], {}, answers);
+    expect(code).toBe(0);
+    expect(output.indexOf('Client Type: Confidential')).toBeLessThan(output.indexOf('Twitch Client ID:'));
+    const toml = readFileSync(join(project, 'wrangler.toml'), 'utf8');
+    expect(toml).toContain(`TWITCH_CLIENT_ID = "${CLIENT_ID}"`);
+    expect(toml).toContain('DEFAULT_SCOPES = "user:read:email chat:read"');
+    expect(toml).not.toContain('PUBLIC_URL');
+    const stored = JSON.parse(calls().find((call) => call.args[1] === 'bulk')!.stdin) as Record<string, string>;
+    expect(stored.TWITCH_CLIENT_SECRET).toBe(CLIENT_SECRET);
   });
 
   it('stops before touching anything when wrangler is not logged in, and says how to log in', async () => {
