@@ -18,7 +18,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createInterface, type Interface } from 'node:readline/promises';
+import { createInterface } from 'node:readline/promises';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { newApiKey } from './api-key';
 
@@ -103,7 +104,6 @@ function failed(step: string, result: WranglerResult): SetupError {
   return new SetupError(`${step} failed (wrangler exit code ${result.code}):\n${(result.stderr || result.stdout).trim()}`);
 }
 
-let prompter: Interface | undefined;
 let pipedLines: AsyncIterator<string> | undefined;
 
 /** Asks on the terminal; `hidden` answers are not echoed. Without a terminal (piped answers), takes the next line. */
@@ -115,17 +115,17 @@ async function ask(question: string, hidden = false): Promise<string> {
     const next = await pipedLines.next();
     return next.done === true ? '' : next.value.trim();
   }
-  prompter ??= createInterface({ input: process.stdin, output: process.stdout, terminal: true });
-  const output = prompter as unknown as { _writeToOutput: (text: string) => void };
-  const write = output._writeToOutput;
-  // While a secret is typed, echo only the question itself.
-  if (hidden) output._writeToOutput = (text: string) => (text.includes(question) ? write.call(prompter, text) : undefined);
+  // On a terminal each question gets its own interface (typing only starts once it is asked). For a
+  // secret, readline echoes into a stream that drops everything, and the terminal itself is in raw mode.
+  const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+  if (hidden) process.stdout.write(question);
+  const prompter = createInterface({ input: process.stdin, output: hidden ? discard : process.stdout, terminal: true });
   try {
-    const answer = await prompter.question(question);
+    const answer = await prompter.question(hidden ? '' : question);
     if (hidden) process.stdout.write('\n');
     return answer.trim();
   } finally {
-    output._writeToOutput = write;
+    prompter.close();
   }
 }
 
@@ -305,10 +305,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().finally(() => {
-    prompter?.close();
-    process.stdin.destroy();
-  }).catch((error: unknown) => {
+  main().finally(() => process.stdin.destroy()).catch((error: unknown) => {
     if (error instanceof SetupError) {
       console.error(`\nSetup stopped: ${error.message}`);
       process.exit(1);
