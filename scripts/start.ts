@@ -18,7 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTwitchStandinServer, type RunningStandinServer } from '../test/twitch-standin/server';
+import { startTwitchStandinServer, type RunningStandinServer } from '../standin/server';
 import { freePort, isPortFree, stopProcessGroup, WRANGLER } from '../test/e2e/dev-server';
 import { newApiKey } from './api-key';
 import { parseStartArgs, StartUsageError, type StartOptions } from './start-options';

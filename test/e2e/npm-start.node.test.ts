@@ -61,7 +61,7 @@ function standinUrlIn(output: string): string {
 
 beforeAll(async () => {
   project = mkdtempSync(join(tmpdir(), 'ttb-start-'));
-  for (const part of ['package.json', 'tsconfig.json', 'wrangler.toml', 'src', 'scripts', 'test/twitch-standin', 'test/e2e']) {
+  for (const part of ['package.json', 'tsconfig.json', 'wrangler.toml', 'src', 'scripts', 'standin', 'test/e2e']) {
     cpSync(join(ROOT, part), join(project, part), { recursive: true });
   }
   symlinkSync(join(ROOT, 'node_modules'), join(project, 'node_modules'), 'dir');

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTwitchStandin, type StandinOptions, type TwitchStandin } from './index';
-import { createStandinNodeListener } from './node-host';
-import { startTwitchStandinServer, type RunningStandinServer } from './server';
+import { createTwitchStandin, type StandinOptions, type TwitchStandin } from '../../standin/index';
+import { createStandinNodeListener } from '../../standin/node-host';
+import { startTwitchStandinServer, type RunningStandinServer } from '../../standin/server';
 
 const TWITCH = 'https://id.twitch.tv';
 const CLIENT_ID = 'standin-client-id';
