@@ -102,6 +102,16 @@ console.log(JSON.stringify({
     expect(stdout.trim().split('\n')).toEqual(['mod_bob has id 100002', 'the bot is streamer_alice <alice@example.test>']);
   });
 
+  it("runs README's EventSub example (examples/eventsub-subscribe.ts): subscribes at Helix with the broker's app token", async () => {
+    copyFileSync(join(REPO, 'examples/eventsub-subscribe.ts'), join(project, 'eventsub-subscribe.ts'));
+    const { stdout } = await run(process.execPath, [join(REPO, 'node_modules/tsx/dist/cli.mjs'), 'eventsub-subscribe.ts'], {
+      cwd: project,
+      // The stand-in sends its verification to the callback: a local one, so nothing leaves the machine.
+      env: { ...process.env, BROKER_URL: system.broker.url, BROKER_API_KEY: system.apiKey, HELIX_URL: `${system.twitch.url}/helix`, CALLBACK_URL: `${system.broker.url}/eventsub` },
+    });
+    expect(stdout.trim().split('\n')).toEqual(['subscribe: 202', 'subscriptions: 1']);
+  });
+
   it('type-checks in a strict TypeScript consumer (NodeNext), with the documented body fields and twurple\'s AuthProvider', async () => {
     writeFileSync(
       join(project, 'tsconfig.json'),
