@@ -13,6 +13,7 @@ import { adminRoutes } from './routes/admin';
 import { healthRoutes } from './routes/health';
 import { homeRoutes } from './routes/home';
 import { loginRoutes } from './routes/login';
+import { openApiRoutes } from './routes/openapi';
 import { sessionRoutes } from './routes/session';
 import { tokenRoutes } from './routes/tokens';
 
@@ -58,6 +59,8 @@ app.route('/', loginRoutes);
 app.route('/', sessionRoutes);
 app.route('/', tokenRoutes);
 app.route('/', adminRoutes);
+// The document is generated on first request, from every route the app holds by then.
+app.route('/', openApiRoutes(app));
 
 app.notFound((c) => c.json({ error: 'not_found', error_description: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 

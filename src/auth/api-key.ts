@@ -3,6 +3,7 @@ import { getConfig, type ApiScope } from '../config';
 import { utf8 } from '../crypto/encoding';
 import type { AppEnv } from '../env';
 import { BrokerError, unauthorized } from '../errors';
+import { apiKeySecurity, documented } from '../openapi/describe';
 import { bearerToken } from './session-auth';
 
 /** Longest key worth hashing: anything longer is not one of ours. */
@@ -12,10 +13,10 @@ const MAX_KEY_LENGTH = 512;
  * Requires `Authorization: Bearer <API key>` carrying `scope`. Configuration holds only SHA-256
  * digests; the presented key's digest is compared in constant time against every entry, so timing
  * reveals neither which entry matched nor how much of it did. Unknown key: 401; known key without
- * the scope: 403.
+ * the scope: 403. The middleware documents its requirement in /openapi.json.
  */
 export function requireApiKey(scope: ApiScope) {
-  return createMiddleware<AppEnv>(async (c, next) => {
+  return documented(createMiddleware<AppEnv>(async (c, next) => {
     const presented = bearerToken(c.req.header('Authorization'));
     if (!presented || presented.length > MAX_KEY_LENGTH) throw unauthorized('an API key is required: Authorization: Bearer <API key>');
     const entries = getConfig(c.env).apiKeys;
@@ -31,5 +32,5 @@ export function requireApiKey(scope: ApiScope) {
     }
     c.set('apiCaller', caller.name);
     await next();
-  });
+  }), { security: apiKeySecurity(scope) });
 }
