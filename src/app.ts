@@ -11,7 +11,9 @@ import { requestBodyLimit, requestSizeLimits } from './http/request-limits';
 import { logEvent } from './log';
 import { adminRoutes } from './routes/admin';
 import { healthRoutes } from './routes/health';
+import { eventSubRoutes } from './routes/eventsub';
 import { homeRoutes } from './routes/home';
+import { importRoutes } from './routes/import';
 import { loginRoutes } from './routes/login';
 import { openApiRoutes } from './routes/openapi';
 import { sessionRoutes } from './routes/session';
@@ -59,6 +61,8 @@ app.route('/', loginRoutes);
 app.route('/', sessionRoutes);
 app.route('/', tokenRoutes);
 app.route('/', adminRoutes);
+app.route('/', importRoutes);
+app.route('/', eventSubRoutes);
 // The document is generated on first request, from every route the app holds by then.
 app.route('/', openApiRoutes(app));
 

@@ -20,6 +20,8 @@ export interface Config {
   readonly publicUrl: string | null;
   /** The `iss` of Twitch's id_tokens (configurable for the local stand-in). */
   readonly oidcIssuer: string;
+  /** The EventSub webhook secret (10–100 ASCII characters), or null when EventSub is off. */
+  readonly eventSubSecret: string | null;
   /** Names of settings that are missing or malformed, for /health. */
   readonly problems: readonly string[];
   /** What is wrong with each of those settings (never its value). */
@@ -155,6 +157,13 @@ function parseApiKeys(raw: string | undefined): Parsed<ApiKeyEntry[]> {
   return { value: parsed };
 }
 
+/** Twitch's rule for an EventSub transport secret: 10 to 100 ASCII characters. */
+function parseEventSubSecret(raw: string | undefined): Parsed<string | null> {
+  if (!raw?.trim()) return { value: null };
+  const secret = raw.trim();
+  return /^[\x21-\x7e]{10,100}$/.test(secret) ? { value: secret } : { problem: 'must be 10 to 100 ASCII characters without spaces (Twitch\'s rule)' };
+}
+
 function parsePublicUrl(raw: string | undefined): Parsed<string | null> {
   if (!raw?.trim()) return { value: null };
   const parsed = parseBaseUrl(raw, '');
@@ -182,6 +191,7 @@ export function getConfig(env: Env): Config {
     DEFAULT_SCOPES: parseDefaultScopes(env.DEFAULT_SCOPES, allowedScopes),
     PUBLIC_URL: parsePublicUrl(env.PUBLIC_URL),
     TWITCH_OIDC_ISSUER: required(env.TWITCH_OIDC_ISSUER || 'https://id.twitch.tv/oauth2'),
+    EVENTSUB_SECRET: parseEventSubSecret(env.EVENTSUB_SECRET),
   };
   type Name = keyof typeof settings;
   const read = <T>(name: Name): T => {
@@ -203,6 +213,7 @@ export function getConfig(env: Env): Config {
     get allowedScopes() { return read<Set<string> | null>('ALLOWED_SCOPES'); },
     get publicUrl() { return read<string | null>('PUBLIC_URL'); },
     get oidcIssuer() { return read<string>('TWITCH_OIDC_ISSUER'); },
+    get eventSubSecret() { return read<string | null>('EVENTSUB_SECRET'); },
     problems: (Object.keys(settings) as Name[]).filter((name) => 'problem' in settings[name]),
     problemDetails: Object.fromEntries(
       Object.entries(settings).flatMap(([name, setting]) => ('problem' in setting ? [[name, `${name} ${setting.problem}`]] : [])),

@@ -21,6 +21,8 @@ export interface Env {
   TWITCH_OIDC_ISSUER?: string;
   /** Optional: the broker's public origin, when it is reachable under more than one host name. */
   PUBLIC_URL?: string;
+  /** Optional secret: turns EventSub on (with PUBLIC_URL); Twitch signs webhook messages with it. */
+  EVENTSUB_SECRET?: string;
 
   APP_TOKEN_CACHE: KVNamespace;
   USER_VAULT: DurableObjectNamespace<UserVault>;

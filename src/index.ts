@@ -1,5 +1,6 @@
 import { app } from './app';
 import type { Env } from './env';
+import { runScheduledSubscriptionCheck } from './eventsub/subscriptions';
 import { runScheduledSweep } from './sweep/sweep';
 
 export { AppTokenMinter } from './vault/app-token-minter';
@@ -11,8 +12,9 @@ export { TokenBroker } from './rpc';
 
 export default {
   fetch: app.fetch,
-  /** The hourly cron: validates the app token and starts the user sweep. */
+  /** The hourly cron: validates the app token, starts the user sweep, keeps the EventSub subscription. */
   async scheduled(_controller, env, ctx) {
     ctx.waitUntil(runScheduledSweep(env));
+    ctx.waitUntil(runScheduledSubscriptionCheck(env));
   },
 } satisfies ExportedHandler<Env>;

@@ -20,7 +20,13 @@ describe('configuration', () => {
   it('GET /health answers 200 JSON and names missing settings without their values', async () => {
     const complete = await fetchWith({}, '/health');
     expect(complete.status).toBe(200);
-    expect(await complete.json()).toEqual({ status: 'ok', client_id: 'standin-client-id', configuration: 'complete', problems: [] });
+    expect(await complete.json()).toEqual({
+      status: 'ok',
+      client_id: 'standin-client-id',
+      configuration: 'complete',
+      problems: [],
+      eventsub: { enabled: false, reason: 'EVENTSUB_SECRET is not set' },
+    });
 
     const broken = await fetchWith({ TWITCH_CLIENT_SECRET: undefined, TOKEN_ENCRYPTION_KEY: 'short' }, '/health');
     expect(broken.status).toBe(200);
@@ -90,6 +96,17 @@ describe('configuration', () => {
     const health = await (await fetchWith({ TWITCH_AUTH_BASE_URL: url, TWITCH_API_BASE_URL: url }, '/health')).json<{ problems: string[] }>();
     if (accepted) expect(health.problems).toEqual([]);
     else expect(health.problems).toEqual(['TWITCH_AUTH_BASE_URL', 'TWITCH_API_BASE_URL']);
+  });
+
+  it.each([
+    ['shorter than 10 characters', 'short'],
+    ['longer than 100', 'x1'.repeat(51)],
+    ['with a space', 'has a space in it'],
+  ])('names an EVENTSUB_SECRET %s in /health (Twitch refuses it)', async (_name, secret) => {
+    const health = await (await fetchWith({ EVENTSUB_SECRET: secret }, '/health')).json<{ problems: string[]; eventsub: { enabled: boolean } }>();
+    expect(health.problems).toEqual(['EVENTSUB_SECRET']);
+    expect(health.eventsub.enabled).toBe(false);
+    expect(JSON.stringify(health)).not.toContain(secret);
   });
 
   it('accepts a random SESSION_SECRET of 32 characters', async () => {

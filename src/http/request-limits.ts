@@ -1,5 +1,6 @@
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
+import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env';
 import { BrokerError } from '../errors';
 
@@ -21,8 +22,17 @@ export const requestSizeLimits = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-/** Refuses request bodies over 8 KiB (413). */
-export const requestBodyLimit = bodyLimit({
-  maxSize: MAX_BODY_BYTES,
-  onError: () => new BrokerError(413, 'request_too_large', `the body is larger than ${MAX_BODY_BYTES} bytes`).toResponse(),
-});
+const bodyLimitOf = (maxSize: number) =>
+  bodyLimit({
+    maxSize,
+    onError: () => new BrokerError(413, 'request_too_large', `the body is larger than ${maxSize} bytes`).toResponse(),
+  });
+
+/** Routes that take more than 8 KiB: a token import carries up to a hundred token pairs. */
+const LARGER_BODIES: Record<string, MiddlewareHandler> = {
+  '/admin/users/import': bodyLimitOf(128 * 1024),
+};
+const defaultBodyLimit = bodyLimitOf(MAX_BODY_BYTES);
+
+/** Refuses request bodies over 8 KiB (413), or over the larger limit of the few routes that need one. */
+export const requestBodyLimit = createMiddleware((c, next) => (LARGER_BODIES[c.req.path] ?? defaultBodyLimit)(c, next));

@@ -3,6 +3,7 @@ import { describeRoute } from 'hono-openapi';
 import { getConfig } from '../config';
 import { sealingKeyProblem } from '../crypto/key-health';
 import type { AppEnv } from '../env';
+import { eventSubSettings, type EventSubSettings } from '../eventsub/subscriptions';
 import { healthBody } from '../openapi/bodies';
 import { jsonResponse } from '../openapi/describe';
 
@@ -23,6 +24,8 @@ export const healthRoutes = new Hono<AppEnv>()
       if (keyProblem) details['TOKEN_ENCRYPTION_KEY'] = keyProblem;
     }
     const problems = Object.keys(details);
+    const eventSub: EventSubSettings =
+      details['EVENTSUB_SECRET'] || details['PUBLIC_URL'] ? { enabled: false, reason: 'see problems' } : eventSubSettings(config);
     c.header('Cache-Control', 'no-store');
     return c.json({
       status: 'ok',
@@ -31,5 +34,6 @@ export const healthRoutes = new Hono<AppEnv>()
       configuration: problems.length === 0 ? 'complete' : 'incomplete',
       problems,
       ...(problems.length > 0 ? { details } : {}),
+      eventsub: eventSub.enabled ? { enabled: true, callback: eventSub.callback } : { enabled: false, reason: eventSub.reason },
     });
   });

@@ -12,6 +12,7 @@ import { validateInput } from '../http/validate-input';
 import { appTokenBody, insufficientScopeBody, scopeRefusedBody, userTokenBody } from '../openapi/bodies';
 import { errorResponse, jsonResponse, retryAfter } from '../openapi/describe';
 import { appTokenAnswer, unknownUser, userTokenAnswer } from '../tokens/token-answers';
+import { userVault } from '../vault/stubs';
 
 /** `force_refresh=true`: the caller's Helix call was refused (401) with the token it was given. */
 const forceRefresh = z.optional(
@@ -90,4 +91,14 @@ export const tokenRoutes = new Hono<AppEnv>()
   }), requireApiKey('users'), validateInput('param', userIdParam), validateInput('query', userTokenQuery), async (c) => {
     const { userId } = c.req.valid('param');
     return c.json(await userTokenAnswer(c.env, brokerOrigin(c), userId, userTokenRequest(c.req.valid('query')), unknownUser()));
+  })
+
+  /**
+   * Drops a user (the app's "disconnect" button, a deletion request): tokens revoked at Twitch, grant
+   * forgotten, sessions ended, the record kept for the audit trail.
+   */
+  .delete('/token/users/:userId', requireApiKey('users'), validateInput('param', userIdParam), async (c) => {
+    const { userId } = c.req.valid('param');
+    if ((await userVault(c.env, userId).drop()) === 'not_found') throw unknownUser();
+    return c.json({ deleted: true });
   });

@@ -10,7 +10,8 @@ export type AuditEventName =
   | 'validate_failed'
   | 'revoked'
   | 'sessions_revoked'
-  | 'logged_out';
+  | 'logged_out'
+  | 'deleted';
 
 /** One entry of a user's audit trail: when, what, and a secret-free reason. */
 export interface AuditEvent {

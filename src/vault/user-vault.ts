@@ -28,7 +28,7 @@ interface StoredGrant {
 interface UserRecord {
   userId: string;
   login: string;
-  status: 'active' | 'revoked' | 'logged_out';
+  status: 'active' | 'revoked' | 'logged_out' | 'deleted';
   /** Sessions carry this number; bumping it revokes every outstanding session at once. */
   sessionVersion: number;
   grant: StoredGrant | null;
@@ -449,10 +449,42 @@ export class UserVault extends DurableObject<Env> {
   async logout(sessionVersion: number): Promise<'logged_out' | 'session_revoked'> {
     const record = await this.load();
     if (!record || record.sessionVersion !== sessionVersion) return 'session_revoked';
+    await this.endGrant(record, 'logged_out');
+    return 'logged_out';
+  }
+
+  /**
+   * Drops the user on an operator's or app's request (DELETE /token/users/:id): revokes the tokens
+   * at Twitch, forgets the grant, ends every session, and keeps the record for the audit trail.
+   */
+  async drop(): Promise<'deleted' | 'not_found'> {
+    const record = await this.load();
+    if (!record) return 'not_found';
+    await this.endGrant(record, 'deleted');
+    return 'deleted';
+  }
+
+  /**
+   * Twitch said the user disconnected the app (EventSub `user.authorization.revoke`): marked revoked
+   * at once, no token served and no refresh tried again. A user this broker never saw stays unknown.
+   */
+  async revokedAtTwitch(reason: string): Promise<'revoked' | 'not_found'> {
+    const record = await this.load();
+    if (!record) return 'not_found';
+    if (record.status === 'active') await this.markRevoked(reason);
+    return 'revoked';
+  }
+
+  /**
+   * The shared end of logout and drop: the grant is forgotten and every session ends before Twitch
+   * is asked to revoke the tokens (best effort: the user is out here either way); what Twitch does
+   * not take now is retried by the alarm.
+   */
+  private async endGrant(record: UserRecord, status: 'logged_out' | 'deleted'): Promise<void> {
     const grant = record.grant;
     await this.save({
       ...record,
-      status: 'logged_out',
+      status,
       grant: null,
       lastGeneration: grant?.generation ?? record.lastGeneration,
       sessionVersion: record.sessionVersion + 1,
@@ -464,11 +496,9 @@ export class UserVault extends DurableObject<Env> {
       const tokens = await this.unsealPairOrLog(grant);
       const results = await Promise.allSettled(tokens.map((token) => revokeToken(config, token)));
       failed = tokens.filter((_token, index) => results[index]!.status === 'rejected');
-      // Whatever Twitch did not take now is retried by the alarm.
       await this.revokeLater(failed, { alreadyTried: true });
     }
-    await this.audit.append(record.userId, 'logged_out', failed.length ? `${failed.length} revocation(s) at Twitch failed; retrying` : undefined);
-    return 'logged_out';
+    await this.audit.append(record.userId, status, failed.length ? `${failed.length} revocation(s) at Twitch failed; retrying` : undefined);
   }
 
   /** Ends every outstanding session of this user without touching the grant. */

@@ -58,4 +58,28 @@ export const twitch = {
     }),
   secrets: async () => (await control<{ secrets: string[] }>('GET', '/secrets')).secrets,
   refreshTokenReuse: async () => (await control<{ reused: string[] }>('GET', '/refresh-token-reuse')).reused,
+  eventsub: {
+    /** `outbox`: messages wait for the test to carry them to the broker (which Node cannot reach). */
+    delivery: (mode: 'direct' | 'outbox') => control<unknown>('POST', '/eventsub/delivery', { mode }),
+    subscriptions: async () => (await control<{ data: EventSubSubscription[] }>('GET', '/eventsub/subscriptions')).data,
+    outbox: async () => (await control<{ messages: EventSubDelivery[] }>('GET', '/eventsub/outbox')).messages,
+    answer: (id: string, answer: { status: number; body: string; contentType: string }) => control<unknown>('POST', `/eventsub/outbox/${id}/answer`, answer),
+    /** The user disconnects the app in their Twitch settings: tokens die, subscribers are told. */
+    disconnect: (userId: string) => control<{ notified: number }>('POST', '/eventsub/disconnect', { user_id: userId }),
+    revokeSubscription: (id: string, status = 'authorization_revoked') => control<unknown>('POST', '/eventsub/revoke-subscription', { id, status }),
+  },
 };
+
+export interface EventSubSubscription {
+  id: string;
+  status: string;
+  type: string;
+  transport: { method: string; callback: string };
+}
+
+export interface EventSubDelivery {
+  id: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { authorizeRoutes } from './authorize';
 import { controlRoutes } from './control';
+import { eventSubControlRoutes, eventSubHelixRoutes, resetEventSub } from './eventsub';
 import { renderHomePage } from './home-page';
 import { twitchError, type StandinEnv } from './http';
 import { InvalidInputError } from './json-input';
@@ -28,7 +29,13 @@ export function buildStandinApp(state: StandinState, signer: OidcSigner): Hono<S
   app.route('/oauth2', tokenRoutes(state, signer));
   app.route('/oauth2', validateAndRevokeRoutes(state));
   app.route('/oauth2', oidcRoutes(state, signer));
+  app.use('/_standin/reset', async (_c, next) => {
+    await next();
+    resetEventSub(state);
+  });
   app.route('/_standin', controlRoutes(state));
+  app.route('/helix/eventsub', eventSubHelixRoutes(state));
+  app.route('/_standin/eventsub', eventSubControlRoutes(state));
   app.get('/', (c) => c.html(renderHomePage()));
 
   app.notFound(() => twitchError(404, 'Not Found'));

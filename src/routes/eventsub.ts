@@ -1,0 +1,80 @@
+import { Hono } from 'hono';
+import * as z from 'zod/mini';
+import { getConfig } from '../config';
+import type { AppEnv } from '../env';
+import { BrokerError, invalidRequest } from '../errors';
+import { eventSubSignatureValid } from '../eventsub/signature';
+import { eventSubSettings, REVOKE_SUBSCRIPTION } from '../eventsub/subscriptions';
+import { logEvent } from '../log';
+import { oneTimeStore, userVault } from '../vault/stubs';
+
+/** Twitch's replay rule: messages older than this are refused. */
+const MAX_MESSAGE_AGE_MS = 10 * 60_000;
+/** Message ids are remembered a little longer than a message may be old, so a replay is always caught. */
+const SEEN_MESSAGE_TTL_MS = MAX_MESSAGE_AGE_MS + 60_000;
+
+const forbidden = (description: string) => new BrokerError(403, 'forbidden', description);
+
+const messageBody = z.object({
+  subscription: z.object({ type: z.string(), status: z.optional(z.string()) }),
+  challenge: z.optional(z.string().check(z.maxLength(1000))),
+  event: z.optional(z.object({ user_id: z.optional(z.nullable(z.string())), client_id: z.optional(z.string()) })),
+});
+
+export const eventSubRoutes = new Hono<AppEnv>()
+  /**
+   * Twitch's webhook callback. Unverifiable messages (bad signature, too old, missing headers) get
+   * 403 and change nothing; a verified message is handled once (ids are remembered), and answered
+   * at once: the only work is one vault call.
+   */
+  .post('/eventsub', async (c) => {
+    const config = getConfig(c.env);
+    const settings = eventSubSettings(config);
+    if (!settings.enabled) throw new BrokerError(404, 'not_found', `EventSub is off: ${settings.reason}`);
+
+    const id = c.req.header('Twitch-Eventsub-Message-Id') ?? '';
+    const timestamp = c.req.header('Twitch-Eventsub-Message-Timestamp') ?? '';
+    const type = c.req.header('Twitch-Eventsub-Message-Type') ?? '';
+    const signature = c.req.header('Twitch-Eventsub-Message-Signature') ?? '';
+    if (!/^[A-Za-z0-9_\-]{1,100}$/.test(id) || timestamp.length > 64 || !type) throw forbidden('not a Twitch EventSub message');
+    const body = await c.req.text();
+    if (!(await eventSubSignatureValid(settings.secret, { id, timestamp, body }, signature))) throw forbidden('the signature does not match');
+    const sentAt = Date.parse(timestamp);
+    if (!Number.isFinite(sentAt) || Math.abs(Date.now() - sentAt) > MAX_MESSAGE_AGE_MS) throw forbidden('the message is more than 10 minutes old');
+
+    let parsed;
+    try {
+      parsed = messageBody.safeParse(JSON.parse(body));
+    } catch {
+      throw invalidRequest('the message is not JSON');
+    }
+    if (!parsed.success) throw invalidRequest('the message has no subscription');
+    const message = parsed.data;
+
+    if (type === 'webhook_callback_verification') {
+      if (!message.challenge) throw invalidRequest('the verification has no challenge');
+      logEvent('eventsub.verified', { type: message.subscription.type });
+      return c.text(message.challenge, 200, { 'Content-Type': 'text/plain' });
+    }
+
+    // Delivery is at least once: a message id seen before was handled before.
+    const seen = await oneTimeStore(c.env, `eventsub:${id}`);
+    if (!(await seen.claim(SEEN_MESSAGE_TTL_MS)).ok) return c.body(null, 204);
+    try {
+      if (type === 'revocation') {
+        // The hourly check subscribes again.
+        logEvent('eventsub.subscription_revoked', { type: message.subscription.type, status: message.subscription.status ?? 'unknown' });
+      } else if (type === 'notification' && message.subscription.type === REVOKE_SUBSCRIPTION.type) {
+        const userId = message.event?.user_id;
+        if (message.event?.client_id === config.clientId && userId && /^[0-9]{1,20}$/.test(userId)) {
+          const outcome = await userVault(c.env, userId).revokedAtTwitch('EventSub user.authorization.revoke');
+          logEvent('eventsub.user_revoked', { userId, known: outcome === 'revoked' });
+        }
+      }
+    } catch (error) {
+      // Not handled: let Twitch deliver it again.
+      await seen.release();
+      throw error;
+    }
+    return c.body(null, 204);
+  });
