@@ -265,6 +265,20 @@ describe('the document matches what the routes do', () => {
 
     const again = await loginWithBearer('100001');
     await expectDocumented('POST', '/logout', await broker('/logout', { method: 'POST', headers: { Authorization: `Bearer ${again}` } }));
+
+    await login({ userId: '100002' });
+    const dropped = await broker('/token/users/100002', { method: 'DELETE', headers: admin });
+    expect(dropped.status).toBe(200);
+    await expectDocumented('DELETE', '/token/users/{userId}', dropped);
+
+    const imported = await broker('/admin/users/import', {
+      method: 'POST',
+      headers: { ...admin, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ tokens: [{ refresh_token: 'not-a-token-twitch-issued' }] }),
+    });
+    expect(imported.status).toBe(200);
+    expect((await imported.clone().json<{ failed: unknown[] }>()).failed).toHaveLength(1);
+    await expectDocumented('POST', '/admin/users/import', imported);
   });
 });
 

@@ -76,6 +76,10 @@ export const healthBody = named(
     configuration: z.enum(['complete', 'incomplete']),
     problems: describe(z.array(z.string()), 'names (never values) of settings that are missing or malformed'),
     details: z.optional(describe(z.record(z.string(), z.string()), 'what is wrong with each setting in problems')),
+    eventsub: describe(
+      z.union([z.object({ enabled: z.literal(true), callback: z.string() }), z.object({ enabled: z.literal(false), reason: z.string() })]),
+      'whether the EventSub webhook is on (with the callback Twitch calls) or why it is off',
+    ),
   }),
   'Health',
   'Liveness and configuration problems.',
@@ -119,6 +123,7 @@ const auditEventNames = [
   'revoked',
   'sessions_revoked',
   'logged_out',
+  'deleted',
 ] as const satisfies readonly AuditEventName[];
 
 export const userEventsBody = named(
@@ -134,6 +139,23 @@ export const userEventsBody = named(
   }),
   'UserEvents',
   "A user's audit trail, oldest first.",
+);
+
+export const deletedBody = named(z.object({ deleted: z.literal(true) }), 'Deleted', "The user's tokens are revoked at Twitch, the grant forgotten, sessions ended.");
+
+export const importReportBody = named(
+  z.object({
+    imported: z.array(z.object({ user_id: z.string(), login: z.string(), scopes: z.array(z.string()) })),
+    failed: z.array(
+      z.object({
+        index: describe(z.int(), 'position of the token in the request'),
+        error: z.enum(['invalid_grant', 'not_this_client', 'narrower_than_stored', 'temporarily_unavailable', 'import_failed']),
+        error_description: z.string(),
+      }),
+    ),
+  }),
+  'ImportReport',
+  'Who was moved in, and which tokens failed (by their position in the request).',
 );
 
 /** True when A and B are the same type (each assignable to the other). */

@@ -38,6 +38,7 @@ const generateOptions = {
   defaultOptions: {
     GET: { responses: { default: { $ref: '#/components/responses/Error' } } },
     POST: { responses: { default: { $ref: '#/components/responses/Error' } } },
+    DELETE: { responses: { default: { $ref: '#/components/responses/Error' } } },
   },
   defaultValidationErrorResponse: {
     description: '`invalid_request`: input that fails validation; the description names the field',

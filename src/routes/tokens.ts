@@ -9,7 +9,7 @@ import { brokerOrigin } from '../http/origins';
 import { userIdParam } from '../http/params';
 import { parseScopes } from '../http/scopes';
 import { validateInput } from '../http/validate-input';
-import { appTokenBody, insufficientScopeBody, scopeRefusedBody, userTokenBody } from '../openapi/bodies';
+import { appTokenBody, deletedBody, insufficientScopeBody, scopeRefusedBody, userTokenBody } from '../openapi/bodies';
 import { errorResponse, jsonResponse, retryAfter } from '../openapi/describe';
 import { appTokenAnswer, unknownUser, userTokenAnswer } from '../tokens/token-answers';
 import { userVault } from '../vault/stubs';
@@ -97,7 +97,16 @@ export const tokenRoutes = new Hono<AppEnv>()
    * Drops a user (the app's "disconnect" button, a deletion request): tokens revoked at Twitch, grant
    * forgotten, sessions ended, the record kept for the audit trail.
    */
-  .delete('/token/users/:userId', requireApiKey('users'), validateInput('param', userIdParam), async (c) => {
+  .delete('/token/users/:userId', describeRoute({
+    tags: ['tokens'],
+    summary: 'Drop a user: revoke the tokens at Twitch, forget the grant, end the sessions',
+    responses: {
+      200: jsonResponse('dropped; the audit trail is kept', deletedBody),
+      401: errorResponse('`unauthorized`: missing or unknown API key'),
+      403: errorResponse('`insufficient_scope`: the API key lacks the `users` scope'),
+      404: errorResponse('`not_found`: this user never logged in, or is already dropped'),
+    },
+  }), requireApiKey('users'), validateInput('param', userIdParam), async (c) => {
     const { userId } = c.req.valid('param');
     if ((await userVault(c.env, userId).drop()) === 'not_found') throw unknownUser();
     return c.json({ deleted: true });
