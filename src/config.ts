@@ -22,6 +22,8 @@ export interface Config {
   readonly oidcIssuer: string;
   /** The EventSub webhook secret (10–100 ASCII characters), or null when EventSub is off. */
   readonly eventSubSecret: string | null;
+  /** Where the broker tells the app about events, and the secret it signs them with; null when off. */
+  readonly notify: { url: string; secret: string } | null;
   /** Names of settings that are missing or malformed, for /health. */
   readonly problems: readonly string[];
   /** What is wrong with each of those settings (never its value). */
@@ -164,6 +166,20 @@ function parseEventSubSecret(raw: string | undefined): Parsed<string | null> {
   return /^[\x21-\x7e]{10,100}$/.test(secret) ? { value: secret } : { problem: 'must be 10 to 100 ASCII characters without spaces (Twitch\'s rule)' };
 }
 
+/** NOTIFY_URL: an https URL (plain http on loopback), path allowed; unset turns notifications off. */
+function parseNotifyUrl(raw: string | undefined): Parsed<string | null> {
+  if (!raw?.trim()) return { value: null };
+  return parseBaseUrl(raw, '');
+}
+
+/** NOTIFY_SECRET: required with NOTIFY_URL, at least 32 characters. */
+function parseNotifySecret(raw: string | undefined, url: Parsed<string | null>): Parsed<string | null> {
+  if (!('value' in url) || url.value === null) return { value: null };
+  const secret = required(raw);
+  if ('problem' in secret) return { problem: 'is not set, but NOTIFY_URL is: events are signed with it' };
+  return secret.value.length >= 32 ? secret : { problem: 'must be at least 32 characters' };
+}
+
 function parsePublicUrl(raw: string | undefined): Parsed<string | null> {
   if (!raw?.trim()) return { value: null };
   const parsed = parseBaseUrl(raw, '');
@@ -178,6 +194,7 @@ export function getConfig(env: Env): Config {
   if (cached) return cached;
 
   const allowedScopes = parseAllowedScopes(env.ALLOWED_SCOPES);
+  const notifyUrl = parseNotifyUrl(env.NOTIFY_URL);
   const settings = {
     TWITCH_CLIENT_ID: required(env.TWITCH_CLIENT_ID),
     TWITCH_CLIENT_SECRET: required(env.TWITCH_CLIENT_SECRET),
@@ -192,6 +209,8 @@ export function getConfig(env: Env): Config {
     PUBLIC_URL: parsePublicUrl(env.PUBLIC_URL),
     TWITCH_OIDC_ISSUER: required(env.TWITCH_OIDC_ISSUER || 'https://id.twitch.tv/oauth2'),
     EVENTSUB_SECRET: parseEventSubSecret(env.EVENTSUB_SECRET),
+    NOTIFY_URL: notifyUrl,
+    NOTIFY_SECRET: parseNotifySecret(env.NOTIFY_SECRET, notifyUrl),
   };
   type Name = keyof typeof settings;
   const read = <T>(name: Name): T => {
@@ -214,6 +233,10 @@ export function getConfig(env: Env): Config {
     get publicUrl() { return read<string | null>('PUBLIC_URL'); },
     get oidcIssuer() { return read<string>('TWITCH_OIDC_ISSUER'); },
     get eventSubSecret() { return read<string | null>('EVENTSUB_SECRET'); },
+    get notify() {
+      const url = read<string | null>('NOTIFY_URL');
+      return url === null ? null : { url, secret: read<string>('NOTIFY_SECRET') };
+    },
     problems: (Object.keys(settings) as Name[]).filter((name) => 'problem' in settings[name]),
     problemDetails: Object.fromEntries(
       Object.entries(settings).flatMap(([name, setting]) => ('problem' in setting ? [[name, `${name} ${setting.problem}`]] : [])),

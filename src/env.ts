@@ -23,6 +23,10 @@ export interface Env {
   PUBLIC_URL?: string;
   /** Optional secret: turns EventSub on (with PUBLIC_URL); Twitch signs webhook messages with it. */
   EVENTSUB_SECRET?: string;
+  /** Optional: where the broker POSTs signed events (user.authorized, user.revoked, …). */
+  NOTIFY_URL?: string;
+  /** Secret for NOTIFY_URL's `Broker-Signature` (required with it). */
+  NOTIFY_SECRET?: string;
 
   APP_TOKEN_CACHE: KVNamespace;
   USER_VAULT: DurableObjectNamespace<UserVault>;

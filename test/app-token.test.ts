@@ -10,12 +10,18 @@ freshStateForEachTest();
 const appToken = (headers: Record<string, string> = { Authorization: `Bearer ${API_KEY}` }) => broker('/token/app', { headers });
 
 describe('GET /token/app', () => {
-  it('answers {access_token, token_type, expires_in} with no-store', async () => {
+  it('answers {access_token, token_type, expires_in, expires_at, client_id} with no-store', async () => {
     const response = await appToken();
     expect(response.status).toBe(200);
     expect(response.headers.get('Cache-Control')).toBe('no-store');
     const body = await json(response);
-    expect(body).toEqual({ access_token: expect.stringMatching(/^[a-z0-9]{30}$/), token_type: 'bearer', expires_in: expect.any(Number) });
+    expect(body).toEqual({
+      access_token: expect.stringMatching(/^[a-z0-9]{30}$/),
+      token_type: 'bearer',
+      expires_in: expect.any(Number),
+      expires_at: expect.any(Number),
+      client_id: 'standin-client-id',
+    });
     expect(body.expires_in).toBeGreaterThan(5_000_000);
   });
 

@@ -109,6 +109,15 @@ describe('configuration', () => {
     expect(JSON.stringify(health)).not.toContain(secret);
   });
 
+  it.each([
+    ['a NOTIFY_URL without NOTIFY_SECRET', { NOTIFY_SECRET: undefined }, ['NOTIFY_SECRET']],
+    ['a short NOTIFY_SECRET', { NOTIFY_SECRET: 'short' }, ['NOTIFY_SECRET']],
+    ['a NOTIFY_URL over plain http on a public host', { NOTIFY_URL: 'http://app.example.com/hooks' }, ['NOTIFY_URL']],
+  ])('names %s in /health', async (_name, overrides, problems) => {
+    const health = await (await fetchWith(overrides, '/health')).json<{ problems: string[] }>();
+    expect(health.problems).toEqual(problems);
+  });
+
   it('accepts a random SESSION_SECRET of 32 characters', async () => {
     const secret = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(24))));
     const health = await (await fetchWith({ SESSION_SECRET: secret }, '/health')).json<{ problems: string[] }>();

@@ -63,10 +63,15 @@ export class RevocationQueue {
     return pending.length === 0 ? null : Math.min(...pending.map((entry) => entry.nextAttemptAt));
   }
 
-  /** Revokes every due token; failures are rescheduled, tokens past a day are dropped. */
+  /**
+   * Revokes every due token; failures are rescheduled, tokens past a day are dropped. The alarm runs
+   * for the earliest entry, so that one counts as due even if the alarm fires a little early.
+   */
   async runDue(config: Config, userId: string, now = Date.now()): Promise<void> {
-    for (const [key, entry] of await this.list()) {
-      if (entry.nextAttemptAt > now) continue;
+    const entries = await this.list();
+    const dueBy = Math.max(now, Math.min(...[...entries.values()].map((entry) => entry.nextAttemptAt)));
+    for (const [key, entry] of entries) {
+      if (entry.nextAttemptAt > dueBy) continue;
       try {
         await revokeToken(config, await unseal(entry.sealedToken, this.purpose(), config.tokenKeys), REVOKE_BUDGET);
         await this.storage.delete(key);

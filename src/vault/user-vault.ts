@@ -6,6 +6,8 @@ import { refreshUserToken, revokeToken, validateToken } from '../twitch/identity
 import { logEvent } from '../log';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/twitch-fetch';
+import { brokerEvent, type BrokerEvent, type RevocationReason } from '../notify/broker-event';
+import { NotificationOutbox } from '../notify/outbox';
 import { AuditTrail, type AuditEvent } from './audit-trail';
 import { RefreshBackoff } from './refresh-backoff';
 import { RevocationQueue } from './revocation-queue';
@@ -43,6 +45,9 @@ type RefreshResult =
   | { kind: 'unavailable'; retryAfterSeconds: number };
 
 const RECORD_KEY = 'user';
+
+const sameScopes = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && [...a].sort().join(' ') === [...b].sort().join(' ');
 /** A grant validated (or refreshed) this recently counts as alive without asking Twitch again. */
 const RECENTLY_PROVEN_MS = 5 * 60_000;
 
@@ -63,6 +68,8 @@ export class UserVault extends DurableObject<Env> {
   private readonly backoff = new RefreshBackoff();
   /** Tokens this vault no longer wants, revoked at Twitch by the alarm. */
   private readonly revocations = new RevocationQueue(this.ctx.storage, () => this.purpose('revoke'));
+  /** Events for the app (NOTIFY_URL), delivered in order by the alarm. */
+  private readonly outbox = new NotificationOutbox(this.ctx.storage);
 
   private get config(): Config {
     return getConfig(this.env);
@@ -151,6 +158,10 @@ export class UserVault extends DurableObject<Env> {
       await this.revokeLater(replaced.filter((token) => token !== input.accessToken && token !== input.refreshToken));
     }
     await this.audit.append(input.userId, 'logged_in');
+    await this.notify(brokerEvent('user.authorized', { user_id: input.userId, login: input.login, scopes: input.scopes }));
+    if (live && !sameScopes(live.scopes, input.scopes)) {
+      await this.notify(brokerEvent('user.scopes_changed', { user_id: input.userId, login: input.login, previous_scopes: live.scopes, scopes: input.scopes }));
+    }
     return { sessionVersion: this.record!.sessionVersion, stored: true };
   }
 
@@ -188,16 +199,25 @@ export class UserVault extends DurableObject<Env> {
     await this.scheduleAlarm();
   }
 
+  /** The alarm serves two queues: revocations at Twitch and events for the app. */
   private async scheduleAlarm(): Promise<void> {
-    const next = await this.revocations.nextAttemptAt();
-    if (next !== null) await this.ctx.storage.setAlarm(next);
+    const due = [await this.revocations.nextAttemptAt(), await this.outbox.nextAttemptAt()].filter((at): at is number => at !== null);
+    if (due.length > 0) await this.ctx.storage.setAlarm(Math.min(...due));
   }
 
-  /** Revokes queued tokens at Twitch; failures come back with backoff. */
+  /** Tells the app (NOTIFY_URL) about an event of this user, from the alarm, never on the request path. */
+  private async notify(event: BrokerEvent): Promise<void> {
+    if (!this.config.notify) return;
+    await this.outbox.add(this.config, event);
+    await this.scheduleAlarm();
+  }
+
+  /** Revokes queued tokens at Twitch and delivers queued events; failures come back with backoff. */
   override async alarm(): Promise<void> {
     const record = await this.load();
     if (!record) return;
     await this.revocations.runDue(this.config, record.userId);
+    await this.outbox.deliverDue(this.config);
     await this.scheduleAlarm();
   }
 
@@ -329,7 +349,7 @@ export class UserVault extends DurableObject<Env> {
         // A login (or logout) while we waited replaced the grant: the refusal is about the old one.
         const current = this.record;
         if (current?.grant?.generation !== grant.generation) return current?.grant ? { kind: 'refreshed' } : { kind: 'revoked' };
-        await this.markRevoked('refresh_rejected');
+        await this.markRevoked('refresh_rejected', budget === BACKGROUND_BUDGET ? 'sweep' : 'refresh_refused');
         return { kind: 'revoked' };
       }
       // 5xx, 429, timeouts, garbage, or our own misconfiguration: the grant stays untouched.
@@ -370,7 +390,7 @@ export class UserVault extends DurableObject<Env> {
   }
 
   /** Twitch has definitively refused the grant: forget the tokens, keep the user marked revoked. */
-  private async markRevoked(reason: string): Promise<void> {
+  private async markRevoked(reason: string, notifiedAs: RevocationReason): Promise<void> {
     const record = this.record;
     if (!record) return;
     await this.save({
@@ -383,6 +403,7 @@ export class UserVault extends DurableObject<Env> {
     });
     this.plainAccessToken = null;
     await this.audit.append(record.userId, 'revoked', reason);
+    await this.notify(brokerEvent('user.revoked', { user_id: record.userId, login: record.login, reason: notifiedAs }));
   }
 
   /**
@@ -471,7 +492,7 @@ export class UserVault extends DurableObject<Env> {
   async revokedAtTwitch(reason: string): Promise<'revoked' | 'not_found'> {
     const record = await this.load();
     if (!record) return 'not_found';
-    if (record.status === 'active') await this.markRevoked(reason);
+    if (record.status === 'active') await this.markRevoked(reason, 'eventsub');
     return 'revoked';
   }
 
@@ -499,6 +520,7 @@ export class UserVault extends DurableObject<Env> {
       await this.revokeLater(failed, { alreadyTried: true });
     }
     await this.audit.append(record.userId, status, failed.length ? `${failed.length} revocation(s) at Twitch failed; retrying` : undefined);
+    if (grant) await this.notify(brokerEvent('user.revoked', { user_id: record.userId, login: record.login, reason: status }));
   }
 
   /** Ends every outstanding session of this user without touching the grant. */

@@ -58,6 +58,11 @@ export const twitch = {
     }),
   secrets: async () => (await control<{ secrets: string[] }>('GET', '/secrets')).secrets,
   refreshTokenReuse: async () => (await control<{ reused: string[] }>('GET', '/refresh-token-reuse')).reused,
+  /** The app's webhook receiver (NOTIFY_URL in the tests): what the broker sent, and failures to answer with. */
+  appWebhook: {
+    received: async () => (await control<{ received: ReceivedDelivery[] }>('GET', '/app-webhook/received')).received,
+    fail: (times: number, status = 500) => control<unknown>('POST', '/app-webhook/fail', { times, status }),
+  },
   eventsub: {
     /** `outbox`: messages wait for the test to carry them to the broker (which Node cannot reach). */
     delivery: (mode: 'direct' | 'outbox') => control<unknown>('POST', '/eventsub/delivery', { mode }),
@@ -82,4 +87,10 @@ export interface EventSubDelivery {
   url: string;
   headers: Record<string, string>;
   body: string;
+}
+
+export interface ReceivedDelivery {
+  headers: Record<string, string>;
+  body: string;
+  status: number;
 }

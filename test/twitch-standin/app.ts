@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { authorizeRoutes } from './authorize';
+import { appWebhookRoutes, resetAppWebhook } from './app-webhook';
 import { controlRoutes } from './control';
 import { eventSubControlRoutes, eventSubHelixRoutes, resetEventSub } from './eventsub';
 import { renderHomePage } from './home-page';
@@ -32,10 +33,12 @@ export function buildStandinApp(state: StandinState, signer: OidcSigner): Hono<S
   app.use('/_standin/reset', async (_c, next) => {
     await next();
     resetEventSub(state);
+    resetAppWebhook(state);
   });
   app.route('/_standin', controlRoutes(state));
   app.route('/helix/eventsub', eventSubHelixRoutes(state));
   app.route('/_standin/eventsub', eventSubControlRoutes(state));
+  app.route('/_standin/app-webhook', appWebhookRoutes(state));
   app.get('/', (c) => c.html(renderHomePage()));
 
   app.notFound(() => twitchError(404, 'Not Found'));
