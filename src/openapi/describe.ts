@@ -7,8 +7,9 @@ import { errorBody } from './bodies';
 
 /**
  * Building blocks for the route annotations that /openapi.json is generated from. Input schemas
- * come from the validators themselves (see `validateInput`); what is written here is what a
- * validator cannot know: summaries, responses, and who may call.
+ * come from the validators themselves (see `validateInput`), security from the auth middleware;
+ * what is written here is what neither can know: summaries and responses. A new route needs a
+ * `describeRoute({ summary, responses })`: test/openapi.test.ts names any route the document lacks.
  */
 
 /** The security schemes, by the names operations refer to. */
