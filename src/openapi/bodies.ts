@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import type { ImportOutcome } from '../routes/import';
 import type { SweepReport } from '../sweep/sweep';
 import type { AppTokenBody, UserTokenBody } from '../tokens/token-answers';
 import type { AuditEventName } from '../vault/audit-trail';
@@ -166,3 +167,4 @@ true satisfies Same<z.infer<typeof userTokenBody>, UserTokenBody>;
 true satisfies Same<z.infer<typeof appTokenBody>, AppTokenBody>;
 true satisfies Same<z.infer<typeof sweepReportBody>, SweepReport>;
 true satisfies Same<z.infer<typeof userEventsBody>['events'][number]['event'], AuditEventName>;
+true satisfies Same<z.infer<typeof importReportBody>['failed'][number]['error'], Extract<ImportOutcome, { ok: false }>['error']>;

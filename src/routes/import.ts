@@ -26,7 +26,7 @@ const importBody = z.object({
   ),
 });
 
-type ImportOutcome =
+export type ImportOutcome =
   | { ok: true; user_id: string; login: string; scopes: string[] }
   | { ok: false; error: 'invalid_grant' | 'not_this_client' | 'narrower_than_stored' | 'temporarily_unavailable' | 'import_failed'; error_description: string };
 
