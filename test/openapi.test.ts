@@ -290,6 +290,8 @@ describe('GET /docs', () => {
     const csp = response.headers.get('Content-Security-Policy') ?? '';
     expect(csp).toContain("default-src 'none'");
     expect(csp).not.toContain('script-src');
+    expect(csp).not.toContain('unsafe-inline');
+    expect(csp).toMatch(/style-src 'sha256-[A-Za-z0-9+/]{43}='/);
     const page = await response.text();
     expect(page).not.toMatch(/<script/i);
     for (const { method, path } of operations()) expect(page).toContain(`${method.toUpperCase()} ${path}`);

@@ -8,6 +8,20 @@ import type { OpenAPIV3_1 } from 'openapi-types';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 
+/** The page's only inline content; the route allows it by hash in its Content-Security-Policy. */
+const STYLE = `
+body{font:16px/1.5 system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;color:#1f1f23}
+section{border-top:1px solid #ddd;padding-top:.5rem}h3 code{background:#f2f2f5;padding:.1rem .3rem;border-radius:4px}
+pre{background:#f2f2f5;padding:1rem;border-radius:6px;overflow:auto}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;vertical-align:top}
+`;
+
+/** The Content-Security-Policy for the page: nothing but its own stylesheet. */
+export async function referencePagePolicy(): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(STYLE)));
+  const styleHash = btoa(String.fromCharCode(...digest));
+  return `default-src 'none'; style-src 'sha256-${styleHash}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+}
+
 const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!);
 
@@ -90,11 +104,7 @@ ${operation.description ? `<p>${prose(operation.description)}</p>` : ''}${render
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeHtml(document.info.title)} API</title>
-<style>
-body{font:16px/1.5 system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem;color:#1f1f23}
-section{border-top:1px solid #ddd;padding-top:.5rem}h3 code{background:#f2f2f5;padding:.1rem .3rem;border-radius:4px}
-pre{background:#f2f2f5;padding:1rem;border-radius:6px;overflow:auto}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;vertical-align:top}
-</style></head><body>
+<style>${STYLE}</style></head><body>
 <h1>${escapeHtml(document.info.title)} <small>${escapeHtml(document.info.version)}</small></h1>
 <p>${prose(document.info.description)}</p>
 <p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI ${escapeHtml(document.openapi)}).</p>

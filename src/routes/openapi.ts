@@ -4,7 +4,7 @@ import type { OpenAPIV3_1 } from 'openapi-types';
 import { version } from '../../package.json';
 import type { AppEnv } from '../env';
 import { errorResponse, securitySchemes } from '../openapi/describe';
-import { renderReferencePage } from '../openapi/reference-page';
+import { referencePagePolicy, renderReferencePage } from '../openapi/reference-page';
 
 const ERROR_SCHEMA = { $ref: '#/components/schemas/Error' } as const;
 
@@ -52,6 +52,7 @@ const generateOptions = {
  */
 export function openApiRoutes(app: Hono<AppEnv>) {
   let document: Promise<OpenAPIV3_1.Document> | undefined;
+  let policy: Promise<string> | undefined;
   const documentOf = (): Promise<OpenAPIV3_1.Document> =>
     (document ??= generateSpecs(app, generateOptions).catch((error: unknown) => {
       document = undefined;
@@ -76,7 +77,7 @@ export function openApiRoutes(app: Hono<AppEnv>) {
         responses: { 200: { description: 'the reference page', content: { 'text/html': { schema: { type: 'string' } } } } },
       }),
       async (c) => {
-        c.header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+        c.header('Content-Security-Policy', await (policy ??= referencePagePolicy()));
         return c.html(renderReferencePage(await documentOf()));
       },
     );
