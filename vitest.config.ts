@@ -49,6 +49,9 @@ export default defineConfig({
           // One stand-in serves every file: files run one at a time so their Twitch state stays apart.
           fileParallelism: false,
           testTimeout: 30_000,
+          // Each test's reset erases every object a file created; on a busy two-core machine that
+          // can pass the default 10 s late in a long file.
+          hookTimeout: 30_000,
         },
       },
       {
