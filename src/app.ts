@@ -11,6 +11,7 @@ import { requestBodyLimit, requestSizeLimits } from './http/request-limits';
 import { logEvent } from './log';
 import { adminRoutes } from './routes/admin';
 import { healthRoutes } from './routes/health';
+import { deviceRoutes } from './routes/device';
 import { eventSubRoutes } from './routes/eventsub';
 import { homeRoutes } from './routes/home';
 import { importRoutes } from './routes/import';
@@ -63,6 +64,7 @@ app.route('/', tokenRoutes);
 app.route('/', adminRoutes);
 app.route('/', importRoutes);
 app.route('/', eventSubRoutes);
+app.route('/', deviceRoutes);
 // The document is generated on first request, from every route the app holds by then.
 app.route('/', openApiRoutes(app));
 

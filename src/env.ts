@@ -3,6 +3,7 @@ import type { OneTimeStore } from './vault/one-time-store';
 import type { UserVault } from './vault/user-vault';
 import type { UserDirectory } from './sweep/user-directory';
 import type { LoginRateLimiter } from './http/login-rate-limiter';
+import type { DeviceFlow } from './device/device-flow';
 
 /** Every binding the Worker receives: vars and secrets (strings) and the storage bindings. */
 export interface Env {
@@ -33,6 +34,7 @@ export interface Env {
   APP_TOKEN_MINTER: DurableObjectNamespace<AppTokenMinter>;
   ONE_TIME_STORE: DurableObjectNamespace<OneTimeStore>;
   USER_DIRECTORY: DurableObjectNamespace<UserDirectory>;
+  DEVICE_FLOW: DurableObjectNamespace<DeviceFlow>;
   /** Workers rate limiting; optional: without it the Durable Object fallback limits logins. */
   LOGIN_RATE_LIMITER?: RateLimit;
   LOGIN_RATE_LIMITER_FALLBACK: DurableObjectNamespace<LoginRateLimiter>;

@@ -9,6 +9,7 @@ export { UserVault } from './vault/user-vault';
 export { UserDirectory } from './sweep/user-directory';
 export { LoginRateLimiter } from './http/login-rate-limiter';
 export { TokenBroker } from './rpc';
+export { DeviceFlow } from './device/device-flow';
 
 export default {
   fetch: app.fetch,

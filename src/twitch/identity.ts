@@ -167,6 +167,72 @@ export async function revokeToken(config: Config, token: string, budget: CallBud
   }
 }
 
+/** What POST /oauth2/device hands out: the user code to show, and the device code to poll with. */
+export interface DeviceAuthorization {
+  deviceCode: string;
+  userCode: string;
+  verificationUri: string;
+  /** Absolute epoch ms. */
+  expiresAt: number;
+  intervalSeconds: number;
+}
+
+const deviceBody = z.object({
+  device_code: z.string().check(z.minLength(1)),
+  user_code: z.string().check(z.minLength(1)),
+  verification_uri: z.string().check(z.minLength(1)),
+  expires_in: z.number(),
+  interval: z.optional(z.number()),
+});
+
+/** Starts the Device Code Grant Flow (`scopes`, plural, as Twitch names it there). */
+export async function startDeviceAuthorization(config: Config, scopes: readonly string[], budget: CallBudget = REQUEST_BUDGET): Promise<DeviceAuthorization> {
+  const now = Date.now();
+  const body = new URLSearchParams({ client_id: config.clientId, scopes: scopes.join(' ') });
+  const answer = await callTwitch(
+    () =>
+      new Request(`${config.authBaseUrl}/oauth2/device`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+        body: body.toString(),
+      }),
+    budget,
+  );
+  const parsed = parseAnswer(deviceBody, answer.body, 'device');
+  return {
+    deviceCode: parsed.device_code,
+    userCode: parsed.user_code,
+    verificationUri: parsed.verification_uri,
+    expiresAt: now + parsed.expires_in * 1000,
+    intervalSeconds: Math.max(1, parsed.interval ?? 5),
+  };
+}
+
+/**
+ * Polls the device grant once. Resolves the grant once the user approved; a TwitchError otherwise,
+ * whose message is Twitch's (`authorization_pending`, `slow_down`, `expired_token`,
+ * `access_denied`, `invalid device code`). A device code redeems once: never retried.
+ */
+export async function pollDeviceToken(config: Config, deviceCode: string, scopes: readonly string[], budget: CallBudget = REQUEST_BUDGET): Promise<UserTokenGrant> {
+  const now = Date.now();
+  const body = new URLSearchParams({
+    client_id: config.clientId,
+    device_code: deviceCode,
+    grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+    scopes: scopes.join(' '),
+  });
+  const answer = await callTwitch(
+    () =>
+      new Request(`${config.authBaseUrl}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+        body: body.toString(),
+      }),
+    { ...budget, retryAmbiguous: false },
+  );
+  return toUserGrant(parseAnswer(userTokenBody, answer.body, 'token'), now);
+}
+
 /** The URL the browser is sent to for consent. */
 export function authorizeUrl(
   config: Config,

@@ -26,3 +26,7 @@ export const userDirectory = (env: Env) => env.USER_DIRECTORY.get(env.USER_DIREC
  */
 export const oneTimeStore = async (env: Env, name: string) =>
   env.ONE_TIME_STORE.get(env.ONE_TIME_STORE.idFromName(await sha256Hex(name)));
+
+/** The device login named by a poll token (addressed by its hash, like every one-time record). */
+export const deviceFlow = async (env: Env, pollToken: string) =>
+  env.DEVICE_FLOW.get(env.DEVICE_FLOW.idFromName(await sha256Hex(`device:${pollToken}`)));

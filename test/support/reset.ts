@@ -36,6 +36,7 @@ export async function resetAll(): Promise<void> {
     await eraseNamespace(env.APP_TOKEN_MINTER);
     await eraseNamespace(env.ONE_TIME_STORE);
     await eraseNamespace(env.USER_DIRECTORY);
+    await eraseNamespace(env.DEVICE_FLOW);
     await abortAllDurableObjects();
     for (const { name } of (await env.APP_TOKEN_CACHE.list()).keys) await env.APP_TOKEN_CACHE.delete(name);
     forgetAppToken();

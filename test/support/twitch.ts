@@ -63,6 +63,11 @@ export const twitch = {
     received: async () => (await control<{ received: ReceivedDelivery[] }>('GET', '/app-webhook/received')).received,
     fail: (times: number, status = 500) => control<unknown>('POST', '/app-webhook/fail', { times, status }),
   },
+  device: {
+    approve: (userCode: string, userId: string) => control<unknown>('POST', '/device/approve', { user_code: userCode, user_id: userId }),
+    deny: (userCode: string) => control<unknown>('POST', '/device/deny', { user_code: userCode }),
+    configure: (settings: { interval?: number; expiresIn?: number }) => control<unknown>('POST', '/device/config', settings),
+  },
   eventsub: {
     /** `outbox`: messages wait for the test to carry them to the broker (which Node cannot reach). */
     delivery: (mode: 'direct' | 'outbox') => control<unknown>('POST', '/eventsub/delivery', { mode }),

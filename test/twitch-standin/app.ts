@@ -2,7 +2,9 @@ import { Hono } from 'hono';
 import { authorizeRoutes } from './authorize';
 import { appWebhookRoutes, resetAppWebhook } from './app-webhook';
 import { controlRoutes } from './control';
+import { activationRoutes, deviceControlRoutes, deviceRoutes, resetDeviceFlow } from './device';
 import { eventSubControlRoutes, eventSubHelixRoutes, resetEventSub } from './eventsub';
+import { helixRoutes } from './helix';
 import { renderHomePage } from './home-page';
 import { twitchError, type StandinEnv } from './http';
 import { InvalidInputError } from './json-input';
@@ -27,6 +29,8 @@ export function buildStandinApp(state: StandinState, signer: OidcSigner): Hono<S
   app.use('/oauth2/*', oauthCallMiddleware(state));
 
   app.route('/oauth2', authorizeRoutes(state));
+  // Before the token router: it takes the device grant and passes the others on.
+  app.route('/oauth2', deviceRoutes(state));
   app.route('/oauth2', tokenRoutes(state, signer));
   app.route('/oauth2', validateAndRevokeRoutes(state));
   app.route('/oauth2', oidcRoutes(state, signer));
@@ -34,11 +38,15 @@ export function buildStandinApp(state: StandinState, signer: OidcSigner): Hono<S
     await next();
     resetEventSub(state);
     resetAppWebhook(state);
+    resetDeviceFlow(state);
   });
   app.route('/_standin', controlRoutes(state));
   app.route('/helix/eventsub', eventSubHelixRoutes(state));
   app.route('/_standin/eventsub', eventSubControlRoutes(state));
   app.route('/_standin/app-webhook', appWebhookRoutes(state));
+  app.route('/_standin/device', deviceControlRoutes(state));
+  app.route('/', activationRoutes(state));
+  app.route('/', helixRoutes(state));
   app.get('/', (c) => c.html(renderHomePage()));
 
   app.notFound(() => twitchError(404, 'Not Found'));

@@ -1,0 +1,18 @@
+/**
+ * `twitch-token-broker/client`: the broker from any JavaScript runtime (browsers, Workers, Node 20+,
+ * Deno, Bun). Only fetch, Web Crypto, btoa and, for the browser login, the window are used.
+ */
+export { createBrokerClient } from './broker-client.js';
+export { verifyBrokerSignature } from './broker-signature.js';
+export type { VerifyBrokerSignatureOptions } from './broker-signature.js';
+export type { BrokerClient, BrokerClientOptions, BrowserWindow, LoginOptions, ScopeInput, UserTokenOptions } from './broker-client.js';
+export {
+  BrokerError,
+  BrokerUnavailableError,
+  InsufficientScopeError,
+  LoginFailedError,
+  NotLoggedInError,
+  ReauthorizationRequiredError,
+  parseBrokerRpcError,
+} from './errors.js';
+export type { AppTokenBody, BrokerErrorBody, BrokerEvent, BrokerRpcErrorBody, HealthBody, SessionBody, UserTokenBody } from './types.js';
