@@ -279,6 +279,18 @@ describe('the document matches what the routes do', () => {
     expect(imported.status).toBe(200);
     expect((await imported.clone().json<{ failed: unknown[] }>()).failed).toHaveLength(1);
     await expectDocumented('POST', '/admin/users/import', imported);
+
+    const deviceLogin = await broker('/device', { method: 'POST', headers: { ...admin, 'Content-Type': 'application/json' }, body: '{}' });
+    expect(deviceLogin.status).toBe(200);
+    const { poll_token: pollToken } = await deviceLogin.clone().json<{ poll_token: string }>();
+    await expectDocumented('POST', '/device', deviceLogin);
+    const pending = await broker('/device/poll', {
+      method: 'POST',
+      headers: { ...admin, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ poll_token: pollToken }),
+    });
+    expect(pending.status).toBe(400);
+    await expectDocumented('POST', '/device/poll', pending);
   });
 });
 

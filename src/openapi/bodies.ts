@@ -159,6 +159,29 @@ export const importReportBody = named(
   'Who was moved in, and which tokens failed (by their position in the request).',
 );
 
+export const deviceStartBody = named(
+  z.object({
+    user_code: describe(z.string(), 'show it to the user, who enters it at verification_uri'),
+    verification_uri: z.string(),
+    expires_in: describe(z.int(), 'seconds the code stays valid'),
+    interval: describe(z.int(), 'seconds to wait between polls'),
+    poll_token: describe(z.string(), 'send to POST /device/poll; the device code itself stays in the broker'),
+  }),
+  'DeviceLogin',
+  'A device-code login started for a headless bot.',
+);
+
+export const deviceAuthorizedBody = named(
+  z.object({
+    user_id: z.string(),
+    login: z.string(),
+    scopes: z.array(z.string()),
+    grant_kept: z.optional(describe(z.literal(true), 'the stored grant had more scopes and was kept')),
+  }),
+  'DeviceAuthorized',
+  "The user approved: the grant is stored; fetch tokens with GET /token/users/{userId}.",
+);
+
 /** True when A and B are the same type (each assignable to the other). */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
