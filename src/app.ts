@@ -13,6 +13,7 @@ import { adminRoutes } from './routes/admin';
 import { healthRoutes } from './routes/health';
 import { deviceRoutes } from './routes/device';
 import { eventSubRoutes } from './routes/eventsub';
+import { helixProxyRoutes } from './routes/helix-proxy';
 import { homeRoutes } from './routes/home';
 import { importRoutes } from './routes/import';
 import { loginRoutes } from './routes/login';
@@ -48,7 +49,7 @@ app.use(
       }
     },
     credentials: true,
-    allowMethods: ['GET', 'POST'],
+    allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowHeaders: ['Authorization', 'Content-Type'],
     // A frontend told to come back later (429, 503) must be able to read when.
     exposeHeaders: ['Retry-After'],
@@ -65,6 +66,7 @@ app.route('/', adminRoutes);
 app.route('/', importRoutes);
 app.route('/', eventSubRoutes);
 app.route('/', deviceRoutes);
+app.route('/', helixProxyRoutes);
 // The document is generated on first request, from every route the app holds by then.
 app.route('/', openApiRoutes(app));
 

@@ -22,6 +22,8 @@ export interface Config {
   readonly oidcIssuer: string;
   /** The EventSub webhook secret (10–100 ASCII characters), or null when EventSub is off. */
   readonly eventSubSecret: string | null;
+  /** Writes the Helix proxy may forward (`METHOD /path-prefix`); GET on any path is always allowed. */
+  readonly helixProxyAllow: readonly { method: string; prefix: string }[];
   /** Where the broker tells the app about events, and the secret it signs them with; null when off. */
   readonly notify: { url: string; secret: string } | null;
   /** Names of settings that are missing or malformed, for /health. */
@@ -166,6 +168,17 @@ function parseEventSubSecret(raw: string | undefined): Parsed<string | null> {
   return /^[\x21-\x7e]{10,100}$/.test(secret) ? { value: secret } : { problem: 'must be 10 to 100 ASCII characters without spaces (Twitch\'s rule)' };
 }
 
+/** HELIX_PROXY_ALLOW: comma-separated `METHOD /path-prefix` rules, e.g. `POST /chat/messages, PATCH /channels`. */
+function parseHelixProxyAllow(raw: string | undefined): Parsed<{ method: string; prefix: string }[]> {
+  const rules: { method: string; prefix: string }[] = [];
+  for (const entry of splitList(raw, /,/)) {
+    const match = /^(GET|POST|PUT|PATCH|DELETE)\s+(\/[A-Za-z0-9_\-\/]*)$/.exec(entry);
+    if (!match) return { problem: `has an entry that is not "METHOD /path-prefix": ${entry.slice(0, 40)}` };
+    rules.push({ method: match[1]!, prefix: match[2]!.replace(/\/+$/, '') || '/' });
+  }
+  return { value: rules };
+}
+
 /** NOTIFY_URL: an https URL (plain http on loopback), path allowed; unset turns notifications off. */
 function parseNotifyUrl(raw: string | undefined): Parsed<string | null> {
   if (!raw?.trim()) return { value: null };
@@ -209,6 +222,7 @@ export function getConfig(env: Env): Config {
     PUBLIC_URL: parsePublicUrl(env.PUBLIC_URL),
     TWITCH_OIDC_ISSUER: required(env.TWITCH_OIDC_ISSUER || 'https://id.twitch.tv/oauth2'),
     EVENTSUB_SECRET: parseEventSubSecret(env.EVENTSUB_SECRET),
+    HELIX_PROXY_ALLOW: parseHelixProxyAllow(env.HELIX_PROXY_ALLOW),
     NOTIFY_URL: notifyUrl,
     NOTIFY_SECRET: parseNotifySecret(env.NOTIFY_SECRET, notifyUrl),
   };
@@ -233,6 +247,7 @@ export function getConfig(env: Env): Config {
     get publicUrl() { return read<string | null>('PUBLIC_URL'); },
     get oidcIssuer() { return read<string>('TWITCH_OIDC_ISSUER'); },
     get eventSubSecret() { return read<string | null>('EVENTSUB_SECRET'); },
+    get helixProxyAllow() { return read<{ method: string; prefix: string }[]>('HELIX_PROXY_ALLOW'); },
     get notify() {
       const url = read<string | null>('NOTIFY_URL');
       return url === null ? null : { url, secret: read<string>('NOTIFY_SECRET') };

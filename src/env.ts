@@ -24,6 +24,8 @@ export interface Env {
   PUBLIC_URL?: string;
   /** Optional secret: turns EventSub on (with PUBLIC_URL); Twitch signs webhook messages with it. */
   EVENTSUB_SECRET?: string;
+  /** Optional: writes the Helix proxy may forward, `METHOD /path-prefix`, comma-separated. */
+  HELIX_PROXY_ALLOW?: string;
   /** Optional: where the broker POSTs signed events (user.authorized, user.revoked, …). */
   NOTIFY_URL?: string;
   /** Secret for NOTIFY_URL's `Broker-Signature` (required with it). */

@@ -4,7 +4,7 @@
  */
 export class BrokerError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 410 | 413 | 414 | 415 | 429 | 431 | 500 | 502 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 409 | 410 | 413 | 414 | 415 | 426 | 429 | 431 | 500 | 502 | 503,
     readonly code: string,
     readonly description: string,
     readonly headers: Record<string, string> = {},

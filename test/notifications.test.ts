@@ -16,6 +16,7 @@ interface DeliveredEvent {
   reason?: string;
   scopes?: string[];
   previous_scopes?: string[];
+  expires_at?: string;
 }
 
 const vault = (userId: string) => env.USER_VAULT.get(env.USER_VAULT.idFromName(userId));
@@ -103,5 +104,23 @@ describe('events for the app (NOTIFY_URL)', () => {
     expect(statuses.slice(0, 3)).toEqual([503, 503, 503]);
     // Each event reached the app once it answered 200, not once per attempt.
     expect(statuses.filter((status) => status === 200)).toHaveLength(2);
+  });
+
+  it('tells the app when the app token changed (app_token.rotated), without the token', async () => {
+    const minted = await json<{ access_token: string; expires_at: number }>(await broker('/token/app', { headers: { Authorization: `Bearer ${API_KEY}` } }));
+    const minter = env.APP_TOKEN_MINTER.get(env.APP_TOKEN_MINTER.idFromName('app-token'));
+    const rotated = await vi.waitFor(
+      async () => {
+        const event = (await accepted()).find((candidate) => candidate.type === 'app_token.rotated');
+        if (!event) {
+          await runDurableObjectAlarm(minter);
+          throw new Error('not delivered yet');
+        }
+        return event;
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    expect(Math.abs(Date.parse(rotated.expires_at!) / 1000 - minted.expires_at)).toBeLessThanOrEqual(1);
+    expect(JSON.stringify(rotated)).not.toContain(minted.access_token);
   });
 });

@@ -1,5 +1,5 @@
 import { createMiddleware } from 'hono/factory';
-import { getConfig, type ApiScope } from '../config';
+import { getConfig, type ApiKeyEntry, type ApiScope, type Config } from '../config';
 import { utf8 } from '../crypto/encoding';
 import type { AppEnv } from '../env';
 import { BrokerError, unauthorized } from '../errors';
@@ -10,22 +10,30 @@ import { bearerToken } from './session-auth';
 const MAX_KEY_LENGTH = 512;
 
 /**
- * Requires `Authorization: Bearer <API key>` carrying `scope`. Configuration holds only SHA-256
+ * The configured caller whose API key is `presented`, or null. Configuration holds only SHA-256
  * digests; the presented key's digest is compared in constant time against every entry, so timing
- * reveals neither which entry matched nor how much of it did. Unknown key: 401; known key without
+ * reveals neither which entry matched nor how much of it did.
+ */
+export async function apiCallerFor(config: Config, presented: string | undefined): Promise<ApiKeyEntry | null> {
+  if (!presented || presented.length > MAX_KEY_LENGTH) return null;
+  const entries = config.apiKeys;
+  const presentedDigest = await crypto.subtle.digest('SHA-256', utf8(presented));
+  let matchedIndex = -1;
+  entries.forEach((entry, index) => {
+    if (crypto.subtle.timingSafeEqual(presentedDigest, entry.digest)) matchedIndex = index;
+  });
+  return entries[matchedIndex] ?? null;
+}
+
+/**
+ * Requires `Authorization: Bearer <API key>` carrying `scope`. Unknown key: 401; known key without
  * the scope: 403. The middleware documents its requirement in /openapi.json.
  */
 export function requireApiKey(scope: ApiScope) {
   return documented(createMiddleware<AppEnv>(async (c, next) => {
     const presented = bearerToken(c.req.header('Authorization'));
     if (!presented || presented.length > MAX_KEY_LENGTH) throw unauthorized('an API key is required: Authorization: Bearer <API key>');
-    const entries = getConfig(c.env).apiKeys;
-    const presentedDigest = await crypto.subtle.digest('SHA-256', utf8(presented));
-    let matchedIndex = -1;
-    entries.forEach((entry, index) => {
-      if (crypto.subtle.timingSafeEqual(presentedDigest, entry.digest)) matchedIndex = index;
-    });
-    const caller = entries[matchedIndex];
+    const caller = await apiCallerFor(getConfig(c.env), presented);
     if (!caller) throw unauthorized('the API key is not valid');
     if (!caller.scopes.has(scope)) {
       throw new BrokerError(403, 'insufficient_scope', `this API key may not be used for ${scope} tokens`);

@@ -8,7 +8,7 @@ import { validateInput } from '../http/validate-input';
 import { sweepReportBody, userEventsBody } from '../openapi/bodies';
 import { errorResponse, jsonResponse, retryAfter } from '../openapi/describe';
 import { runSweep } from '../sweep/sweep';
-import { oneTimeStore, userVault } from '../vault/stubs';
+import { oneTimeStore, userDirectory, userVault } from '../vault/stubs';
 
 /** At most one forced sweep this often. */
 const FORCED_SWEEP_COOLDOWN_MS = 60_000;
@@ -42,6 +42,36 @@ export const adminRoutes = new Hono<AppEnv>()
     });
     c.header('Cache-Control', 'no-store');
     return c.json(report);
+  })
+
+  /**
+   * The sweep's evidence, newest batch first (the last 100): which moments each batch covered, its
+   * counts, and the users it found revoked or could not validate. Routine validations are kept
+   * here rather than in each user's trail.
+   */
+  .get('/admin/sweep/evidence', requireApiKey('admin'), async (c) => {
+    const batches = await userDirectory(c.env).evidence(100);
+    const iso = (at: number) => new Date(at).toISOString();
+    c.header('Cache-Control', 'no-store');
+    return c.json({
+      batches: batches.map((batch) => ({
+        batch: batch.batch,
+        started_at: iso(batch.startedAt),
+        finished_at: iso(batch.finishedAt),
+        moments_from: iso(batch.momentsFrom),
+        moments_to: iso(batch.momentsTo),
+        visited: batch.visited,
+        validated: batch.validated,
+        refreshed: batch.refreshed,
+        revoked: batch.revoked,
+        failed: batch.failed,
+        skipped: batch.skipped,
+        not_validated: batch.notValidated.map((entry) => {
+          const [userId, outcome] = entry.split(':');
+          return { user_id: userId, outcome };
+        }),
+      })),
+    });
   })
 
   /** A user's audit trail (logins, refreshes, validations, revocations), oldest first; no secrets. */

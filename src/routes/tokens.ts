@@ -1,10 +1,11 @@
 import { Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
 import * as z from 'zod/mini';
-import { requireApiKey } from '../auth/api-key';
-import { requireSession } from '../auth/session-auth';
+import { apiCallerFor, requireApiKey } from '../auth/api-key';
+import { bearerToken, requireSession } from '../auth/session-auth';
 import type { AppEnv } from '../env';
-import { unauthorized } from '../errors';
+import { BrokerError, unauthorized } from '../errors';
+import { getConfig } from '../config';
 import { brokerOrigin } from '../http/origins';
 import { userIdParam } from '../http/params';
 import { parseScopes } from '../http/scopes';
@@ -110,4 +111,25 @@ export const tokenRoutes = new Hono<AppEnv>()
     const { userId } = c.req.valid('param');
     if ((await userVault(c.env, userId).drop()) === 'not_found') throw unknownUser();
     return c.json({ deleted: true });
+  })
+
+  /**
+   * A live connection for one user's tokens (a WebSocket, hibernatable): the current token at once,
+   * then `{"type":"token",…}` on every rotation and `{"type":"revoked"}` when the grant ends. The
+   * API key comes as `Authorization: Bearer`, or, where a WebSocket cannot set headers, as the
+   * subprotocol `bearer.<key>` beside `twitch-token-broker`.
+   */
+  .get('/token/users/:userId/live', validateInput('param', userIdParam), async (c) => {
+    if (c.req.header('Upgrade')?.toLowerCase() !== 'websocket') {
+      throw new BrokerError(426, 'upgrade_required', 'open this URL as a WebSocket', { Upgrade: 'websocket' });
+    }
+    const config = getConfig(c.env);
+    const fromProtocol = (c.req.header('Sec-WebSocket-Protocol') ?? '').split(',').map((name) => name.trim()).find((name) => name.startsWith('bearer.'));
+    const caller = await apiCallerFor(config, bearerToken(c.req.header('Authorization')) ?? fromProtocol?.slice('bearer.'.length));
+    if (!caller) throw unauthorized('an API key of scope users is required');
+    if (!caller.scopes.has('users')) throw new BrokerError(403, 'insufficient_scope', 'this API key may not be used for users tokens');
+    const { userId } = c.req.valid('param');
+    // The usual checks and a refresh if due, so the first message carries a usable token.
+    await userTokenAnswer(c.env, brokerOrigin(c), userId, {}, unknownUser());
+    return userVault(c.env, userId).fetch(c.req.raw);
   });

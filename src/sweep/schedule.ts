@@ -2,62 +2,103 @@ import { VALIDATION_SKIP_WINDOW_MS } from '../vault/timing';
 import type { ValidationOutcome } from '../vault/vault-types';
 
 /**
- * The sweep's scheduling rule, kept pure so the benchmark (bench/sweep-scale.ts) can run the very
- * same rule over 100,000 users in memory. Times are epoch milliseconds.
+ * The sweep's scheduling rule, kept pure so the benchmarks (bench/sweep-scale.ts, bench/cost.ts)
+ * run the very same rule over a million users in memory. Times are epoch milliseconds.
+ *
+ * Each user has a fixed moment in a repeating cycle, from a hash of their id: the sweep visits a
+ * user when the clock passes that moment, so knowing who is due needs no per-user write. Only
+ * exceptions are written: a failure to retry, a user registered overdue, a token gone idle.
  */
 
 /**
- * Users per batch. Each validation is one subrequest (an RPC to that user's vault) from the
- * invocation running the batch; Workers allow 1,000 per invocation, so this keeps a wide margin.
+ * The cycle. Shorter than the hour Twitch allows by the vault's skip window (a user proven alive
+ * within it is not validated again at their moment, so the next visit is at most skip window +
+ * cycle later) and by three minutes of slack for batching lag: 3 + 54 + 3 = 60.
  */
+export const SWEEP_CYCLE_MS = 54 * 60_000;
+/** Users per batch (per alarm), at most: each one subrequest from the invocation running it. */
 export const SWEEP_BATCH_SIZE = 250;
-/** The backlog is spread over this much of each hour rather than drained in a burst. */
-export const SPREAD_WINDOW_MS = 50 * 60_000;
+/** Vault calls in flight at once while the directory is small; see `sweepConcurrency`. */
+export const SWEEP_CONCURRENCY = 25;
+/** Vault calls in flight at once, at most: a million users at 400 ms per Twitch call need ~150 to keep up, 500 catch up after a burst. */
+export const MAX_SWEEP_CONCURRENCY = 500;
+/** The largest batch: 1,000 subrequests, the Free plan's limit to Cloudflare services per invocation. */
+export const MAX_SWEEP_BATCH_SIZE = 1_000;
 /** Bounds on the gap between two batches while users are due. */
 export const MIN_TICK_MS = 1_000;
 export const MAX_TICK_MS = 60_000;
 /** A user whose validation failed (Twitch down) is retried this much later. */
 export const RETRY_AFTER_FAILURE_MS = 5 * 60_000;
+/** A registered user whose last proof of life is older than this is validated at once, not at their moment. */
+export const OVERDUE_AFTER_MS = SWEEP_CYCLE_MS;
+
+/** Where a user falls in the cycle: FNV-1a of the id, in milliseconds from the cycle's start. */
+export function slotOf(userId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < userId.length; i++) {
+    hash ^= userId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % SWEEP_CYCLE_MS;
+}
+
+/** The start of the cycle that `at` falls in. */
+export const cycleStart = (at: number): number => at - (at % SWEEP_CYCLE_MS);
 
 /**
- * A user falls due this long after their last validation: five minutes before the hour Twitch
- * allows, so batching lag (seconds at 100,000 users, up to a minute at small scale) never takes a
- * user past the hour. It equals the vault's skip window, so a due user is never skipped.
+ * Vault calls in flight at once for `activeUsers`: enough that rounds of 400 ms Twitch calls, one
+ * round a second, get through a cycle's visits in half the cycle; at least `SWEEP_CONCURRENCY`.
  */
-export const VALIDATION_DUE_AFTER_MS = VALIDATION_SKIP_WINDOW_MS;
+export function sweepConcurrency(activeUsers: number): number {
+  const visitsPerSecond = activeUsers / (SWEEP_CYCLE_MS / 1000 / 2);
+  return Math.min(MAX_SWEEP_CONCURRENCY, Math.max(SWEEP_CONCURRENCY, Math.ceil(visitsPerSecond)));
+}
+
+/** Users per batch for `activeUsers`: four rounds, between `SWEEP_BATCH_SIZE` and `MAX_SWEEP_BATCH_SIZE`. */
+export function sweepBatchSize(activeUsers: number): number {
+  return Math.min(MAX_SWEEP_BATCH_SIZE, Math.max(SWEEP_BATCH_SIZE, 4 * sweepConcurrency(activeUsers)));
+}
 
 /** What the directory knows when it plans its next batch. */
 export interface DirectoryState {
   activeUsers: number;
-  dueUsers: number;
-  /** The soonest `next_due_at` of an active user, or null when none is active. */
-  earliestDueAt: number | null;
+  /** Whether users are waiting now (overdue, retries, a forced pass, moments already passed). */
+  workWaiting: boolean;
+  /** The soonest moment anyone falls due (a user's moment or a retry), or null when none will. */
+  nextDueAt: number | null;
 }
 
 /**
- * When the next batch runs. While users are due, batches are spaced so the backlog drains over the
- * spread window (one a second at most, one a minute at least), counted from when the last batch
- * started (`batchStartedAt`, default `now`) so that slow batches do not stretch the cadence;
- * otherwise the alarm waits for the next user to fall due, and at least a minute. Null when no
- * user is active.
+ * When the next batch runs. While users wait, batches are spaced so full batches would get
+ * through a cycle's visits in half the cycle, `SWEEP_CYCLE_MS / 2 × batch / active` apart (twice
+ * the pace needed, to catch up after a burst; one a second at most, one a minute at least), counted from
+ * when the last batch started (`batchStartedAt`, default `now`) so slow batches do not stretch the
+ * cadence; otherwise the alarm waits for the next user to fall due, and at least a minute, which
+ * batches small, spread-out user bases. Null when nobody will fall due.
  */
 export function nextBatchAt(now: number, state: DirectoryState, batchStartedAt = now): number | null {
-  if (state.activeUsers === 0 || state.earliestDueAt === null) return null;
-  if (state.dueUsers > 0) {
-    const spacing = (SPREAD_WINDOW_MS * SWEEP_BATCH_SIZE) / state.activeUsers;
+  if (state.activeUsers === 0 || state.nextDueAt === null) return state.workWaiting ? now + MIN_TICK_MS : null;
+  if (state.workWaiting) {
+    const spacing = (SWEEP_CYCLE_MS / 2) * (sweepBatchSize(state.activeUsers) / state.activeUsers);
     return Math.max(now, batchStartedAt + Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, spacing)));
   }
-  // Waiting at least a minute batches users who fall due one by one (a small, spread-out user
-  // base) instead of waking once per user; the five minutes of slack in the due time absorb it.
-  return Math.max(state.earliestDueAt, batchStartedAt + MAX_TICK_MS, now + MIN_TICK_MS);
+  return Math.max(state.nextDueAt, batchStartedAt + MAX_TICK_MS, now + MIN_TICK_MS);
 }
 
 /**
- * When a user is next due after one validation: shortly before an hour after the last proof the grant lives, soon
- * after a failure, or never (null) once the user is revoked or gone.
+ * What the directory records after one visit: the user stays on their moment (`'moment'`), is
+ * retried at a time, goes idle (their token expired and nobody asked for another: nothing in use
+ * to validate until a caller brings them back), or leaves the sweep (revoked, logged out, gone).
  */
-export function nextDueAt(outcome: ValidationOutcome, lastValidatedAt: number | null, now: number): number | null {
-  if (outcome === 'inactive' || outcome === 'revoked') return null;
-  if (outcome === 'failed') return now + RETRY_AFTER_FAILURE_MS;
-  return Math.max((lastValidatedAt ?? now) + VALIDATION_DUE_AFTER_MS, now + MIN_TICK_MS);
+export type NextVisit = { kind: 'moment' } | { kind: 'retry'; at: number } | { kind: 'idle' } | { kind: 'gone' };
+
+/** The directory's rule for one visit's outcome. */
+export function nextVisit(outcome: ValidationOutcome, now: number): NextVisit {
+  if (outcome === 'inactive' || outcome === 'revoked') return { kind: 'gone' };
+  if (outcome === 'idle') return { kind: 'idle' };
+  if (outcome === 'failed') return { kind: 'retry', at: now + RETRY_AFTER_FAILURE_MS };
+  return { kind: 'moment' };
 }
+
+/** Re-exported for the benchmarks: a user proven alive more recently than this is not validated again. */
+export { VALIDATION_SKIP_WINDOW_MS };

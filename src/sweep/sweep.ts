@@ -13,9 +13,10 @@ export interface SweepReport extends SweepCounts {
 }
 
 /**
- * The hourly validation, shared by the cron and `POST /admin/sweep`: checks the app token, then
- * runs one batch of due users (all users when `force`) and leaves the rest to the directory's alarm.
- * Throws a ConfigError, once, when the settings it needs are broken.
+ * The hourly validation, shared by the cron and `POST /admin/sweep`: checks the app token (and
+ * puts it back in KV), then runs one batch of the directory's (after any batch already running:
+ * they never overlap) and leaves the rest to its alarm. `force` starts a pass over every user in
+ * use. Throws a ConfigError, once, when the settings it needs are broken.
  */
 export async function runSweep(env: Env, options: { force: boolean }): Promise<SweepReport> {
   checkSweepSettings(env);

@@ -4,26 +4,14 @@ import { BrokerError, reauthorizationRequired, temporarilyUnavailable, unauthori
 import { getAppToken } from '../vault/app-token-cache';
 import { userVault } from '../vault/stubs';
 import type { UserAccessToken, UserTokenResult } from '../vault/vault-types';
+import { secondsUntil, unixSeconds, userTokenBody, type UserTokenBody } from './token-body';
+
+export type { UserTokenBody } from './token-body';
 
 /**
  * What the token routes and the `TokenBroker` RPC entrypoint answer: one implementation, so HTTP
  * and RPC callers get the same bodies and the same errors.
  */
-
-/** The body of GET /token and GET /token/users/:userId. */
-export interface UserTokenBody {
-  access_token: string;
-  token_type: 'bearer';
-  expires_in: number;
-  /** Unix seconds. */
-  expires_at: number;
-  /** Unix seconds: when Twitch issued this access token. */
-  obtained_at: number;
-  scopes: string[];
-  user_id: string;
-  login: string;
-  client_id: string;
-}
 
 /** The body of GET /token/app. */
 export interface AppTokenBody {
@@ -44,8 +32,6 @@ export interface UserTokenRequest {
   sessionVersion?: number;
 }
 
-const secondsUntil = (epochMs: number): number => Math.max(0, Math.floor((epochMs - Date.now()) / 1000));
-const unixSeconds = (epochMs: number): number => Math.floor(epochMs / 1000);
 
 /** The token, or the error that says why there is none. */
 function tokenOrThrow(result: UserTokenResult, whenMissing: BrokerError): UserAccessToken {
@@ -89,17 +75,7 @@ export async function userTokenAnswer(
       authorize_url: authorizeUrl,
     });
   }
-  return {
-    access_token: token.accessToken,
-    token_type: 'bearer',
-    expires_in: secondsUntil(token.expiresAt),
-    expires_at: unixSeconds(token.expiresAt),
-    obtained_at: unixSeconds(token.obtainedAt),
-    scopes: token.scopes,
-    user_id: token.userId,
-    login: token.login,
-    client_id: getConfig(env).clientId,
-  };
+  return userTokenBody(token, getConfig(env).clientId);
 }
 
 /** The app token body. */

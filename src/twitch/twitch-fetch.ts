@@ -58,9 +58,23 @@ async function errorMessage(response: Response): Promise<string> {
 
 /** One attempt: throws a TwitchError, marked `ambiguous` when Twitch may have acted on it. */
 async function attempt(makeRequest: () => Request, timeoutMs: number): Promise<TwitchAnswer> {
+  // A timer of our own, cleared as soon as the answer is read: `AbortSignal.timeout()` keeps its
+  // timer running for the whole timeout, and a pending timer keeps a Durable Object from
+  // hibernating, so every call to Twitch would be billed as 8 s (the sweep's attempt timeout).
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException('timed out', 'TimeoutError')), timeoutMs);
+  try {
+    return await readAnswer(makeRequest, controller.signal);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Sends the request and reads its answer (see `attempt`). */
+async function readAnswer(makeRequest: () => Request, signal: AbortSignal): Promise<TwitchAnswer> {
   let response: Response;
   try {
-    response = await fetch(makeRequest(), { signal: AbortSignal.timeout(timeoutMs) });
+    response = await fetch(makeRequest(), { signal });
   } catch (error) {
     const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
     // A dropped connection is as ambiguous as a timeout: the request may have reached Twitch and

@@ -6,6 +6,8 @@ import { logEvent } from '../log';
 import { mintAppToken, validateToken } from '../twitch/identity';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/twitch-fetch';
+import { brokerEvent } from '../notify/broker-event';
+import { NotificationOutbox } from '../notify/outbox';
 import { APP_TOKEN_SEAL_PURPOSE as SEAL_PURPOSE, publishAppToken } from './app-token-cache';
 import { APP_TOKEN_RENEW_MARGIN_MS, APP_TOKEN_SERVE_MARGIN_MS } from './timing';
 import type { AppAccessToken, AppTokenCheck, AppTokenResult } from './vault-types';
@@ -30,6 +32,8 @@ const FORCED_CHECK_INTERVAL_MS = 60_000;
 export class AppTokenMinter extends DurableObject<Env> {
   private current: AppAccessToken | null = null;
   private mintInFlight: Promise<AppTokenResult> | null = null;
+  /** Events for the app (NOTIFY_URL): `app_token.rotated`. */
+  private readonly outbox = new NotificationOutbox(this.ctx.storage);
   private forcedCheckInFlight: Promise<AppTokenResult> | null = null;
   /** In memory only: an evicted minter allows one extra check, which is harmless. */
   private lastForcedCheckAt = 0;
@@ -88,7 +92,7 @@ export class AppTokenMinter extends DurableObject<Env> {
       try {
         const info = await validateToken(getConfig(this.env), current.accessToken, BACKGROUND_BUDGET);
         if (info && (info.expiresAt === null || info.expiresAt - Date.now() > APP_TOKEN_RENEW_MARGIN_MS)) {
-          await this.resealIfOldKey(current);
+          await this.republish(current);
           return 'valid';
         }
       } catch (error) {
@@ -125,16 +129,40 @@ export class AppTokenMinter extends DurableObject<Env> {
     this.current = token;
     await publishAppToken(this.env.APP_TOKEN_CACHE, sealedAccessToken, token.expiresAt);
     logEvent('app_token.minted', {});
+    // Apps that hold the app token themselves (EventSub over WebSocket, chat) hear of the new one.
+    if (config.notify) {
+      await this.outbox.add(config, brokerEvent('app_token.rotated', { expires_at: new Date(token.expiresAt).toISOString() }));
+      await this.scheduleDelivery();
+    }
     return { ok: true, token };
   }
 
-  /** After a key rotation, the hourly check re-seals the stored token with the newest key. */
-  private async resealIfOldKey(token: AppAccessToken): Promise<void> {
+  private async scheduleDelivery(): Promise<void> {
+    const next = await this.outbox.nextAttemptAt();
+    if (next !== null) await this.ctx.storage.setAlarm(next);
+  }
+
+  /** Delivers queued events to the app (NOTIFY_URL); failures come back with backoff. */
+  override async alarm(): Promise<void> {
+    await this.outbox.deliverDue(getConfig(this.env));
+    await this.scheduleDelivery();
+  }
+
+  /**
+   * The hourly check publishes the token to KV again (re-sealed with the newest key after a key
+   * rotation), so the KV copy, which expires after a day at most, never lapses while the token
+   * lives: otherwise every isolate missing its memory would ask this one object for most of the
+   * token's ~58-day life. One KV write an hour.
+   */
+  private async republish(token: AppAccessToken): Promise<void> {
     const keys = getConfig(this.env).tokenKeys;
     const stored = await this.ctx.storage.get<StoredAppToken>(RECORD_KEY);
-    if (!stored || !(await isSealedWithOldKey(stored.sealedAccessToken, keys))) return;
-    const sealedAccessToken = await seal(token.accessToken, SEAL_PURPOSE, keys);
-    await this.ctx.storage.put<StoredAppToken>(RECORD_KEY, { ...stored, sealedAccessToken });
+    if (!stored) return;
+    let sealedAccessToken = stored.sealedAccessToken;
+    if (await isSealedWithOldKey(sealedAccessToken, keys)) {
+      sealedAccessToken = await seal(token.accessToken, SEAL_PURPOSE, keys);
+      await this.ctx.storage.put<StoredAppToken>(RECORD_KEY, { ...stored, sealedAccessToken });
+    }
     await publishAppToken(this.env.APP_TOKEN_CACHE, sealedAccessToken, token.expiresAt);
   }
 }

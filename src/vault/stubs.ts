@@ -20,6 +20,13 @@ export const appTokenMinter = (env: Env) => env.APP_TOKEN_MINTER.get(env.APP_TOK
 export const userDirectory = (env: Env) => env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME));
 
 /**
+ * The directory that sweeps `userId`. One directory keeps up with a million users
+ * (`npm run bench:sweep`); callers that know the user go through here so that sharding the
+ * directory later changes this function only.
+ */
+export const directoryFor = (env: Env, _userId: string) => userDirectory(env);
+
+/**
  * The single-use record named `name` (`state:<state>`, `session:<code>`, `cooldown:<what>`). The
  * object is addressed by the name's SHA-256: the platform keeps the names objects were made from,
  * and a state or code is a secret that must not sit there.

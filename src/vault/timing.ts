@@ -6,8 +6,12 @@ export const USER_REFRESH_MARGIN_MS = 5 * 60_000;
 export const FORCED_CHECK_WINDOW_MS = 30_000;
 /** Twitch requires validating every token hourly. */
 export const VALIDATION_INTERVAL_MS = 60 * 60_000;
-/** A token validated (or refreshed) more recently than this is not validated again. */
-export const VALIDATION_SKIP_WINDOW_MS = VALIDATION_INTERVAL_MS - 5 * 60_000;
+/**
+ * A token validated (or refreshed) more recently than this is not validated again when the sweep
+ * visits it. Short on purpose: the sweep visits each user once per cycle (src/sweep/schedule.ts),
+ * so a skipped visit means the next proof comes up to window + cycle later, still inside the hour.
+ */
+export const VALIDATION_SKIP_WINDOW_MS = 3 * 60_000;
 /** The sweep mints a new app token when less than this remains. */
 export const APP_TOKEN_RENEW_MARGIN_MS = 24 * 3600_000;
 /** The app token is never served with less than this left. */

@@ -8,9 +8,12 @@ import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/twitch-fetch';
 import { brokerEvent, type BrokerEvent, type RevocationReason } from '../notify/broker-event';
 import { NotificationOutbox } from '../notify/outbox';
+import { userTokenBody } from '../tokens/token-body';
 import { AuditTrail, type AuditEvent } from './audit-trail';
+import { LiveTokenSockets } from './live-tokens';
 import { RefreshBackoff } from './refresh-backoff';
 import { RevocationQueue } from './revocation-queue';
+import { directoryFor } from './stubs';
 import { FORCED_CHECK_WINDOW_MS, USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
 import type { NewGrant, UserTokenResult, UserValidation } from './vault-types';
 
@@ -70,6 +73,14 @@ export class UserVault extends DurableObject<Env> {
   private readonly revocations = new RevocationQueue(this.ctx.storage, () => this.purpose('revoke'));
   /** Events for the app (NOTIFY_URL), delivered in order by the alarm. */
   private readonly outbox = new NotificationOutbox(this.ctx.storage);
+  /** Bots holding a live connection for this user's tokens. */
+  private readonly live = new LiveTokenSockets(this.ctx);
+  /**
+   * The last routine validation of a generation, kept in memory only: storing it would cost a
+   * write per user-hour. The sweep's directory keeps the evidence, per batch (docs/storage.md).
+   */
+  private validatedInMemory: { generation: number; at: number } | null = null;
+  private rejoinInFlight: Promise<void> | null = null;
 
   private get config(): Config {
     return getConfig(this.env);
@@ -158,10 +169,9 @@ export class UserVault extends DurableObject<Env> {
       await this.revokeLater(replaced.filter((token) => token !== input.accessToken && token !== input.refreshToken));
     }
     await this.audit.append(input.userId, 'logged_in');
+    await this.pushCurrentToken();
     await this.notify(brokerEvent('user.authorized', { user_id: input.userId, login: input.login, scopes: input.scopes }));
-    if (live && !sameScopes(live.scopes, input.scopes)) {
-      await this.notify(brokerEvent('user.scopes_changed', { user_id: input.userId, login: input.login, previous_scopes: live.scopes, scopes: input.scopes }));
-    }
+    if (live) await this.notifyScopeChange(live.scopes, input.scopes);
     return { sessionVersion: this.record!.sessionVersion, stored: true };
   }
 
@@ -173,7 +183,11 @@ export class UserVault extends DurableObject<Env> {
    */
   private async isAlive(grant: StoredGrant): Promise<boolean> {
     const now = Date.now();
-    const provenAt = Math.max(grant.lastValidatedAt, this.confirmedAlive?.generation === grant.generation ? this.confirmedAlive.at : 0);
+    const provenAt = Math.max(
+      grant.lastValidatedAt,
+      this.confirmedAlive?.generation === grant.generation ? this.confirmedAlive.at : 0,
+      this.validatedInMemory?.generation === grant.generation ? this.validatedInMemory.at : 0,
+    );
     if (grant.expiresAt > now && now - provenAt < RECENTLY_PROVEN_MS) return true;
     try {
       const info = await validateToken(this.config, await this.accessTokenOf(grant), REQUEST_BUDGET);
@@ -201,8 +215,42 @@ export class UserVault extends DurableObject<Env> {
 
   /** The alarm serves two queues: revocations at Twitch and events for the app. */
   private async scheduleAlarm(): Promise<void> {
-    const due = [await this.revocations.nextAttemptAt(), await this.outbox.nextAttemptAt()].filter((at): at is number => at !== null);
+    const due = [await this.revocations.nextAttemptAt(), await this.outbox.nextAttemptAt(), this.liveRefreshDueAt()].filter(
+      (at): at is number => at !== null,
+    );
     if (due.length > 0) await this.ctx.storage.setAlarm(Math.min(...due));
+  }
+
+  /**
+   * With live connections open, nobody may ask for a token before it expires: the vault refreshes
+   * on its own shortly before, and pushes the new one (after a failed try, once the backoff allows).
+   */
+  private liveRefreshDueAt(): number | null {
+    const grant = this.record?.grant;
+    if (!grant || this.record?.status !== 'active' || !this.live.connected) return null;
+    return Math.max(grant.expiresAt - USER_REFRESH_MARGIN_MS, Date.now() + this.backoff.remainingMs());
+  }
+
+  /** GET /token/users/:id/live, forwarded by the Worker once it has checked the key and the user. */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') return new Response('expected a WebSocket upgrade', { status: 426 });
+    await this.load();
+    const current = await this.currentToken();
+    if (!current.ok) return new Response('no grant', { status: 404 });
+    const response = this.live.accept({ type: 'token', ...userTokenBody(current.token, this.config.clientId) }, request);
+    await this.scheduleAlarm();
+    return response;
+  }
+
+  /** Live connections hear of a new token at once. */
+  private async pushCurrentToken(): Promise<void> {
+    if (!this.live.connected) return;
+    const current = await this.currentToken();
+    if (current.ok) this.live.broadcast({ type: 'token', ...userTokenBody(current.token, this.config.clientId) });
+  }
+
+  override async webSocketClose(socket: WebSocket, code: number): Promise<void> {
+    socket.close(code === 1005 ? 1000 : code, 'closed');
   }
 
   /** Tells the app (NOTIFY_URL) about an event of this user, from the alarm, never on the request path. */
@@ -218,6 +266,8 @@ export class UserVault extends DurableObject<Env> {
     if (!record) return;
     await this.revocations.runDue(this.config, record.userId);
     await this.outbox.deliverDue(this.config);
+    const liveDue = this.liveRefreshDueAt();
+    if (liveDue !== null && liveDue <= Date.now()) await this.refreshOnce(BACKGROUND_BUDGET);
     await this.scheduleAlarm();
   }
 
@@ -235,6 +285,9 @@ export class UserVault extends DurableObject<Env> {
     }
     if (record.status === 'revoked') return { ok: false, error: 'reauthorization_required' };
     if (!record.grant) return { ok: false, error: 'not_found' };
+
+    // An expired token is one the sweep may have set aside as idle: a refresh brings the user back.
+    const expiredGeneration = record.grant.expiresAt <= Date.now() ? record.grant.generation : null;
 
     if (request.forceRefresh) {
       const checked = await this.checkOnce();
@@ -258,6 +311,7 @@ export class UserVault extends DurableObject<Env> {
         }
       }
     }
+    if (expiredGeneration !== null && this.record?.grant && this.record.grant.generation !== expiredGeneration) await this.rejoinSweep();
     return this.currentToken();
   }
 
@@ -386,7 +440,16 @@ export class UserVault extends DurableObject<Env> {
     // A token Twitch just issued needs no forced check: callers who raced the refresh share it.
     this.confirmedAlive = { generation: grant.generation + 1, at: now };
     await this.audit.append(current.userId, 'refreshed');
+    await this.pushCurrentToken();
+    if (fresh.scopes.length > 0) await this.notifyScopeChange(current.grant.scopes, fresh.scopes);
     return { kind: 'refreshed' };
+  }
+
+  /** Tells the app when Twitch reports other scopes than the broker held (a refresh, a validation). */
+  private async notifyScopeChange(previous: readonly string[], scopes: readonly string[]): Promise<void> {
+    const record = this.record;
+    if (!record || sameScopes(previous, scopes)) return;
+    await this.notify(brokerEvent('user.scopes_changed', { user_id: record.userId, login: record.login, previous_scopes: previous, scopes }));
   }
 
   /** Twitch has definitively refused the grant: forget the tokens, keep the user marked revoked. */
@@ -403,29 +466,36 @@ export class UserVault extends DurableObject<Env> {
     });
     this.plainAccessToken = null;
     await this.audit.append(record.userId, 'revoked', reason);
+    this.live.broadcast({ type: 'revoked', reason: notifiedAs });
     await this.notify(brokerEvent('user.revoked', { user_id: record.userId, login: record.login, reason: notifiedAs }));
   }
 
   /**
-   * The hourly check: ask Twitch whether the token still lives; on 401 refresh once; on a
-   * definitive refusal mark the user revoked. Skips users validated within the last hour.
+   * The sweep's check: ask Twitch whether the token still lives; on 401 refresh once; on a
+   * definitive refusal mark the user revoked. Skips users proven alive within the skip window, and
+   * answers `idle` without calling Twitch when the access token has expired and no caller asked
+   * for a new one (no token of this user is in use; the refresh a caller triggers re-proves the
+   * grant and brings the user back). A routine success writes nothing unless something changed:
+   * the sweep's directory records the batch as the evidence; a forced one adds an audit entry.
    */
   async validate(options: { force?: boolean } = {}): Promise<UserValidation> {
+    if (this.refreshInFlight) await this.refreshInFlight;
     const record = await this.load();
     const grant = record?.grant;
     if (!record || !grant || record.status !== 'active') return { outcome: 'inactive', lastValidatedAt: null };
     const now = Date.now();
-    if (!options.force && now - grant.lastValidatedAt < VALIDATION_SKIP_WINDOW_MS) {
-      return { outcome: 'skipped', lastValidatedAt: grant.lastValidatedAt };
+    const lastProof = Math.max(grant.lastValidatedAt, this.validatedInMemory?.generation === grant.generation ? this.validatedInMemory.at : 0);
+    if (!options.force && grant.expiresAt <= now) return { outcome: 'idle', lastValidatedAt: lastProof };
+    if (!options.force && now - lastProof < VALIDATION_SKIP_WINDOW_MS) {
+      return { outcome: 'skipped', lastValidatedAt: lastProof };
     }
-    if (this.refreshInFlight) await this.refreshInFlight;
 
     let info;
     try {
       info = await validateToken(this.config, await this.accessTokenOf(grant), BACKGROUND_BUDGET);
     } catch (error) {
       await this.audit.append(record.userId, 'validate_failed', describeFailure(error));
-      return { outcome: 'failed', lastValidatedAt: grant.lastValidatedAt };
+      return { outcome: 'failed', lastValidatedAt: lastProof };
     }
     if (info === null) {
       await this.neverServeAgain(grant);
@@ -437,20 +507,44 @@ export class UserVault extends DurableObject<Env> {
 
     const current = this.record;
     if (current?.grant?.generation === grant.generation) {
-      await this.save({
-        ...current,
-        login: info.login ?? current.login,
-        grant: {
-          ...current.grant,
-          ...(await this.resealedIfOldKey(current.grant)),
-          lastValidatedAt: now,
-          expiresAt: info.expiresAt ?? current.grant.expiresAt,
-          scopes: info.scopes.length > 0 ? info.scopes : current.grant.scopes,
-        },
-      });
+      this.validatedInMemory = { generation: grant.generation, at: now };
+      const resealed = await this.resealedIfOldKey(current.grant);
+      const login = info.login ?? current.login;
+      const scopes = info.scopes.length > 0 ? info.scopes : current.grant.scopes;
+      const expiresAt = info.expiresAt ?? current.grant.expiresAt;
+      // Twitch's expires_in counts down in whole seconds: a drift under a minute is not news.
+      const changed =
+        Object.keys(resealed).length > 0 ||
+        login !== current.login ||
+        scopes.join(' ') !== current.grant.scopes.join(' ') ||
+        Math.abs(expiresAt - current.grant.expiresAt) > 60_000;
+      if (changed) {
+        await this.save({ ...current, login, grant: { ...current.grant, ...resealed, lastValidatedAt: now, expiresAt, scopes } });
+        await this.notifyScopeChange(current.grant.scopes, scopes);
+      }
     }
-    await this.audit.append(record.userId, 'validated');
+    // An operator's forced sweep (rare, and asked for) is worth an entry in the user's own trail.
+    if (options.force) await this.audit.append(record.userId, 'validated');
     return { outcome: 'validated', lastValidatedAt: now };
+  }
+
+  /**
+   * Tells the sweep's directory that this user has a token in use again (it may have set them
+   * aside as idle). Once per idle spell, not per request; a failure only costs that user their
+   * visits until the next login, so it is logged and the caller is served anyway.
+   */
+  private rejoinSweep(): Promise<void> {
+    const userId = this.record?.userId;
+    if (!userId) return Promise.resolve();
+    this.rejoinInFlight ??= directoryFor(this.env, userId)
+      .rejoin(userId)
+      .catch((error: unknown) => {
+        logEvent('sweep.rejoin_failed', { userId, reason: error instanceof Error ? error.name : 'unknown' });
+      })
+      .finally(() => {
+        this.rejoinInFlight = null;
+      });
+    return this.rejoinInFlight;
   }
 
   /** Values sealed with a retired key are re-sealed with the newest one on their next write. */
@@ -520,6 +614,7 @@ export class UserVault extends DurableObject<Env> {
       await this.revokeLater(failed, { alreadyTried: true });
     }
     await this.audit.append(record.userId, status, failed.length ? `${failed.length} revocation(s) at Twitch failed; retrying` : undefined);
+    this.live.broadcast({ type: 'revoked', reason: status });
     if (grant) await this.notify(brokerEvent('user.revoked', { user_id: record.userId, login: record.login, reason: status }));
   }
 

@@ -31,8 +31,11 @@ export interface NewGrant {
   validatedAt: number;
 }
 
-/** What one validation of one user came to. */
-export type ValidationOutcome = 'validated' | 'refreshed' | 'revoked' | 'failed' | 'skipped' | 'inactive';
+/**
+ * What one validation of one user came to. `idle`: the access token has expired and no caller
+ * asked for a new one, so no token of this user is in use and there is nothing to validate.
+ */
+export type ValidationOutcome = 'validated' | 'refreshed' | 'revoked' | 'failed' | 'skipped' | 'idle' | 'inactive';
 
 /** The sweep's answer for one user: the outcome and when the user was last known valid. */
 export interface UserValidation {

@@ -1,0 +1,274 @@
+/**
+ * What the broker's own work costs, in dollars: runs bench/cost/measure.cost.ts inside workerd
+ * (the real sweep and token code over simulated users, with the platform metered), turns its
+ * counts into per-user-hour and per-request figures, prices them with Cloudflare's published
+ * prices (PRICES below, with where and when they were read) at 1k, 10k and 100k users on the Paid
+ * plan, and finds the most users whose overhead fits in half of every Free daily quota.
+ *
+ *   npm run bench:cost [-- --latency-ms 120] [-- --profile daily|always]
+ *
+ * Its last line is `cost: $X/month at 100k users (paid), free plan holds N users`, X being the
+ * overhead above the $5 base for the chosen usage profile (default `daily`; see PROFILES).
+ */
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { SWEEP_CYCLE_MS, sweepBatchSize, sweepConcurrency, MAX_TICK_MS, MIN_TICK_MS } from '../src/sweep/schedule';
+
+/**
+ * Cloudflare's prices and Free quotas, read 2026-11-29:
+ * - Durable Objects: developers.cloudflare.com/durable-objects/platform/pricing/ (page "Last updated
+ *   Jun 19, 2026"): requests 1 million/month + $0.15/million (Free 100,000/day; RPC calls and alarm
+ *   invocations each count); duration 400,000 GB-s/month + $12.50/million GB-s (Free 13,000 GB-s/day;
+ *   wall time while active or unable to hibernate, at 128 MB); SQLite rows read 25 billion/month +
+ *   $0.001/million (Free 5 million/day); rows written 50 million/month + $1.00/million (Free
+ *   100,000/day; each setAlarm is a row written; key-value calls are rows); stored data 5 GB-month +
+ *   $0.20/GB-month (Free 5 GB).
+ * - Workers KV: developers.cloudflare.com/kv/platform/pricing/: reads 10 million/month +
+ *   $0.50/million (Free 100,000/day), writes 1 million/month + $5.00/million (Free 1,000/day).
+ * - Workers: developers.cloudflare.com/workers/platform/pricing/ (Standard, as quoted on
+ *   developers.cloudflare.com/workflows/reference/pricing/): requests 10 million/month +
+ *   $0.30/million (Free 100,000/day); the broker's own Worker invocations are the hourly cron only.
+ * - Limits: developers.cloudflare.com/workers/platform/limits/: subrequests 50/request Free,
+ *   10,000/request Paid; 6 simultaneous outgoing connections per invocation.
+ */
+const PRICES = {
+  readOn: '2026-11-29',
+  baseMonthly: 5,
+  doRequests: { includedMonthly: 1e6, perMillion: 0.15, freeDaily: 100_000 },
+  doGbSeconds: { includedMonthly: 400_000, perMillion: 12.5, freeDaily: 13_000 },
+  rowsRead: { includedMonthly: 25e9, perMillion: 0.001, freeDaily: 5e6 },
+  rowsWritten: { includedMonthly: 50e6, perMillion: 1.0, freeDaily: 100_000 },
+  storageGb: { includedMonthly: 5, perGbMonth: 0.2, freeTotal: 5 },
+  kvReads: { includedMonthly: 10e6, perMillion: 0.5, freeDaily: 100_000 },
+  kvWrites: { includedMonthly: 1e6, perMillion: 5.0, freeDaily: 1_000 },
+  workerRequests: { includedMonthly: 10e6, perMillion: 0.3, freeDaily: 100_000 },
+} as const;
+/** Duration is billed at 128 MB per object, whatever it uses. */
+const GB_PER_OBJECT = 0.125;
+const DAYS_PER_MONTH = 30;
+const HOURS_PER_MONTH = 24 * DAYS_PER_MONTH;
+
+/**
+ * How users use the broker. Only a user with a token in use costs hourly validations: a token
+ * that expired with nobody asking for another is set aside (idle) until a caller's refresh brings
+ * the user back. Twitch user tokens live about four hours.
+ * - `daily`: each user's token is fetched once a day, so it is in use about 4 h a day, then idle
+ *   (one idle spell a day: one visit to set them aside, one call to bring them back).
+ * - `always`: every user's token is in use every hour (a bot acting for every user all the time).
+ */
+const PROFILES = {
+  daily: { inUseShare: 4 / 24, idleSpellsPerDay: 1 },
+  always: { inUseShare: 1, idleSpellsPerDay: 0 },
+} as const;
+
+const { values: flags } = parseArgs({
+  options: {
+    'latency-ms': { type: 'string', default: '120' },
+    profile: { type: 'string', default: 'daily' },
+  },
+});
+const LATENCY_MS = Number(flags['latency-ms']);
+const profileName = flags.profile as keyof typeof PROFILES;
+if (!(profileName in PROFILES)) throw new Error(`--profile must be one of ${Object.keys(PROFILES).join(', ')}`);
+
+interface Usage {
+  requests: Record<string, number>;
+  alarms: number;
+  rowsRead: number;
+  rowsWritten: number;
+  kvReads: number;
+  kvWrites: number;
+  wallMs: Record<string, number>;
+  twitchCalls: number;
+  logLines: number;
+}
+interface Measurement {
+  latencyMs: number;
+  users: number;
+  simulatedHours: number;
+  clock: { alarms: number; crons: number };
+  visits: number;
+  batches: number;
+  sweep: Usage;
+  idle: { users: number; visitsEstimate: number; usage: Usage; inUseUsers: number; durationMs: number };
+  rejoin: { requests: number; usage: Usage };
+  userRequest: { requests: number; usage: Usage };
+  appRequest: { requests: number; usage: Usage };
+  storage: { vaultBytes: number; directoryBytesPerUser: number };
+}
+
+function measure(): Measurement {
+  console.log('measuring inside workerd (bench/cost/measure.cost.ts, about a minute)…');
+  const run = spawnSync('npx', ['vitest', 'run', '--config', 'bench/cost/vitest.config.ts'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const line = `${run.stdout}\n${run.stderr}`.split('\n').find((l) => l.includes('COST_MEASUREMENT '));
+  if (run.status !== 0 || !line) {
+    console.error(run.stdout.slice(-4000), run.stderr.slice(-4000));
+    throw new Error('the measurement failed');
+  }
+  return JSON.parse(line.slice(line.indexOf('COST_MEASUREMENT ') + 'COST_MEASUREMENT '.length)) as Measurement;
+}
+
+const sum = (record: Record<string, number>) => Object.values(record).reduce((a, b) => a + b, 0);
+
+/** Resource use per month (or per day, /30) of the broker's own work. */
+interface Monthly {
+  doRequests: number;
+  gbSeconds: number;
+  rowsRead: number;
+  rowsWritten: number;
+  kvReads: number;
+  kvWrites: number;
+  workerRequests: number;
+  storageGb: number;
+  twitchCalls: number;
+}
+
+/** Unit costs derived from the measurement. */
+function unitCosts(m: Measurement) {
+  const s = m.sweep;
+  const visitsPerUserHour = m.visits / (m.users * m.simulatedHours);
+  // Each visit: one vault RPC, awaited for Twitch's answer plus the vault's own overhead. A vault
+  // not visited for an hour has usually been evicted: add the one row its record costs to read.
+  const vaultOverheadMs = Math.max(0, s.wallMs.UserVault! / m.visits - m.latencyMs);
+  const calls = m.clock.alarms + m.clock.crons;
+  const perBatch = {
+    rowsRead: s.rowsRead / calls,
+    rowsWritten: s.rowsWritten / calls,
+    // The directory's alarm beyond waiting for its round of vault calls (one round per batch here).
+    overheadMs: Math.max(0, (s.wallMs['UserDirectory.alarm'] ?? 0) / m.clock.alarms - (m.latencyMs + vaultOverheadMs)),
+  };
+  const perCron = {
+    doRequests: 2, // the minter's check and the directory's batch
+    twitchCalls: 1,
+    kvWrites: s.kvWrites / m.clock.crons,
+    minterMs: s.wallMs.AppTokenMinter! / m.clock.crons,
+  };
+  // Idle spells: the visit that sets a user aside (no Twitch call), and the call that brings them back.
+  // The idle phase also visited the users in use: take their share of the sweep's use out.
+  const cycleShare = m.idle.durationMs / 3600_000 / m.simulatedHours;
+  const idle = m.idle.usage;
+  const perIdleSpell = {
+    doRequests: 2,
+    rowsWritten: (idle.rowsWritten - s.rowsWritten * cycleShare) / m.idle.users + (m.rejoin.usage.rowsWritten / m.rejoin.requests - 2),
+    rowsRead: Math.max(0, (idle.rowsRead - s.rowsRead * cycleShare) / m.idle.users) + m.rejoin.usage.rowsRead / m.rejoin.requests,
+    wallMs: (m.rejoin.usage.wallMs.UserDirectory ?? 0) / m.rejoin.requests + 5,
+  };
+  return { visitsPerUserHour, vaultOverheadMs, perBatch, perCron, perIdleSpell };
+}
+
+/** The broker's own monthly use at `users` users with `profile`, Twitch answering in `latencyMs`. */
+function monthly(m: Measurement, users: number, profile: (typeof PROFILES)[keyof typeof PROFILES], latencyMs: number): Monthly {
+  const u = unitCosts(m);
+  const inUse = Math.max(1, users * profile.inUseShare);
+  const visitsPerHour = inUse * u.visitsPerUserHour;
+  // Batches: spaced by the schedule while users wait, one a minute at most when few are due.
+  const spacingMs = Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, (SWEEP_CYCLE_MS / 2) * (sweepBatchSize(inUse) / inUse)));
+  const batchesPerHour = Math.min(visitsPerHour, 3600_000 / spacingMs);
+  const rounds = Math.ceil(visitsPerHour / batchesPerHour / sweepConcurrency(inUse));
+  const directoryMsPerHour = batchesPerHour * (rounds * (latencyMs + u.vaultOverheadMs) + u.perBatch.overheadMs);
+  const vaultMsPerHour = visitsPerHour * (latencyMs + u.vaultOverheadMs);
+  const spellsPerMonth = users * profile.idleSpellsPerDay * DAYS_PER_MONTH;
+  const h = HOURS_PER_MONTH;
+  return {
+    doRequests: h * (visitsPerHour + batchesPerHour + u.perCron.doRequests) + spellsPerMonth * u.perIdleSpell.doRequests,
+    gbSeconds: (GB_PER_OBJECT * (h * (vaultMsPerHour + directoryMsPerHour + u.perCron.minterMs) + spellsPerMonth * u.perIdleSpell.wallMs)) / 1000,
+    rowsRead: h * (visitsPerHour * 1 + batchesPerHour * u.perBatch.rowsRead) + spellsPerMonth * u.perIdleSpell.rowsRead,
+    rowsWritten: h * batchesPerHour * u.perBatch.rowsWritten + spellsPerMonth * u.perIdleSpell.rowsWritten,
+    kvReads: 0,
+    kvWrites: h * u.perCron.kvWrites,
+    workerRequests: h,
+    storageGb: (users * (m.storage.vaultBytes + m.storage.directoryBytesPerUser)) / 1e9,
+    twitchCalls: h * (visitsPerHour + u.perCron.twitchCalls),
+  };
+}
+
+/** Dollars above the $5 base for a month's use on the Paid plan, item by item. */
+function paidDollars(use: Monthly): Record<string, number> {
+  const over = (amount: number, price: { includedMonthly: number; perMillion: number }) => (Math.max(0, amount - price.includedMonthly) / 1e6) * price.perMillion;
+  return {
+    'DO requests': over(use.doRequests, PRICES.doRequests),
+    'DO duration': over(use.gbSeconds, PRICES.doGbSeconds),
+    'rows read': over(use.rowsRead, PRICES.rowsRead),
+    'rows written': over(use.rowsWritten, PRICES.rowsWritten),
+    storage: Math.max(0, use.storageGb - PRICES.storageGb.includedMonthly) * PRICES.storageGb.perGbMonth,
+    'KV writes': over(use.kvWrites, PRICES.kvWrites),
+    'Worker requests': over(use.workerRequests, PRICES.workerRequests),
+  };
+}
+
+/** A day's overhead as a share of each Free daily quota (storage: of the total). */
+function freeShares(use: Monthly): Record<string, number> {
+  const day = (n: number) => n / DAYS_PER_MONTH;
+  return {
+    'DO requests': day(use.doRequests) / PRICES.doRequests.freeDaily,
+    'DO duration': day(use.gbSeconds) / PRICES.doGbSeconds.freeDaily,
+    'rows read': day(use.rowsRead) / PRICES.rowsRead.freeDaily,
+    'rows written': day(use.rowsWritten) / PRICES.rowsWritten.freeDaily,
+    'KV reads': day(use.kvReads) / PRICES.kvReads.freeDaily,
+    'KV writes': day(use.kvWrites) / PRICES.kvWrites.freeDaily,
+    'Worker requests': day(use.workerRequests) / PRICES.workerRequests.freeDaily,
+    storage: use.storageGb / PRICES.storageGb.freeTotal,
+  };
+}
+
+/** Whether a day's overhead fits in half of every Free daily quota. */
+const fitsHalfOfFree = (use: Monthly): boolean => Object.values(freeShares(use)).every((share) => share <= 0.5);
+
+/** The quota a day's overhead uses most of, and how much. */
+function tightestFreeQuota(use: Monthly): string {
+  const [name, share] = Object.entries(freeShares(use)).sort((a, b) => b[1] - a[1])[0]!;
+  return `${name} ${(share * 100).toFixed(0)}%`;
+}
+
+/** The most users whose overhead fits in half of every Free daily quota. */
+function freePlanHolds(m: Measurement, profile: (typeof PROFILES)[keyof typeof PROFILES]): number {
+  let low = 0;
+  let high = 10_000_000;
+  while (high - low > 10) {
+    const mid = Math.floor((low + high) / 2);
+    if (fitsHalfOfFree(monthly(m, mid, profile, LATENCY_MS))) low = mid;
+    else high = mid;
+  }
+  return Math.floor(low / 100) * 100;
+}
+
+const money = (n: number) => `$${n.toFixed(2)}`;
+const m = measure();
+const u = unitCosts(m);
+const perRequest = (entry: { requests: number; usage: Usage }) =>
+  `${(sum(entry.usage.requests) / entry.requests).toFixed(2)} DO requests, ${(entry.usage.rowsRead / entry.requests).toFixed(1)} rows read, ${(entry.usage.rowsWritten / entry.requests).toFixed(1)} rows written, ${(entry.usage.kvReads / entry.requests).toFixed(2)} KV reads, ${(entry.usage.twitchCalls / entry.requests).toFixed(2)} Twitch calls`;
+
+console.log(`\nMeasured in workerd: ${m.users} users in use for ${m.simulatedHours.toFixed(1)} simulated hours, Twitch answering in ${m.latencyMs} ms`);
+console.log(`  per user-hour in use: ${u.visitsPerUserHour.toFixed(3)} vault visits (1 DO request each, ${u.vaultOverheadMs.toFixed(1)} ms beyond Twitch's answer), 0 rows written per user, ${(m.sweep.logLines / m.users / m.simulatedHours).toFixed(2)} log lines`);
+console.log(`  per directory batch: ${u.perBatch.rowsRead.toFixed(1)} rows read, ${u.perBatch.rowsWritten.toFixed(1)} rows written (cursor, evidence, alarms); per hourly cron: 2 DO requests, 1 Twitch call, ${u.perCron.kvWrites.toFixed(0)} KV write`);
+console.log(`  per idle spell (set aside, then brought back): ${u.perIdleSpell.doRequests} DO requests, ${u.perIdleSpell.rowsWritten.toFixed(1)} rows written`);
+console.log(`  storage: ${(m.storage.vaultBytes / 1024).toFixed(1)} KiB per vault, ${m.storage.directoryBytesPerUser.toFixed(0)} bytes per user in the directory`);
+console.log(`\nPer caller request (what callers pay for, not overhead):`);
+console.log(`  GET /token/users/:id, warm: ${perRequest(m.userRequest)}`);
+console.log(`  GET /token/app, warm: ${perRequest(m.appRequest)}`);
+console.log(`  GET /token/users/:id bringing an idle user back (refresh + rejoin): ${perRequest(m.rejoin)}`);
+
+console.log(`\nOverhead above the $${PRICES.baseMonthly} Paid base, per month (prices read ${PRICES.readOn}):`);
+console.log('| profile | Twitch | users | DO requests | GB-s | rows written | $ requests | $ duration | $ other | $ total |');
+console.log('|---|---|---|---|---|---|---|---|---|---|');
+for (const [name, profile] of Object.entries(PROFILES)) {
+  for (const [users, latencyMs] of [[1_000, LATENCY_MS], [10_000, LATENCY_MS], [100_000, LATENCY_MS], [100_000, 400]] as const) {
+    if (latencyMs === 400 && LATENCY_MS === 400) continue;
+    const use = monthly(m, users, profile, latencyMs);
+    const dollars = paidDollars(use);
+    const total = sum(dollars);
+    const other = Math.max(0, total - dollars['DO requests']! - dollars['DO duration']!);
+    console.log(
+      `| ${name} | ${latencyMs} ms | ${users.toLocaleString('en')} | ${(use.doRequests / 1e6).toFixed(2)} M | ${(use.gbSeconds / 1e3).toFixed(0)} k | ${(use.rowsWritten / 1e6).toFixed(2)} M | ${money(dollars['DO requests']!)} | ${money(dollars['DO duration']!)} | ${money(other)} | ${money(total)} |`,
+    );
+  }
+}
+for (const [name, profile] of Object.entries(PROFILES)) {
+  const holds = freePlanHolds(m, profile);
+  const tightest = tightestFreeQuota(monthly(m, holds, profile, LATENCY_MS));
+  console.log(`free plan, ${name}: ${holds.toLocaleString('en')} users within half of every daily quota (tightest: ${tightest} of the daily quota)`);
+}
+const profile = PROFILES[profileName];
+const headline = sum(paidDollars(monthly(m, 100_000, profile, LATENCY_MS)));
+console.log(`(profile ${profileName}: ${(profile.inUseShare * 100).toFixed(0)}% of users with a token in use at any time, ${profile.idleSpellsPerDay} idle spell(s) a day)`);
+console.log(`cost: $${headline.toFixed(2)}/month at 100k users (paid), free plan holds ${freePlanHolds(m, profile)} users`);

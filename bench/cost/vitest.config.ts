@@ -1,0 +1,28 @@
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+import { createTwitchStandin } from '../../test/twitch-standin/index';
+import { createStandinNodeListener } from '../../test/twitch-standin/node-host';
+import { TEST_BINDINGS } from '../../test/test-bindings';
+
+/**
+ * The cost measurement (bench/cost/measure.cost.ts) inside workerd, with the same bindings and
+ * Twitch stand-in as the tests. Run through `npm run bench:cost`, which prices what it prints.
+ */
+const twitch = createTwitchStandin();
+
+export default defineConfig({
+  test: {
+    root: new URL('../..', import.meta.url).pathname,
+    include: ['bench/cost/*.cost.ts'],
+    testTimeout: 600_000,
+  },
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: './wrangler.toml' },
+      miniflare: {
+        bindings: TEST_BINDINGS,
+        outboundService: { node: createStandinNodeListener(twitch) },
+      },
+    }),
+  ],
+});
