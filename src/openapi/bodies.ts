@@ -182,6 +182,29 @@ export const deviceAuthorizedBody = named(
   "The user approved: the grant is stored; fetch tokens with GET /token/users/{userId}.",
 );
 
+export const sweepEvidenceBody = named(
+  z.object({
+    batches: z.array(
+      z.object({
+        batch: z.int(),
+        started_at: z.iso.datetime(),
+        finished_at: z.iso.datetime(),
+        moments_from: describe(z.iso.datetime(), 'the first moment of the cycle this batch covered'),
+        moments_to: z.iso.datetime(),
+        visited: z.int(),
+        validated: z.int(),
+        refreshed: z.int(),
+        revoked: z.int(),
+        failed: z.int(),
+        skipped: z.int(),
+        not_validated: describe(z.array(z.object({ user_id: z.string(), outcome: z.string() })), 'users found revoked or not validated, and why'),
+      }),
+    ),
+  }),
+  'SweepEvidence',
+  "The sweep's last 100 batches, newest first.",
+);
+
 /** True when A and B are the same type (each assignable to the other). */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 

@@ -5,7 +5,7 @@ import type { AppEnv } from '../env';
 import { BrokerError } from '../errors';
 import { userIdParam } from '../http/params';
 import { validateInput } from '../http/validate-input';
-import { sweepReportBody, userEventsBody } from '../openapi/bodies';
+import { sweepEvidenceBody, sweepReportBody, userEventsBody } from '../openapi/bodies';
 import { errorResponse, jsonResponse, retryAfter } from '../openapi/describe';
 import { runSweep } from '../sweep/sweep';
 import { oneTimeStore, userDirectory, userVault } from '../vault/stubs';
@@ -49,7 +49,15 @@ export const adminRoutes = new Hono<AppEnv>()
    * counts, and the users it found revoked or could not validate. Routine validations are kept
    * here rather than in each user's trail.
    */
-  .get('/admin/sweep/evidence', requireApiKey('admin'), async (c) => {
+  .get('/admin/sweep/evidence', describeRoute({
+    tags: ['admin'],
+    summary: "The sweep's evidence: what each of the last 100 batches covered and found",
+    responses: {
+      200: jsonResponse('the batches, newest first', sweepEvidenceBody),
+      401: errorResponse('`unauthorized`: missing or unknown API key'),
+      403: errorResponse('`insufficient_scope`: the API key lacks the `admin` scope'),
+    },
+  }), requireApiKey('admin'), async (c) => {
     const batches = await userDirectory(c.env).evidence(100);
     const iso = (at: number) => new Date(at).toISOString();
     c.header('Cache-Control', 'no-store');

@@ -11,7 +11,7 @@ import { userIdParam } from '../http/params';
 import { parseScopes } from '../http/scopes';
 import { validateInput } from '../http/validate-input';
 import { appTokenBody, deletedBody, insufficientScopeBody, scopeRefusedBody, userTokenBody } from '../openapi/bodies';
-import { errorResponse, jsonResponse, retryAfter } from '../openapi/describe';
+import { apiKeySecurity, errorResponse, jsonResponse, retryAfter } from '../openapi/describe';
 import { appTokenAnswer, unknownUser, userTokenAnswer } from '../tokens/token-answers';
 import { userVault } from '../vault/stubs';
 
@@ -119,7 +119,21 @@ export const tokenRoutes = new Hono<AppEnv>()
    * API key comes as `Authorization: Bearer`, or, where a WebSocket cannot set headers, as the
    * subprotocol `bearer.<key>` beside `twitch-token-broker`.
    */
-  .get('/token/users/:userId/live', validateInput('param', userIdParam), async (c) => {
+  .get('/token/users/:userId/live', describeRoute({
+    tags: ['tokens'],
+    summary: "A WebSocket with a user's token: the current one, every rotation, the revocation",
+    description: 'Open as a WebSocket. Messages: `{"type":"token", …the UserToken fields}` at once and on every rotation, `{"type":"revoked"}` when the grant ends. Where a WebSocket cannot set headers, the API key may come as the subprotocol `bearer.<key>` beside `twitch-token-broker`.',
+    // Checked in the handler (the key may come as a subprotocol), so declared here.
+    security: apiKeySecurity('users'),
+    responses: {
+      101: { description: 'switching to the WebSocket' },
+      401: errorResponse('`unauthorized`: missing or unknown API key; `reauthorization_required`: Twitch no longer accepts the grant'),
+      403: errorResponse('`insufficient_scope`: the API key lacks the `users` scope'),
+      404: errorResponse('`not_found`: this user never logged in, or logged out'),
+      426: errorResponse('`upgrade_required`: not opened as a WebSocket'),
+      503: errorResponse('`temporarily_unavailable`: Twitch is failing and no valid token is left', retryAfter),
+    },
+  }), validateInput('param', userIdParam), async (c) => {
     if (c.req.header('Upgrade')?.toLowerCase() !== 'websocket') {
       throw new BrokerError(426, 'upgrade_required', 'open this URL as a WebSocket', { Upgrade: 'websocket' });
     }
