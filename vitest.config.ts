@@ -1,7 +1,7 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
-import { createTwitchStandin } from './test/twitch-standin/index';
-import { createStandinNodeListener } from './test/twitch-standin/node-host';
+import { createTwitchStandin } from './standin/index';
+import { createStandinNodeListener } from './standin/node-host';
 import { TEST_BINDINGS } from './test/test-bindings';
 
 /**

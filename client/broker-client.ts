@@ -1,6 +1,7 @@
 import { brokerErrorFrom, BrokerError, isErrorBody, LoginFailedError, trimBaseUrl, type ErrorContext } from './errors.js';
 import { codeChallengeOf, newCodeVerifier } from './pkce.js';
 import { TokenCache } from './token-cache.js';
+import { watchUserToken, type TokenWatch, type WatchUserTokenOptions } from './watch-user-token.js';
 import type { AppTokenBody, SessionBody, UserTokenBody } from './types.js';
 
 /** Scopes as a list or a space-separated string. */
@@ -52,6 +53,11 @@ export interface BrokerClient {
   getAppToken(options?: { forceRefresh?: boolean }): Promise<AppTokenBody>;
   /** Server side: a stored user's access token (GET /token/users/:userId). */
   getUserToken(userId: string, options?: UserTokenOptions): Promise<UserTokenBody>;
+  /**
+   * Server side: a live connection for one user's tokens; `onToken` gets the current token and every
+   * new one (reconnects on its own). For bots holding chat or EventSub connections.
+   */
+  watchUserToken(userId: string, onToken: (token: UserTokenBody) => void, options?: WatchUserTokenOptions): TokenWatch;
   /** Browser: starts a PKCE login; the browser leaves the page for Twitch's consent page. */
   login(options?: LoginOptions): Promise<void>;
   /**
@@ -179,6 +185,11 @@ export function createBrokerClient(options: BrokerClientOptions): BrokerClient {
 
     getUserToken(userId, request = {}) {
       return userToken(`user:${userId}`, `/token/users/${encodeURIComponent(userId)}`, request, () => ({ headers: apiKeyHeaders() }), false);
+    },
+
+    watchUserToken(userId, onToken, watchOptions = {}) {
+      if (!options.apiKey) throw new TypeError('watchUserToken needs an apiKey (scope users): it is for servers, not browsers');
+      return watchUserToken(baseUrl, options.apiKey, userId, onToken, watchOptions);
     },
 
     async login(request = {}) {

@@ -1,22 +1,38 @@
 /**
- * `npm start`: runs the broker locally with `wrangler dev` (local KV and Durable Objects, state kept
- * in .wrangler/state). On first run it writes .dev.vars with fresh random keys. When the Twitch
- * base URL points at this machine (the default), it also starts the local Twitch stand-in there,
- * so the whole login flow can be clicked through without a Twitch account.
+ * `npm start`: runs the broker locally with `wrangler dev` (local KV and Durable Objects). On first run
+ * it writes .dev.vars with fresh random keys. When the Twitch base URL points at this machine (the
+ * default), it also starts the local Twitch stand-in there, so the whole login flow can be clicked
+ * through without a Twitch account.
  *
- * Extra arguments go to wrangler: `npm start -- --port 9000 --var DEFAULT_SCOPES:chat:read`.
+ *   npm start -- --port 9000            the broker's port (default 8787; a busy default moves on)
+ *   npm start -- --twitch-port 9001     the stand-in's port (default: the one in .dev.vars, 8789)
+ *   npm start -- --persist-to DIR       where local state lives (default .wrangler/state)
+ *
+ * Any other argument goes to wrangler: `npm start -- --var DEFAULT_SCOPES:chat:read`.
+ *
+ * Local state: wrangler keeps the broker's grants in the state folder, and the stand-in keeps the tokens
+ * it issued in `twitch-standin.json` in the same folder, so a restart leaves both in agreement. Broker
+ * state without the stand-in's file (from an older run) is wiped, since its tokens are unknown here.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { startTwitchStandinServer } from '../test/twitch-standin/server';
-import { stopProcessGroup, WRANGLER } from '../test/e2e/dev-server';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startTwitchStandinServer, type RunningStandinServer } from '../standin/server';
+import { freePort, isPortFree, stopProcessGroup, WRANGLER } from '../test/e2e/dev-server';
 import { newApiKey } from './api-key';
+import { parseStartArgs, StartUsageError, type StartOptions } from './start-options';
 
 const DEV_VARS = '.dev.vars';
 const EXAMPLE = '.dev.vars.example';
 /** The local API key itself: configuration holds only its digest. Git-ignored. */
 const DEV_API_KEY = '.dev.api-key';
+const DEFAULT_BROKER_PORT = 8787;
+const DEFAULT_STATE = join('.wrangler', 'state');
+/** Marks a state folder as in use by a running `npm start` (holds its pid). */
+const LOCK_FILE = 'npm-start.pid';
+const STANDIN_STATE_FILE = 'twitch-standin.json';
+const LOCAL_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
 
 /** Writes .dev.vars from the example, replacing each placeholder with a fresh random value. */
 function createDevVars(): void {
@@ -42,45 +58,133 @@ function readDevVars(): Record<string, string> {
   return vars;
 }
 
-/** The value of `--name value` or `--name=value` among wrangler's arguments, if given. */
-function argValue(args: string[], name: string): string | undefined {
-  const index = args.findIndex((arg) => arg === name || arg.startsWith(`${name}=`));
-  if (index < 0) return undefined;
-  return args[index]!.includes('=') ? args[index]!.split('=')[1] : args[index + 1];
+/** The broker's port: the one asked for (which must be free), else 8787, else any free one. */
+async function chooseBrokerPort(asked: number | undefined): Promise<number> {
+  if (asked !== undefined) {
+    if (await isPortFree(asked)) return asked;
+    throw new StartUsageError(`Port ${asked} is already in use (another npm start?). Pick another: npm start -- --port <free port>`);
+  }
+  if (await isPortFree(DEFAULT_BROKER_PORT)) return DEFAULT_BROKER_PORT;
+  const port = await freePort();
+  console.log(`Port ${DEFAULT_BROKER_PORT} is in use (another npm start?); the broker takes ${port}. Choose with npm start -- --port <port>.`);
+  return port;
+}
+
+/** The stand-in's port: the one asked for (which must be free), else the one .dev.vars names, else any free one. */
+async function chooseStandinPort(asked: number | undefined, configured: number, host: string): Promise<number> {
+  if (asked !== undefined) {
+    if (await isPortFree(asked, host)) return asked;
+    throw new StartUsageError(`Port ${asked} is already in use. Pick another for the Twitch stand-in: npm start -- --twitch-port <free port>`);
+  }
+  if (await isPortFree(configured, host)) return configured;
+  const port = await freePort();
+  console.log(`Port ${configured} (the Twitch stand-in's, from ${DEV_VARS}) is in use; the stand-in takes ${port} for this run. Choose with npm start -- --twitch-port <port>.`);
+  return port;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The pid of a running `npm start` that holds `folder`, if any. */
+function lockHolder(folder: string): number | undefined {
+  const lock = join(folder, LOCK_FILE);
+  if (!existsSync(lock)) return undefined;
+  const pid = Number(readFileSync(lock, 'utf8').trim());
+  return Number.isInteger(pid) && pid !== process.pid && isAlive(pid) ? pid : undefined;
+}
+
+/**
+ * The state folder: the one asked for, else .wrangler/state, unless another `npm start` is using it; then a
+ * folder of this port's own, since two runtimes must not share one set of storage files.
+ */
+function chooseStateFolder(options: StartOptions, brokerPort: number): string {
+  const folder = options.persistTo ?? DEFAULT_STATE;
+  const holder = lockHolder(folder);
+  if (holder === undefined) return folder;
+  if (options.persistTo !== undefined) {
+    throw new StartUsageError(`${folder} is in use by another npm start (pid ${holder}). Pick another: npm start -- --persist-to <folder>`);
+  }
+  const own = join('.wrangler', `state-${brokerPort}`);
+  console.log(`Another npm start (pid ${holder}) uses ${folder}; this one keeps its state in ${own}.`);
+  return own;
 }
 
 async function main(): Promise<void> {
+  const options = parseStartArgs(process.argv.slice(2));
   if (!existsSync(DEV_VARS)) createDevVars();
   const vars = readDevVars();
-  const wranglerArgs = process.argv.slice(2);
-  const port = argValue(wranglerArgs, '--port') ?? '8787';
+  const brokerPort = await chooseBrokerPort(options.brokerPort);
+  const stateFolder = chooseStateFolder(options, brokerPort);
+  const wranglerArgs = ['dev', '--port', String(brokerPort), '--persist-to', stateFolder, '--test-scheduled', ...options.wranglerArgs];
 
   const authBase = new URL(vars.TWITCH_AUTH_BASE_URL || 'https://id.twitch.tv');
-  let standin: Awaited<ReturnType<typeof startTwitchStandinServer>> | null = null;
-  if (['127.0.0.1', 'localhost', '[::1]'].includes(authBase.hostname)) {
-    standin = await startTwitchStandinServer({ port: Number(authBase.port || 80), host: authBase.hostname.replace(/^\[(.*)\]$/, '$1') });
-    console.log(`Local Twitch stand-in: ${standin.url} (not real Twitch; pick a test user on its consent page)`);
+  let standin: RunningStandinServer | null = null;
+  if (LOCAL_HOSTS.includes(authBase.hostname)) {
+    const host = authBase.hostname.replace(/^\[(.*)\]$/, '$1');
+    const standinPort = await chooseStandinPort(options.twitchPort, Number(authBase.port || 80), host);
+    const standinStateFile = join(stateFolder, STANDIN_STATE_FILE);
+    const brokerState = join(stateFolder, 'v3');
+    if (!existsSync(standinStateFile) && existsSync(brokerState)) {
+      // Grants whose tokens the stand-in never saved would be served although the stand-in calls them invalid.
+      rmSync(brokerState, { recursive: true, force: true });
+      console.log(`Cleared the broker's local state in ${stateFolder}: the stand-in had not saved the tokens it holds. Log in again.`);
+    }
+    standin = await startTwitchStandinServer({ port: standinPort, host, stateFile: standinStateFile });
+    if (standinPort !== Number(authBase.port || 80)) {
+      // Point this run's broker at the moved stand-in; .dev.vars stays as it is.
+      wranglerArgs.push('--var', `TWITCH_AUTH_BASE_URL:${standin.url}`);
+      if (new URL(vars.TWITCH_API_BASE_URL || authBase.origin).origin === authBase.origin) wranglerArgs.push('--var', `TWITCH_API_BASE_URL:${standin.url}`);
+    }
+    console.log(`Local Twitch stand-in: ${standin.url} (not real Twitch; pick or type a test user on its consent page)`);
   } else {
     console.log(`Using Twitch at ${authBase.origin}`);
   }
+  mkdirSync(stateFolder, { recursive: true });
+  writeFileSync(join(stateFolder, LOCK_FILE), `${process.pid}\n`);
 
-  const wrangler = spawn(
-    process.execPath,
-    [WRANGLER, 'dev', '--port', port, '--test-scheduled', ...wranglerArgs.filter((arg, i, all) => arg !== '--port' && all[i - 1] !== '--port')],
-    { stdio: 'inherit', detached: true },
-  );
-  console.log(`\nBroker: http://localhost:${port}  (open it and click "Log in with Twitch")\n`);
-  // wrangler runs in its own process group: stopping it stops the workerd it started, too.
-  const stop = async () => {
+  // wrangler runs in its own process group: stopping it stops the workerd it started, too. Its stdin is
+  // not the terminal, so Ctrl-C reaches only us and we stop everything in order.
+  const wrangler: ChildProcess = spawn(process.execPath, [WRANGLER, ...wranglerArgs], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+
+  let stopping = false;
+  const stop = async (exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
     await Promise.all([stopProcessGroup(wrangler), standin?.close()]);
-    process.exit(0);
+    rmSync(join(stateFolder, LOCK_FILE), { force: true });
+    process.exit(exitCode);
   };
-  process.on('SIGINT', () => void stop());
-  process.on('SIGTERM', () => void stop());
-  wrangler.on('exit', async (code) => {
-    await standin?.close();
-    process.exit(code ?? 0);
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  wrangler.on('exit', (code) => {
+    if (!stopping) console.error(`\nwrangler dev stopped (exit code ${code ?? 'none'}); the broker is not running.`);
+    void stop(code ?? 1);
   });
+
+  // Announce the URL only once the broker answers, after wrangler's own banner, and never if it failed.
+  const brokerUrl = `http://localhost:${brokerPort}`;
+  while (!stopping) {
+    try {
+      const health = await fetch(`http://127.0.0.1:${brokerPort}/health`, { signal: AbortSignal.timeout(2000) });
+      if (health.ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  if (stopping) return;
+  console.log(`\n  Broker ready: ${brokerUrl}  (open it and click "Log in with Twitch")`);
+  if (existsSync(DEV_API_KEY)) console.log(`  Local API key: ${DEV_API_KEY}   curl -H "Authorization: Bearer $(cat ${DEV_API_KEY})" ${brokerUrl}/token/app`);
+  console.log('  Stop with Ctrl-C.\n');
 }
 
-await main();
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(error instanceof StartUsageError ? 2 : 1);
+});

@@ -8,6 +8,7 @@ import type { AppEnv } from './env';
 import { isUnknownSealingKey, noteUnknownSealingKey } from './crypto/key-health';
 import { BrokerError, ConfigError, temporarilyUnavailable } from './errors';
 import { requestBodyLimit, requestSizeLimits } from './http/request-limits';
+import { requestLog } from './http/request-log';
 import { logEvent } from './log';
 import { adminRoutes } from './routes/admin';
 import { healthRoutes } from './routes/health';
@@ -24,6 +25,7 @@ import { tokenRoutes } from './routes/tokens';
 /** The broker's HTTP surface: middleware, routers, and one error shape for everything. */
 export const app = new Hono<AppEnv>();
 
+app.use(requestLog);
 app.use(secureHeaders());
 app.use(requestSizeLimits);
 app.use(requestBodyLimit);

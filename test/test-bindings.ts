@@ -19,7 +19,7 @@ export const TEST_BINDINGS = {
   ALLOWED_ORIGINS: 'https://app.example.com,http://localhost:5173',
   DEFAULT_SCOPES: 'user:read:email',
   PUBLIC_URL: '',
-  // The app's webhook receiver is played by the stand-in (test/twitch-standin/app-webhook.ts).
+  // The app's webhook receiver is played by the stand-in (standin/app-webhook.ts).
   NOTIFY_URL: 'https://twitch.test/_standin/app-webhook',
   NOTIFY_SECRET: 'test-notify-secret-0123456789abcdef0123',
 } as const;

@@ -6,7 +6,7 @@ import { logEvent } from '../log';
 import { pollDeviceToken, validateToken, type DeviceAuthorization, type UserTokenGrant } from '../twitch/identity';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET } from '../twitch/twitch-fetch';
-import { userDirectory, userVault } from '../vault/stubs';
+import { storeIssuedGrant } from '../vault/store-grant';
 
 /** One device login in progress. The device code (and a grant awaiting confirmation) are sealed. */
 interface DeviceRecord {
@@ -108,17 +108,7 @@ export class DeviceFlow extends DurableObject<Env> {
     const info = await validateToken(config, grant.accessToken, BACKGROUND_BUDGET).catch(() => undefined);
     if (info === undefined) return { status: 'temporarily_unavailable', retryAfterSeconds: Math.ceil(record.intervalMs / 1000) };
     if (!info?.userId || !info.login) return this.end({ status: 'expired_token' });
-    const now = Date.now();
-    const { stored } = await userVault(this.env, info.userId).storeGrant({
-      userId: info.userId,
-      login: info.login,
-      accessToken: grant.accessToken,
-      refreshToken: grant.refreshToken,
-      expiresAt: grant.expiresAt,
-      scopes: grant.scopes,
-      validatedAt: now,
-    });
-    if (stored) await userDirectory(this.env).register(info.userId, now);
+    const { stored } = await storeIssuedGrant(this.env, { userId: info.userId, login: info.login, ...grant });
     logEvent('device.authorized', { userId: info.userId, grantStored: stored });
     return this.end({ status: 'authorized', userId: info.userId, login: info.login, scopes: grant.scopes, grantStored: stored });
   }

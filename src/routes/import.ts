@@ -11,7 +11,7 @@ import { errorResponse, jsonResponse } from '../openapi/describe';
 import { refreshUserToken, revokeToken, validateToken } from '../twitch/identity';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET } from '../twitch/twitch-fetch';
-import { userDirectory, userVault } from '../vault/stubs';
+import { storeIssuedGrant } from '../vault/store-grant';
 
 /** At most this many tokens per call (each costs a refresh, a validate and two object calls). */
 export const IMPORT_MAX_TOKENS = 100;
@@ -57,21 +57,11 @@ async function importOne(env: Env, config: Config, sent: { refresh_token: string
       ? { ok: false, error: 'temporarily_unavailable', error_description: 'Twitch did not confirm the user; the refreshed token was revoked' }
       : { ok: false, error: 'not_this_client', error_description: 'the token does not belong to a user of this app' };
   }
-  const now = Date.now();
   const scopes = grant.scopes.length > 0 ? grant.scopes : info.scopes;
-  const { stored } = await userVault(env, info.userId).storeGrant({
-    userId: info.userId,
-    login: info.login,
-    accessToken: grant.accessToken,
-    refreshToken: grant.refreshToken,
-    expiresAt: grant.expiresAt,
-    scopes,
-    validatedAt: now,
-  });
+  const { stored } = await storeIssuedGrant(env, { ...grant, userId: info.userId, login: info.login, scopes });
   if (!stored) {
     return { ok: false, error: 'narrower_than_stored', error_description: 'the broker already holds a live grant with more scopes for this user; it was kept' };
   }
-  await userDirectory(env).register(info.userId, now);
   return { ok: true, user_id: info.userId, login: info.login, scopes };
 }
 

@@ -19,7 +19,8 @@ import { verifyIdToken } from '../twitch/oidc';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { REQUEST_BUDGET } from '../twitch/twitch-fetch';
 import type { LoginState, SessionCode } from '../vault/one-time-store';
-import { oneTimeStore, userDirectory, userVault } from '../vault/stubs';
+import { oneTimeStore, userVault } from '../vault/stubs';
+import { storeIssuedGrant } from '../vault/store-grant';
 
 /** A session code lives this long: enough for a frontend to exchange it, too short to be worth stealing. */
 export const SESSION_CODE_TTL_MS = 60_000;
@@ -203,16 +204,7 @@ export const loginRoutes = new Hono<AppEnv>()
     }
 
     const now = Date.now();
-    const { sessionVersion, stored } = await userVault(c.env, info.userId).storeGrant({
-      userId: info.userId,
-      login: info.login,
-      accessToken: grant.accessToken,
-      refreshToken: grant.refreshToken,
-      expiresAt: grant.expiresAt,
-      scopes: grant.scopes,
-      validatedAt: now,
-    });
-    if (stored) await userDirectory(c.env).register(info.userId, now);
+    const { sessionVersion, stored } = await storeIssuedGrant(c.env, { userId: info.userId, login: info.login, ...grant });
 
     const session = await signSession(config.sessionSecret, info.userId, sessionVersion, now);
     setSessionCookie(c, session.token);

@@ -18,6 +18,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Whether nothing listens on `port` at `host` yet (we try to listen there ourselves). */
+export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
 /** wrangler's own entry point, run with this Node (no npx layer between us and its signals). */
 export const WRANGLER = fileURLToPath(new URL('../../node_modules/wrangler/bin/wrangler.js', import.meta.url));
 

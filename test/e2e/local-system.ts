@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { startTwitchStandinServer, type RunningStandinServer } from '../twitch-standin/server';
+import { startTwitchStandinServer, type RunningStandinServer } from '../../standin/server';
 import { startDevServer, type DevServer } from './dev-server';
 
 /**

@@ -37,14 +37,20 @@ afterAll(async () => {
 describe.skipIf(!hasChromium)('the login flow in a real browser', () => {
   it('logs in through the stand-in and shows a working access token', async () => {
     const page = await browser.newPage();
+    const scriptErrors: string[] = [];
+    page.on('pageerror', (error) => scriptErrors.push(error.message));
     await page.goto(`${broker.url}/`);
+    await page.getByText('Not logged in.').waitFor();
     await page.getByText('Log in with Twitch').click();
     await page.waitForURL(`${twitch.url}/oauth2/authorize?**`);
     await expect(page.getByText('LOCAL TWITCH STAND-IN').first().isVisible()).resolves.toBe(true);
     await page.getByRole('button', { name: 'Authorize as streamer_alice' }).click();
 
     await page.waitForURL(`${broker.url}/`);
-    await page.getByText('Logged in as user 100001').waitFor();
+    await page.getByText('Logged in as streamer_alice (Twitch user 100001).').waitFor();
+    await page.getByText('From a shell').waitFor();
+    // The session code is spent and gone from the address bar.
+    expect(page.url()).toBe(`${broker.url}/`);
     const curlLine = await page.locator('#out').textContent();
     expect(curlLine).toMatch(/curl -H "Authorization: Bearer ey[\w.-]+" http:\/\/127\.0\.0\.1:\d+\/token/);
 
@@ -58,8 +64,28 @@ describe.skipIf(!hasChromium)('the login flow in a real browser', () => {
     const fromShell = await fetch(`${broker.url}/token`, { headers: { Authorization: `Bearer ${sessionToken}` } });
     expect(fromShell.status).toBe(200);
 
+    // A reload still knows who is logged in (the session cookie), without showing any token.
+    await page.reload();
+    await page.getByText('Logged in as streamer_alice (Twitch user 100001).').waitFor();
+    expect(await page.locator('#out').textContent()).toBe('Not asked yet.');
+
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByText('"logged_out": true').waitFor();
+    await page.getByText('Not logged in.').waitFor();
     expect((await fetch(`${broker.url}/token`, { headers: { Authorization: `Bearer ${sessionToken}` } })).status).toBe(401);
+    expect(scriptErrors).toEqual([]);
+  });
+
+  it('shows a refused login once, then drops the error from the address bar', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${broker.url}/authorize`);
+    await page.waitForURL(`${twitch.url}/oauth2/authorize?**`);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByText('"error": "access_denied"').waitFor();
+    expect(page.url()).toBe(`${broker.url}/`);
+    await page.getByText('Not logged in.').waitFor();
+    await page.reload();
+    await page.getByText('Not logged in.').waitFor();
+    expect(await page.locator('#out').textContent()).toBe('Not asked yet.');
   });
 });

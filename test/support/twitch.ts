@@ -1,6 +1,6 @@
 import { TWITCH } from '../test-bindings';
 
-/** The stand-in's control API (see test/twitch-standin), reached like Twitch itself: over fetch. */
+/** The stand-in's control API (see standin/), reached like Twitch itself: over fetch. */
 
 async function control<T>(method: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(`${TWITCH}/_standin${path}`, {

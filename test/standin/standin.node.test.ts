@@ -1,9 +1,12 @@
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { Miniflare, type MiniflareOptions } from 'miniflare';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTwitchStandin, type StandinOptions, type TwitchStandin } from './index';
-import { createStandinNodeListener } from './node-host';
-import { startTwitchStandinServer, type RunningStandinServer } from './server';
+import { createTwitchStandin, type StandinOptions, type TwitchStandin } from '../../standin/index';
+import { createStandinNodeListener } from '../../standin/node-host';
+import { startTwitchStandinServer, type RunningStandinServer } from '../../standin/server';
 
 const TWITCH = 'https://id.twitch.tv';
 const CLIENT_ID = 'standin-client-id';
@@ -154,6 +157,33 @@ describe('authorize: the consent page and its redirects', () => {
     const location = await approveAs(standin, ALICE);
     expect(location.searchParams.get('code')).toMatch(/^[a-z0-9]{30}$/);
     expect(location.search).toContain('&scope=chat%3Aread+user%3Aread%3Aemail&state=state-123');
+  });
+});
+
+describe('authorize: the "another user" field', () => {
+  it('creates a user typed by login, with the next free id, and logs them in', async () => {
+    const standin = createTwitchStandin();
+    const tokens = await loginAs(standin, 'New_Streamer');
+    const validation = (await (await validate(standin, tokens.access_token)).json()) as { user_id: string; login: string };
+    expect(validation).toMatchObject({ user_id: '100004', login: 'new_streamer' });
+    expect(standin.state.findUser('new_streamer')?.displayName).toBe('New_Streamer');
+  });
+
+  it('creates a user typed by id, named user_<id>', async () => {
+    const standin = createTwitchStandin();
+    const tokens = await loginAs(standin, '424242');
+    expect(await (await validate(standin, tokens.access_token)).json()).toMatchObject({ user_id: '424242', login: 'user_424242' });
+  });
+
+  it('shows the consent page again with a reason, not a JSON error, for a name Twitch could not have', async () => {
+    const standin = createTwitchStandin();
+    const response = await postForm(standin, '/oauth2/authorize', { ...authorizeParams(), user_id: 'not a login!', decision: 'allow' });
+    expect(response.status).toBe(400);
+    expect(response.headers.get('Content-Type')).toContain('text/html');
+    const html = await response.text();
+    expect(html).toContain('is neither a user id');
+    expect(html).toContain('<input type="hidden" name="state" value="state-123">');
+    expect(html).not.toContain('name="user_id" value="not a login!"');
   });
 });
 
@@ -713,6 +743,46 @@ describe('Node server host', () => {
     expect(Date.now() - startedAt).toBeLessThan(1000);
     expect(await hanging).toBeInstanceOf(TypeError);
     running = await startTwitchStandinServer({ port: 0 });
+  });
+});
+
+describe('state file (npm start keeps the stand-in across restarts)', () => {
+  it('still accepts, refreshes and revokes tokens it issued before a restart, and remembers created users', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'standin-state-'));
+    const stateFile = join(folder, 'twitch-standin.json');
+    try {
+      const before = await startTwitchStandinServer({ port: 0, stateFile });
+      const tokens = await loginAs(before.standin, 'typed_user');
+      await before.close();
+      await before.close(); // a second close (Ctrl-C while the broker exits) is harmless
+      expect(statSync(stateFile).mode & 0o777).toBe(0o600);
+
+      const after = await startTwitchStandinServer({ port: 0, stateFile });
+      try {
+        expect((await fetch(`${after.url}/oauth2/validate`, { headers: { Authorization: `OAuth ${tokens.access_token}` } })).status).toBe(200);
+        expect(after.standin.state.findUser('typed_user')).toBeDefined();
+        const refreshed = await fetch(`${after.url}/oauth2/token`, {
+          method: 'POST',
+          body: new URLSearchParams({ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, grant_type: 'refresh_token', refresh_token: tokens.refresh_token }),
+        });
+        expect(refreshed.status).toBe(200);
+        // A rotation made after the restart is saved too: the old refresh token stays spent next time.
+      } finally {
+        await after.close();
+      }
+      const third = await startTwitchStandinServer({ port: 0, stateFile });
+      try {
+        const reused = await fetch(`${third.url}/oauth2/token`, {
+          method: 'POST',
+          body: new URLSearchParams({ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, grant_type: 'refresh_token', refresh_token: tokens.refresh_token }),
+        });
+        expect(reused.status).toBe(400);
+      } finally {
+        await third.close();
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });
 

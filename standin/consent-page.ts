@@ -8,6 +8,8 @@ export interface ConsentPageContent {
   users: StandinUser[];
   /** The original authorize parameters, re-sent as hidden inputs so the POST can re-check them. */
   authorizeParams: [string, string][];
+  /** Why the last submission was refused, shown above the forms. */
+  problem?: string;
 }
 
 // A few buttons are handy; thousands (after a bulk seed) would bury the page, so the rest go through the text field.
@@ -15,6 +17,7 @@ const MAX_USER_BUTTONS = 20;
 
 const PAGE_STYLE = `
   body { font-family: system-ui, sans-serif; max-width: 34rem; margin: 2rem auto; padding: 0 1rem; color: #1f1f23; }
+  .problem { background: #fde2e1; border: 1px solid #d9534f; padding: .6rem .8rem; border-radius: 6px; }
   .banner { background: #fff3cd; border: 1px solid #e0c56e; padding: .6rem .8rem; border-radius: 6px; font-weight: 600; }
   h1 { font-size: 1.3rem; } code { background: #f0f0f4; padding: 0 .25rem; border-radius: 3px; }
   ul.scopes li { font-family: ui-monospace, monospace; }
@@ -49,6 +52,7 @@ export function renderConsentPage(content: ConsentPageContent): string {
 <body>
   <p class="banner">LOCAL TWITCH STAND-IN: this is not Twitch. No real account is involved.</p>
   <h1>Application <code>${escapeHtml(content.clientId)}</code> wants to access your account</h1>
+  ${content.problem === undefined ? '' : `<p class="problem" role="alert">${escapeHtml(content.problem)}</p>`}
   <p>It asks for these scopes:</p>
   <ul class="scopes">${scopeItems}</ul>
   <form method="post" action="/oauth2/authorize">
@@ -59,7 +63,7 @@ export function renderConsentPage(content: ConsentPageContent): string {
   <form method="post" action="/oauth2/authorize">
       ${hidden}
       <input type="hidden" name="decision" value="allow">
-      <label>Or authorize as another user (id or login):
+      <label>Or authorize as another user (id or login; a new one is created):
         <input type="text" name="user_id" required></label>
       <button type="submit">Authorize</button>
   </form>

@@ -28,7 +28,7 @@ export function createTwitchStandin(options: StandinOptions = {}): TwitchStandin
 }
 
 export { StandinState } from './state';
-export type { ExpireSelector, RevocationCount } from './state';
+export type { ExpireSelector, RevocationCount, StandinSnapshot } from './state';
 export type {
   AccessTokenRecord,
   AuthorizationCodeRecord,

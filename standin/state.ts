@@ -32,6 +32,27 @@ export interface ExpireSelector {
   app?: boolean;
 }
 
+/**
+ * What `npm start` saves between runs, so grants the broker keeps in .wrangler/state stay valid here:
+ * clients, users, config, codes, tokens and grants. Faults, the call log, the rate-limit bucket and
+ * reuse records are per run.
+ */
+export interface StandinSnapshot {
+  version: 1;
+  clients: RegisteredClient[];
+  users: StandinUser[];
+  config: StandinConfig;
+  codes: AuthorizationCodeRecord[];
+  accessTokens: AccessTokenRecord[];
+  refreshTokens: RefreshTokenRecord[];
+  grants: GrantRecord[];
+  nextGrantNumber: number;
+}
+
+// Twitch logins: 1-25 characters of letters, digits and underscores (not starting with one); ids are digits.
+const LOGIN_PATTERN = /^[a-z0-9][a-z0-9_]{0,24}$/;
+const USER_ID_PATTERN = /^[1-9][0-9]{0,17}$/;
+
 /** How many tokens a disconnect or revoke killed. */
 export interface RevocationCount {
   accessTokens: number;
@@ -123,6 +144,39 @@ export class StandinState {
     for (const client of this.clients.values()) this.everIssuedSecrets.add(client.clientSecret);
   }
 
+  /** Everything a restarted stand-in needs to keep honouring the tokens it issued (see StandinSnapshot). */
+  snapshot(): StandinSnapshot {
+    return structuredClone({
+      version: 1,
+      clients: [...this.clients.values()],
+      users: [...this.usersById.values()],
+      config: this.config,
+      codes: [...this.codes.values()],
+      accessTokens: [...this.accessTokens.values()],
+      refreshTokens: [...this.refreshTokens.values()],
+      grants: [...this.grants.values()],
+      nextGrantNumber: this.nextGrantNumber,
+    });
+  }
+
+  /** Replaces clients, users, config, codes, tokens and grants with a snapshot's. */
+  restore(snapshot: StandinSnapshot): void {
+    if (snapshot.version !== 1) throw new Error(`unsupported stand-in snapshot version ${String(snapshot.version)}`);
+    const copy = structuredClone(snapshot);
+    this.clients = new Map(copy.clients.map((client) => [client.clientId, client]));
+    this.usersById = new Map();
+    this.userIdsByLogin = new Map();
+    this.addUsers(copy.users);
+    this.config = { ...this.initialConfig, ...copy.config };
+    this.codes = new Map(copy.codes.map((code) => [code.code, code]));
+    this.accessTokens = new Map(copy.accessTokens.map((token) => [token.token, token]));
+    this.refreshTokens = new Map(copy.refreshTokens.map((token) => [token.token, token]));
+    this.grants = new Map(copy.grants.map((grant) => [grant.id, grant]));
+    this.nextGrantNumber = copy.nextGrantNumber;
+    for (const client of copy.clients) this.everIssuedSecrets.add(client.clientSecret);
+    for (const secret of [...this.codes.keys(), ...this.accessTokens.keys(), ...this.refreshTokens.keys()]) this.everIssuedSecrets.add(secret);
+  }
+
   // ---- configuration ----
 
   /** Returns the current run-time config. */
@@ -194,6 +248,19 @@ export class StandinState {
       this.userIdsByLogin.set(user.login, user.id);
     }
     return added;
+  }
+
+  /**
+   * Finds a user by id or login, or creates one as the consent page's "another user" field does: digits make
+   * `user_<id>`, a login gets the next free id. Returns undefined when the text is neither.
+   */
+  findOrCreateUser(idOrLogin: string): StandinUser | undefined {
+    const existing = this.findUser(idOrLogin);
+    if (existing !== undefined) return existing;
+    if (USER_ID_PATTERN.test(idOrLogin)) return this.addUsers([{ id: idOrLogin, login: `user_${idOrLogin}` }])[0];
+    const login = idOrLogin.toLowerCase();
+    if (!LOGIN_PATTERN.test(login)) return undefined;
+    return this.addUsers([{ id: String(this.highestNumericUserId() + 1), login, displayName: idOrLogin }])[0];
   }
 
   /** Generates `count` users named `user_<id>` with consecutive ids, starting after the highest numeric id by default. */

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createTwitchStandin, type TwitchStandin } from './index';
+import { createTwitchStandin, type TwitchStandin } from '../../standin/index';
 
 /** The stand-in's Helix: what twurple's ApiClient meets in the tests, checked the way Helix checks. */
 

@@ -94,8 +94,18 @@ export function authorizeRoutes(state: StandinState): Hono<StandinEnv> {
     if (decision !== 'allow') return twitchError(400, 'missing decision');
     const userIdOrLogin = paramValue(params, 'user_id');
     if (userIdOrLogin === undefined) return twitchError(400, 'missing user_id');
-    const user = state.findUser(userIdOrLogin.trim());
-    if (user === undefined) return twitchError(400, 'unknown user');
+    // A name nobody has used yet becomes a new test user, so "another user" never ends on an error page.
+    const user = state.findOrCreateUser(userIdOrLogin.trim());
+    if (user === undefined) {
+      const html = renderConsentPage({
+        clientId: client.clientId,
+        scopes,
+        users: state.listUsers(),
+        authorizeParams: authorizeParamsToCarry(params),
+        problem: `"${userIdOrLogin}" is neither a user id (digits) nor a Twitch login (letters, digits and _, at most 25).`,
+      });
+      return c.html(html, 400);
+    }
 
     const code = state.issueAuthorizationCode({
       clientId: client.clientId,

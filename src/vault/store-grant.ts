@@ -1,0 +1,32 @@
+import type { Env } from '../env';
+import { userDirectory, userVault } from './stubs';
+
+/** A grant Twitch just issued, and whose it is (from /oauth2/validate). */
+export interface IssuedGrant {
+  userId: string;
+  login: string;
+  accessToken: string;
+  refreshToken: string;
+  expiresAt: number;
+  scopes: string[];
+}
+
+/**
+ * Stores a grant from any way in (browser login, device flow, import) in the user's vault, and
+ * enrols the user in the hourly sweep when the vault kept it (it keeps a broader live grant instead
+ * of a narrower new one). The grant was validated just now.
+ */
+export async function storeIssuedGrant(env: Env, grant: IssuedGrant): Promise<{ sessionVersion: number; stored: boolean }> {
+  const now = Date.now();
+  const outcome = await userVault(env, grant.userId).storeGrant({
+    userId: grant.userId,
+    login: grant.login,
+    accessToken: grant.accessToken,
+    refreshToken: grant.refreshToken,
+    expiresAt: grant.expiresAt,
+    scopes: grant.scopes,
+    validatedAt: now,
+  });
+  if (outcome.stored) await userDirectory(env).register(grant.userId, now);
+  return outcome;
+}
