@@ -18,6 +18,7 @@ import { helixProxyRoutes } from './routes/helix-proxy';
 import { homeRoutes } from './routes/home';
 import { importRoutes } from './routes/import';
 import { loginRoutes } from './routes/login';
+import { openApiRoutes } from './routes/openapi';
 import { sessionRoutes } from './routes/session';
 import { tokenRoutes } from './routes/tokens';
 
@@ -68,6 +69,8 @@ app.route('/', importRoutes);
 app.route('/', eventSubRoutes);
 app.route('/', deviceRoutes);
 app.route('/', helixProxyRoutes);
+// The document is generated on first request, from every route the app holds by then.
+app.route('/', openApiRoutes(app));
 
 app.notFound((c) => c.json({ error: 'not_found', error_description: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
 

@@ -3,6 +3,7 @@ import { getConfig, type ApiKeyEntry, type ApiScope, type Config } from '../conf
 import { utf8 } from '../crypto/encoding';
 import type { AppEnv } from '../env';
 import { BrokerError, unauthorized } from '../errors';
+import { apiKeySecurity, documented } from '../openapi/describe';
 import { bearerToken } from './session-auth';
 
 /** Longest key worth hashing: anything longer is not one of ours. */
@@ -26,10 +27,10 @@ export async function apiCallerFor(config: Config, presented: string | undefined
 
 /**
  * Requires `Authorization: Bearer <API key>` carrying `scope`. Unknown key: 401; known key without
- * the scope: 403.
+ * the scope: 403. The middleware documents its requirement in /openapi.json.
  */
 export function requireApiKey(scope: ApiScope) {
-  return createMiddleware<AppEnv>(async (c, next) => {
+  return documented(createMiddleware<AppEnv>(async (c, next) => {
     const presented = bearerToken(c.req.header('Authorization'));
     if (!presented || presented.length > MAX_KEY_LENGTH) throw unauthorized('an API key is required: Authorization: Bearer <API key>');
     const caller = await apiCallerFor(getConfig(c.env), presented);
@@ -39,5 +40,5 @@ export function requireApiKey(scope: ApiScope) {
     }
     c.set('apiCaller', caller.name);
     await next();
-  });
+  }), { security: apiKeySecurity(scope) });
 }

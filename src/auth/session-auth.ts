@@ -2,6 +2,7 @@ import { createMiddleware } from 'hono/factory';
 import { getConfig } from '../config';
 import type { AppEnv } from '../env';
 import { unauthorized } from '../errors';
+import { documented, sessionSecurity } from '../openapi/describe';
 import { readSessionCookie } from '../session/session-cookie';
 import { verifySession } from '../session/session-token';
 
@@ -14,9 +15,9 @@ export function bearerToken(header: string | undefined): string | undefined {
 /**
  * Requires a valid session, from `Authorization: Bearer <session token>` (cross-site frontends)
  * or the session cookie. Only signature and expiry are checked here; the user's vault checks the
- * session version, so revoked sessions fail there.
+ * session version, so revoked sessions fail there. Documents its requirement in /openapi.json.
  */
-export const requireSession = createMiddleware<AppEnv>(
+export const requireSession = documented(createMiddleware<AppEnv>(
   async (c, next) => {
     const header = c.req.header('Authorization');
     const fromHeader = bearerToken(header);
@@ -29,4 +30,4 @@ export const requireSession = createMiddleware<AppEnv>(
     c.set('sessionTransport', fromHeader ? 'bearer' : 'cookie');
     await next();
   },
-);
+), { security: sessionSecurity });

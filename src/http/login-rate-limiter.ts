@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv, Env } from '../env';
 import { BrokerError } from '../errors';
+import { documented, errorResponse, retryAfter } from '../openapi/describe';
 import { rateLimitKey } from './client-address';
 
 /** Requests per client IP per window on the unauthenticated login endpoints. */
@@ -32,9 +33,9 @@ export class LoginRateLimiter extends DurableObject<Env> {
 /**
  * Limits the unauthenticated login endpoints per client (Cloudflare's `CF-Connecting-IP`; IPv6 per /64):
  * the Workers rate-limiting binding when configured, the Durable Object otherwise. Over the
- * limit: 429 with Retry-After.
+ * limit: 429 with Retry-After (documented in /openapi.json by the middleware itself).
  */
-export const limitLoginRate = createMiddleware<AppEnv>(async (c, next) => {
+export const limitLoginRate = documented(createMiddleware<AppEnv>(async (c, next) => {
   // With "Pseudo IPv4" on, CF-Connecting-IP is a stand-in IPv4 per address; the real one is here.
   const clientKey = rateLimitKey(c.req.header('CF-Connecting-IPv6') ?? c.req.header('CF-Connecting-IP'));
   let allowed: boolean;
@@ -53,4 +54,6 @@ export const limitLoginRate = createMiddleware<AppEnv>(async (c, next) => {
     });
   }
   await next();
+}), {
+  responses: { 429: errorResponse(`\`rate_limited\`: more than ${LOGIN_LIMIT} login requests a minute from this address (an IPv6 /64)`, retryAfter) },
 });

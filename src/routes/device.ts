@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
 import * as z from 'zod/mini';
 import { requireApiKey } from '../auth/api-key';
 import { getConfig } from '../config';
@@ -10,6 +11,8 @@ import { validateInput } from '../http/validate-input';
 import { startDeviceAuthorization } from '../twitch/identity';
 import { describeFailure } from '../twitch/twitch-error';
 import { logEvent } from '../log';
+import { deviceAuthorizedBody, deviceStartBody } from '../openapi/bodies';
+import { errorResponse, jsonResponse, retryAfter } from '../openapi/describe';
 import { deviceFlow } from '../vault/stubs';
 
 const startBody = z.object({
@@ -29,7 +32,17 @@ export const deviceRoutes = new Hono<AppEnv>()
    * Starts a login for a headless bot (Twitch's Device Code Grant Flow). The device code stays in
    * the broker; the caller gets the code to show the user and a poll token.
    */
-  .post('/device', requireApiKey('users'), validateInput('json', startBody), async (c) => {
+  .post('/device', describeRoute({
+    tags: ['login'],
+    summary: 'Start a device-code login for a headless bot',
+    responses: {
+      200: jsonResponse('the code to show the user, and the poll token', deviceStartBody),
+      400: errorResponse('`invalid_request`: malformed body; `invalid_scope`: a scope ALLOWED_SCOPES does not permit'),
+      401: errorResponse('`unauthorized`: missing or unknown API key'),
+      403: errorResponse('`insufficient_scope`: the API key lacks the `users` scope'),
+      503: errorResponse('`temporarily_unavailable`: Twitch did not answer', retryAfter),
+    },
+  }), requireApiKey('users'), validateInput('json', startBody), async (c) => {
     const config = getConfig(c.env);
     const scopes = c.req.valid('json').scope !== undefined ? parseScopes(c.req.valid('json').scope!)! : [...config.defaultScopes];
     const allowed = config.allowedScopes;
@@ -55,7 +68,17 @@ export const deviceRoutes = new Hono<AppEnv>()
   })
 
   /** Whether the user approved; the broker asks Twitch at most once per interval, however often it is polled. */
-  .post('/device/poll', requireApiKey('users'), validateInput('json', pollBody), async (c) => {
+  .post('/device/poll', describeRoute({
+    tags: ['login'],
+    summary: 'Whether the user approved the device-code login',
+    responses: {
+      200: jsonResponse('approved: the grant is stored', deviceAuthorizedBody),
+      400: errorResponse('`authorization_pending` (poll again after `interval`), `slow_down`, `expired_token`, `access_denied`; `invalid_request`: malformed body'),
+      401: errorResponse('`unauthorized`: missing or unknown API key'),
+      403: errorResponse('`insufficient_scope`: the API key lacks the `users` scope'),
+      503: errorResponse('`temporarily_unavailable`: Twitch did not answer', retryAfter),
+    },
+  }), requireApiKey('users'), validateInput('json', pollBody), async (c) => {
     const result = await (await deviceFlow(c.env, c.req.valid('json').poll_token)).poll();
     c.header('Cache-Control', 'no-store');
     switch (result.status) {

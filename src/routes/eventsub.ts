@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
 import * as z from 'zod/mini';
 import { getConfig } from '../config';
 import type { AppEnv } from '../env';
@@ -6,6 +7,7 @@ import { BrokerError, invalidRequest } from '../errors';
 import { eventSubSignatureValid } from '../eventsub/signature';
 import { eventSubSettings, REVOKE_SUBSCRIPTION } from '../eventsub/subscriptions';
 import { logEvent } from '../log';
+import { errorResponse } from '../openapi/describe';
 import { oneTimeStore, userVault } from '../vault/stubs';
 
 /** Twitch's replay rule: messages older than this are refused. */
@@ -27,7 +29,19 @@ export const eventSubRoutes = new Hono<AppEnv>()
    * 403 and change nothing; a verified message is handled once (ids are remembered), and answered
    * at once: the only work is one vault call.
    */
-  .post('/eventsub', async (c) => {
+  .post('/eventsub', describeRoute({
+    tags: ['meta'],
+    summary: "Twitch's EventSub webhook callback (user.authorization.revoke)",
+    description: 'Called by Twitch, not by apps. Messages are verified with the `Twitch-Eventsub-Message-Signature` HMAC over id, timestamp and body (EVENTSUB_SECRET).',
+    parameters: ['Id', 'Timestamp', 'Type', 'Signature'].map((name) => ({ in: 'header', name: `Twitch-Eventsub-Message-${name}`, required: true, schema: { type: 'string' } })),
+    responses: {
+      200: { description: 'a `webhook_callback_verification`: the bare challenge', content: { 'text/plain': { schema: { type: 'string' } } } },
+      204: { description: 'a notification or revocation, handled (or seen before)' },
+      400: errorResponse('`invalid_request`: a verified message that is not JSON or has no subscription'),
+      403: errorResponse('`forbidden`: missing headers, a bad signature, or a message over 10 minutes old'),
+      404: errorResponse('`not_found`: EventSub is off (EVENTSUB_SECRET or PUBLIC_URL not set)'),
+    },
+  }), async (c) => {
     const config = getConfig(c.env);
     const settings = eventSubSettings(config);
     if (!settings.enabled) throw new BrokerError(404, 'not_found', `EventSub is off: ${settings.reason}`);

@@ -1,15 +1,22 @@
 import { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
 import { getConfig } from '../config';
 import { sealingKeyProblem } from '../crypto/key-health';
 import type { AppEnv } from '../env';
 import { eventSubSettings, type EventSubSettings } from '../eventsub/subscriptions';
+import { healthBody } from '../openapi/bodies';
+import { jsonResponse } from '../openapi/describe';
 
 export const healthRoutes = new Hono<AppEnv>()
   /**
    * Liveness, plus the names (never values) of settings that are missing or malformed, and what is
    * wrong with each in `details`. Includes a key-rotation mistake that only storage can show.
    */
-  .get('/health', async (c) => {
+  .get('/health', describeRoute({
+    tags: ['meta'],
+    summary: 'Liveness and configuration problems',
+    responses: { 200: jsonResponse('always 200 while the Worker runs; `configuration` says whether settings are complete', healthBody) },
+  }), async (c) => {
     const config = getConfig(c.env);
     const details: Record<string, string> = { ...config.problemDetails };
     if (!details['TOKEN_ENCRYPTION_KEY']) {

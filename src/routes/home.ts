@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
 import type { AppEnv } from '../env';
 
 /**
@@ -48,4 +49,12 @@ document.getElementById('token').onclick = async () => { const res = await fetch
 document.getElementById('logout').onclick = async () => { const res = await fetch('/logout', { method: 'POST' }); show(await res.json()); await refreshStatus(); };
 </script></body></html>`;
 
-export const homeRoutes = new Hono<AppEnv>().get('/', (c) => c.html(PAGE));
+export const homeRoutes = new Hono<AppEnv>().get(
+  '/',
+  describeRoute({
+    tags: ['meta'],
+    summary: 'A one-page console: log in, fetch your token, log out',
+    responses: { 200: { description: 'the console', content: { 'text/html': { schema: { type: 'string' as const } } } } },
+  }),
+  (c) => c.html(PAGE),
+);

@@ -1,10 +1,13 @@
 import { Hono } from 'hono';
+import { describeRoute } from 'hono-openapi';
 import * as z from 'zod/mini';
 import { requireApiKey } from '../auth/api-key';
 import { getConfig, type Config } from '../config';
 import type { Env, AppEnv } from '../env';
 import { validateInput } from '../http/validate-input';
 import { logEvent } from '../log';
+import { importReportBody } from '../openapi/bodies';
+import { errorResponse, jsonResponse } from '../openapi/describe';
 import { refreshUserToken, revokeToken, validateToken } from '../twitch/identity';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET } from '../twitch/twitch-fetch';
@@ -23,7 +26,7 @@ const importBody = z.object({
   ),
 });
 
-type ImportOutcome =
+export type ImportOutcome =
   | { ok: true; user_id: string; login: string; scopes: string[] }
   | { ok: false; error: 'invalid_grant' | 'not_this_client' | 'narrower_than_stored' | 'temporarily_unavailable' | 'import_failed'; error_description: string };
 
@@ -67,7 +70,16 @@ export const importRoutes = new Hono<AppEnv>()
    * Imports users from an app that kept refresh tokens itself (e.g. twurple's RefreshingAuthProvider),
    * so moving to the broker needs no new logins.
    */
-  .post('/admin/users/import', requireApiKey('admin'), validateInput('json', importBody), async (c) => {
+  .post('/admin/users/import', describeRoute({
+    tags: ['admin'],
+    summary: 'Move users in with the refresh tokens an app already holds',
+    description: 'Each token is refreshed once (which spends the copy that was sent), its user learned with /oauth2/validate, and stored like a login. Nothing sent is logged.',
+    responses: {
+      200: jsonResponse('per-token outcomes; a failed token does not fail the call', importReportBody),
+      401: errorResponse('`unauthorized`: missing or unknown API key'),
+      403: errorResponse('`insufficient_scope`: the API key lacks the `admin` scope'),
+    },
+  }), requireApiKey('admin'), validateInput('json', importBody), async (c) => {
     const { tokens } = c.req.valid('json');
     const config = getConfig(c.env);
     const outcomes: ImportOutcome[] = new Array(tokens.length);

@@ -1,4 +1,5 @@
 import { Hono, type Context } from 'hono';
+import { describeRoute } from 'hono-openapi';
 import * as z from 'zod/mini';
 import { getConfig, type Config } from '../config';
 import { randomToken, sha256Hex } from '../crypto/encoding';
@@ -10,6 +11,7 @@ import { CODE_CHALLENGE } from '../http/pkce';
 import { parseScopes } from '../http/scopes';
 import { validateInput } from '../http/validate-input';
 import { logEvent } from '../log';
+import { errorResponse, redirectResponse } from '../openapi/describe';
 import { LOGIN_FLOW_TTL_SECONDS, readLoginBindingCookie, readSessionCookie, setLoginBindingCookie, setSessionCookie } from '../session/session-cookie';
 import { signSession, verifySession } from '../session/session-token';
 import { authorizeUrl, exchangeCode, revokeToken, validateToken, type UserTokenGrant } from '../twitch/identity';
@@ -27,11 +29,11 @@ const scopeList = z.string().check(z.refine((value) => parseScopes(value) !== nu
 const token = (max: number) => z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^[A-Za-z0-9_\-]+$/));
 
 const authorizeQuery = z.object({
-  scope: z.optional(scopeList),
-  return_to: z.optional(z.string().check(z.maxLength(2048))),
-  force_verify: z.optional(z.enum(['true', 'false'])),
-  code_challenge: z.optional(z.string().check(z.regex(CODE_CHALLENGE, 'must be base64url(SHA-256(code_verifier)): 43 characters'))),
-  code_challenge_method: z.optional(z.string().check(z.maxLength(20))),
+  scope: z.optional(scopeList.check(z.describe('space-separated Twitch scopes; defaults to DEFAULT_SCOPES, limited by ALLOWED_SCOPES'))),
+  return_to: z.optional(z.string().check(z.maxLength(2048), z.describe("where the browser goes after the login: the broker's origin or one in ALLOWED_ORIGINS; defaults to /"))),
+  force_verify: z.optional(z.enum(['true', 'false']).check(z.describe("true: Twitch shows its consent page even to a user who already authorized the app"))),
+  code_challenge: z.optional(z.string().check(z.regex(CODE_CHALLENGE, 'must be base64url(SHA-256(code_verifier)): 43 characters'), z.describe('PKCE (RFC 7636): binds the session code to the frontend holding the verifier'))),
+  code_challenge_method: z.optional(z.string().check(z.maxLength(20), z.describe('S256, the only method supported; required with code_challenge'))),
 });
 
 const callbackQuery = z.object({
@@ -101,7 +103,15 @@ function discardGrant(c: Context<AppEnv>, config: Config, grant: UserTokenGrant)
 
 export const loginRoutes = new Hono<AppEnv>()
   /** Starts a login: remembers the flow under a fresh state and sends the browser to Twitch. */
-  .get('/authorize', limitLoginRate, validateInput('query', authorizeQuery), async (c) => {
+  .get('/authorize', describeRoute({
+    tags: ['login'],
+    summary: 'Start a login: redirects the browser to Twitch',
+    description: 'Sets the login cookie (`__Host-ttb_login`, `ttb_login` on plain http) that binds the flow to this browser. The broker always adds `openid`, and for a browser with a session the scopes its stored grant holds.',
+    responses: {
+      302: redirectResponse("to Twitch's consent page"),
+      400: errorResponse('`invalid_request`: malformed input, a return_to on an origin not allowed, or PKCE other than S256; `invalid_scope`: a scope ALLOWED_SCOPES does not permit'),
+    },
+  }), limitLoginRate, validateInput('query', authorizeQuery), async (c) => {
     const query = c.req.valid('query');
     const config = getConfig(c.env);
     const returnTo = resolveReturnTo(query.return_to, brokerOrigin(c), config.allowedOrigins);
@@ -125,7 +135,15 @@ export const loginRoutes = new Hono<AppEnv>()
   })
 
   /** Twitch sends the browser back here: check the state, exchange the code, store the grant. */
-  .get('/callback', limitLoginRate, validateInput('query', callbackQuery), async (c) => {
+  .get('/callback', describeRoute({
+    tags: ['login'],
+    summary: 'Where Twitch sends the browser back',
+    description: 'Needs the login cookie set by /authorize. On success the grant is stored, the session cookie set, and the browser sent to `return_to?session_code=…` (none for a cross-site return_to whose login sent no code_challenge). Login failures go to `return_to?error=…&error_description=…`.',
+    responses: {
+      302: redirectResponse('to return_to, with `session_code` or with `error` and `error_description`'),
+      400: errorResponse('`invalid_state`: state missing, unknown, expired, replayed or started in another browser; `invalid_request`: malformed input or no code'),
+    },
+  }), limitLoginRate, validateInput('query', callbackQuery), async (c) => {
     const query = c.req.valid('query');
     const config = getConfig(c.env);
     c.header('Cache-Control', 'no-store');

@@ -1,0 +1,112 @@
+import { Hono } from 'hono';
+import { describeRoute, generateSpecs } from 'hono-openapi';
+import type { OpenAPIV3_1 } from 'openapi-types';
+import { version } from '../../package.json';
+import type { AppEnv } from '../env';
+import { apiKeySecurity, errorResponse, securitySchemes, sessionSecurity } from '../openapi/describe';
+import { referencePagePolicy, renderReferencePage } from '../openapi/reference-page';
+
+const ERROR_SCHEMA = { $ref: '#/components/schemas/Error' } as const;
+const errorContent = (description: string) => ({ description, content: { 'application/json': { schema: ERROR_SCHEMA } } });
+
+/**
+ * The Helix proxy (`/helix/*` in src/routes/helix-proxy.ts), written here: OpenAPI has no
+ * wildcard paths and hono-openapi leaves them out, so it is documented as `/helix/{path}`.
+ */
+const helixProxyOperation = (method: string) => ({
+  tags: ['helix'],
+  operationId: `${method}Helix`,
+  summary: `${method.toUpperCase()} any Helix endpoint with the caller's Twitch token`,
+  description:
+    "Forwards to `{TWITCH_API_BASE_URL}/helix/{path}` (query string included) with the session user's token, or the app token for an API key of scope `app`; `Client-Id` is added and the caller's own Authorization never forwarded. On Helix's 401 the token is checked, refreshed once and the call retried once. GET is allowed on any path; writes only where HELIX_PROXY_ALLOW lists them; cookie-authenticated writes need an allowed Origin.",
+  security: [...sessionSecurity, ...apiKeySecurity('app')],
+  parameters: [{ in: 'path', name: 'path', required: true, description: 'the Helix path after /helix/ (it may hold slashes), e.g. `users` or `channels/followers`', schema: { type: 'string' } }],
+  responses: {
+    401: errorContent('`unauthorized`: no valid session or API key; `reauthorization_required`: Twitch no longer accepts the grant'),
+    403: errorContent('`forbidden`: a write HELIX_PROXY_ALLOW does not list; `insufficient_scope`: an API key without the `app` scope; `forbidden_origin`: a cookie write without an allowed Origin'),
+    502: errorContent('`bad_gateway`: Helix did not answer'),
+    default: {
+      description: "Helix's own answer, passed on: its status, body, `Content-Type` and `Ratelimit-*` headers",
+      content: { 'application/json': { schema: { type: 'object' } } },
+    },
+  },
+});
+
+/**
+ * How the document is generated from the app's routes: their `describeRoute` annotations, the
+ * input schemas of their validators and the security of their auth middleware.
+ */
+const generateOptions = {
+  documentation: {
+    info: {
+      title: 'twitch-token-broker',
+      version,
+      description:
+        'Holds Twitch tokens for your app: logs users in, keeps their tokens fresh and hands them out. Every error is JSON `{"error", "error_description"}`; every token answer carries `Cache-Control: no-store`.',
+    },
+    tags: [
+      { name: 'login', description: 'Browser login and sessions' },
+      { name: 'tokens', description: 'Twitch access tokens' },
+      { name: 'admin', description: 'Operators (API key with the admin scope)' },
+      { name: 'helix', description: 'Helix through the broker, for callers that never hold a token' },
+      { name: 'meta', description: 'The broker itself' },
+    ],
+    paths: {
+      '/helix/{path}': Object.fromEntries(['get', 'post', 'put', 'patch', 'delete'].map((method) => [method, helixProxyOperation(method)])),
+    },
+    components: {
+      securitySchemes,
+      // Resolved into #/components/schemas/Error, which every error response refers to.
+      responses: { Error: errorResponse('an error: `{"error", "error_description"}`') },
+    },
+  },
+  // '/openapi.json' would otherwise be skipped as a static file.
+  excludeStaticFile: false,
+  // Any status an operation does not list (405, 413, 414, 431, 500, …) still carries the error body.
+  defaultOptions: {
+    GET: { responses: { default: { $ref: '#/components/responses/Error' } } },
+    POST: { responses: { default: { $ref: '#/components/responses/Error' } } },
+    DELETE: { responses: { default: { $ref: '#/components/responses/Error' } } },
+  },
+  defaultValidationErrorResponse: {
+    description: '`invalid_request`: input that fails validation; the description names the field',
+    content: { 'application/json': { schema: ERROR_SCHEMA } },
+  },
+};
+
+/**
+ * `GET /openapi.json` and `GET /docs` for `app`, generated on first use and kept for the life of
+ * the isolate (the routes cannot change while it runs).
+ */
+export function openApiRoutes(app: Hono<AppEnv>) {
+  let document: Promise<OpenAPIV3_1.Document> | undefined;
+  let policy: Promise<string> | undefined;
+  const documentOf = (): Promise<OpenAPIV3_1.Document> =>
+    (document ??= generateSpecs(app, generateOptions).catch((error: unknown) => {
+      document = undefined;
+      throw error;
+    }) as Promise<OpenAPIV3_1.Document>);
+
+  return new Hono<AppEnv>()
+    .get(
+      '/openapi.json',
+      describeRoute({
+        tags: ['meta'],
+        summary: 'This document (OpenAPI 3.1)',
+        responses: { 200: { description: 'the OpenAPI document', content: { 'application/json': { schema: { type: 'object' } } } } },
+      }),
+      async (c) => c.json(await documentOf()),
+    )
+    .get(
+      '/docs',
+      describeRoute({
+        tags: ['meta'],
+        summary: 'This document as a page (no scripts)',
+        responses: { 200: { description: 'the reference page', content: { 'text/html': { schema: { type: 'string' } } } } },
+      }),
+      async (c) => {
+        c.header('Content-Security-Policy', await (policy ??= referencePagePolicy()));
+        return c.html(renderReferencePage(await documentOf()));
+      },
+    );
+}
