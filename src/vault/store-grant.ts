@@ -1,15 +1,9 @@
 import type { Env } from '../env';
 import { userDirectory, userVault } from './stubs';
+import type { NewGrant } from './vault-types';
 
 /** A grant Twitch just issued, and whose it is (from /oauth2/validate). */
-export interface IssuedGrant {
-  userId: string;
-  login: string;
-  accessToken: string;
-  refreshToken: string;
-  expiresAt: number;
-  scopes: string[];
-}
+export type IssuedGrant = Omit<NewGrant, 'validatedAt'>;
 
 /**
  * Stores a grant from any way in (browser login, device flow, import) in the user's vault, and
