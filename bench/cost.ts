@@ -11,6 +11,7 @@
  * overhead above the $5 base for the chosen usage profile (default `daily`; see PROFILES).
  */
 import { spawnSync } from 'node:child_process';
+import { GB_PER_OBJECT, PRICES } from './prices';
 import { parseArgs } from 'node:util';
 import { SWEEP_CYCLE_MS, sweepBatchSize, sweepConcurrency, MAX_TICK_MS, MIN_TICK_MS } from '../src/sweep/schedule';
 
@@ -31,20 +32,6 @@ import { SWEEP_CYCLE_MS, sweepBatchSize, sweepConcurrency, MAX_TICK_MS, MIN_TICK
  * - Limits: developers.cloudflare.com/workers/platform/limits/: subrequests 50/request Free,
  *   10,000/request Paid; 6 simultaneous outgoing connections per invocation.
  */
-const PRICES = {
-  readOn: '2026-11-29',
-  baseMonthly: 5,
-  doRequests: { includedMonthly: 1e6, perMillion: 0.15, freeDaily: 100_000 },
-  doGbSeconds: { includedMonthly: 400_000, perMillion: 12.5, freeDaily: 13_000 },
-  rowsRead: { includedMonthly: 25e9, perMillion: 0.001, freeDaily: 5e6 },
-  rowsWritten: { includedMonthly: 50e6, perMillion: 1.0, freeDaily: 100_000 },
-  storageGb: { includedMonthly: 5, perGbMonth: 0.2, freeTotal: 5 },
-  kvReads: { includedMonthly: 10e6, perMillion: 0.5, freeDaily: 100_000 },
-  kvWrites: { includedMonthly: 1e6, perMillion: 5.0, freeDaily: 1_000 },
-  workerRequests: { includedMonthly: 10e6, perMillion: 0.3, freeDaily: 100_000 },
-} as const;
-/** Duration is billed at 128 MB per object, whatever it uses. */
-const GB_PER_OBJECT = 0.125;
 const DAYS_PER_MONTH = 30;
 const HOURS_PER_MONTH = 24 * DAYS_PER_MONTH;
 

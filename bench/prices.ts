@@ -1,0 +1,19 @@
+/**
+ * Cloudflare's published prices and free quotas, as bench/cost.ts and bench/live-idle.ts price
+ * counted operations (sources and the date read are listed at the top of bench/cost.ts).
+ */
+export const PRICES = {
+  readOn: '2026-11-29',
+  baseMonthly: 5,
+  doRequests: { includedMonthly: 1e6, perMillion: 0.15, freeDaily: 100_000 },
+  doGbSeconds: { includedMonthly: 400_000, perMillion: 12.5, freeDaily: 13_000 },
+  rowsRead: { includedMonthly: 25e9, perMillion: 0.001, freeDaily: 5e6 },
+  rowsWritten: { includedMonthly: 50e6, perMillion: 1.0, freeDaily: 100_000 },
+  storageGb: { includedMonthly: 5, perGbMonth: 0.2, freeTotal: 5 },
+  kvReads: { includedMonthly: 10e6, perMillion: 0.5, freeDaily: 100_000 },
+  kvWrites: { includedMonthly: 1e6, perMillion: 5.0, freeDaily: 1_000 },
+  workerRequests: { includedMonthly: 10e6, perMillion: 0.3, freeDaily: 100_000 },
+} as const;
+
+/** Duration is billed at 128 MB per object, whatever it uses. */
+export const GB_PER_OBJECT = 0.125;
