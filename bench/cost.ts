@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { GB_PER_OBJECT, PRICES } from './prices';
 import { parseArgs } from 'node:util';
 import { SWEEP_CYCLE_MS, sweepBatchSize, sweepConcurrency, MAX_TICK_MS, MIN_TICK_MS } from '../src/sweep/schedule';
+import type { Usage } from './cost/usage';
 
 /**
  * Cloudflare's prices and Free quotas, read 2026-11-29:
@@ -58,17 +59,6 @@ const LATENCY_MS = Number(flags['latency-ms']);
 const profileName = flags.profile as keyof typeof PROFILES;
 if (!(profileName in PROFILES)) throw new Error(`--profile must be one of ${Object.keys(PROFILES).join(', ')}`);
 
-interface Usage {
-  requests: Record<string, number>;
-  alarms: number;
-  rowsRead: number;
-  rowsWritten: number;
-  kvReads: number;
-  kvWrites: number;
-  wallMs: Record<string, number>;
-  twitchCalls: number;
-  logLines: number;
-}
 interface Measurement {
   latencyMs: number;
   users: number;

@@ -8,6 +8,7 @@ import { resetAll } from '../../test/support/reset';
 import { directory, seedUsers, vault } from '../../test/support/seed';
 import { twitch } from '../../test/support/twitch';
 import { API_KEY } from '../../test/test-bindings';
+import type { Usage } from './usage';
 
 /**
  * What the broker's own work costs, measured inside workerd on the real code: the sweep over
@@ -28,20 +29,6 @@ const IDLE_USERS = 40;
 const LATENCY_MS = 0;
 const HOUR = 3600_000;
 
-interface Usage {
-  /** Durable Object requests by class and method (RPC calls; alarms are counted by the harness). */
-  requests: Record<string, number>;
-  alarms: number;
-  rowsRead: number;
-  rowsWritten: number;
-  kvReads: number;
-  kvWrites: number;
-  /** Wall time of calls into each class, summed (what duration is billed on while awaited). */
-  wallMs: Record<string, number>;
-  /** Calls to Twitch (outbound subrequests), from the stand-in's counters. */
-  twitchCalls: number;
-  logLines: number;
-}
 
 const emptyUsage = (): Usage => ({ requests: {}, alarms: 0, rowsRead: 0, rowsWritten: 0, kvReads: 0, kvWrites: 0, wallMs: {}, twitchCalls: 0, logLines: 0 });
 let usage = emptyUsage();

@@ -25,6 +25,13 @@ export async function apiCallerFor(config: Config, presented: string | undefined
   return entries[matchedIndex] ?? null;
 }
 
+/** The caller, when its key was valid and carries `scope`: else 401 (unknown key) or 403 (scope). */
+export function withScope(caller: ApiKeyEntry | null, scope: ApiScope): ApiKeyEntry {
+  if (!caller) throw unauthorized('the API key is not valid');
+  if (!caller.scopes.has(scope)) throw new BrokerError(403, 'insufficient_scope', `this API key may not be used for ${scope} tokens`);
+  return caller;
+}
+
 /**
  * Requires `Authorization: Bearer <API key>` carrying `scope`. Unknown key: 401; known key without
  * the scope: 403. The middleware documents its requirement in /openapi.json.
@@ -33,11 +40,7 @@ export function requireApiKey(scope: ApiScope) {
   return documented(createMiddleware<AppEnv>(async (c, next) => {
     const presented = bearerToken(c.req.header('Authorization'));
     if (!presented || presented.length > MAX_KEY_LENGTH) throw unauthorized('an API key is required: Authorization: Bearer <API key>');
-    const caller = await apiCallerFor(getConfig(c.env), presented);
-    if (!caller) throw unauthorized('the API key is not valid');
-    if (!caller.scopes.has(scope)) {
-      throw new BrokerError(403, 'insufficient_scope', `this API key may not be used for ${scope} tokens`);
-    }
+    const caller = withScope(await apiCallerFor(getConfig(c.env), presented), scope);
     c.set('apiCaller', caller.name);
     await next();
   }), { security: apiKeySecurity(scope) });

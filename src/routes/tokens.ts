@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
 import * as z from 'zod/mini';
-import { apiCallerFor, requireApiKey } from '../auth/api-key';
+import { apiCallerFor, requireApiKey, withScope } from '../auth/api-key';
 import { bearerToken, requireSession } from '../auth/session-auth';
 import type { AppEnv } from '../env';
 import { BrokerError, unauthorized } from '../errors';
@@ -13,6 +13,7 @@ import { validateInput } from '../http/validate-input';
 import { appTokenBody, deletedBody, insufficientScopeBody, scopeRefusedBody, userTokenBody } from '../openapi/bodies';
 import { apiKeySecurity, errorResponse, jsonResponse, retryAfter } from '../openapi/describe';
 import { appTokenAnswer, unknownUser, userTokenAnswer } from '../tokens/token-answers';
+import { requestedProtocols } from '../vault/live-tokens';
 import { userVault } from '../vault/stubs';
 
 /** `force_refresh=true`: the caller's Helix call was refused (401) with the token it was given. */
@@ -138,10 +139,8 @@ export const tokenRoutes = new Hono<AppEnv>()
       throw new BrokerError(426, 'upgrade_required', 'open this URL as a WebSocket', { Upgrade: 'websocket' });
     }
     const config = getConfig(c.env);
-    const fromProtocol = (c.req.header('Sec-WebSocket-Protocol') ?? '').split(',').map((name) => name.trim()).find((name) => name.startsWith('bearer.'));
-    const caller = await apiCallerFor(config, bearerToken(c.req.header('Authorization')) ?? fromProtocol?.slice('bearer.'.length));
-    if (!caller) throw unauthorized('an API key of scope users is required');
-    if (!caller.scopes.has('users')) throw new BrokerError(403, 'insufficient_scope', 'this API key may not be used for users tokens');
+    const fromProtocol = requestedProtocols(c.req.raw).find((name) => name.startsWith('bearer.'));
+    withScope(await apiCallerFor(config, bearerToken(c.req.header('Authorization')) ?? fromProtocol?.slice('bearer.'.length)), 'users');
     const { userId } = c.req.valid('param');
     // The usual checks and a refresh if due, so the first message carries a usable token.
     await userTokenAnswer(c.env, brokerOrigin(c), userId, {}, unknownUser());

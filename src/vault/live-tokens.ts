@@ -6,6 +6,10 @@ export type LiveMessage = ({ type: 'token' } & UserTokenBody) | { type: 'revoked
 /** The subprotocol a client names when it sends its API key as `bearer.<key>` (no headers in browser WebSockets). */
 export const LIVE_PROTOCOL = 'twitch-token-broker';
 
+/** The subprotocols a WebSocket upgrade asks for. */
+export const requestedProtocols = (request: Request): string[] =>
+  (request.headers.get('Sec-WebSocket-Protocol') ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+
 /** Clients ping with this text; the runtime answers without waking the object. */
 export const LIVE_PING = 'ping';
 
@@ -24,7 +28,7 @@ export class LiveTokenSockets {
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
     server.send(JSON.stringify(first));
-    const protocols = (request.headers.get('Sec-WebSocket-Protocol') ?? '').split(',').map((name) => name.trim());
+    const protocols = requestedProtocols(request);
     return new Response(null, {
       status: 101,
       webSocket: client,
