@@ -14,12 +14,7 @@ const SECRET = 'test-eventsub-secret-0123456789';
 /** EventSub on: a secret and a public URL (Twitch calls {PUBLIC_URL}/eventsub). */
 const withEventSub = { ...env, EVENTSUB_SECRET: SECRET, PUBLIC_URL: BROKER } as Env;
 
-async function call(bindings: Env, path: string, init?: RequestInit): Promise<Response> {
-  const ctx = createExecutionContext();
-  const response = await worker.fetch(new Request(`${BROKER}${path}`, init), bindings, ctx);
-  await waitOnExecutionContext(ctx);
-  return response;
-}
+const call = (bindings: Env, path: string, init?: RequestInit): Promise<Response> => broker(path, init, bindings);
 
 async function runCron(bindings: Env): Promise<void> {
   const ctx = createExecutionContext();

@@ -1,9 +1,8 @@
 import { env } from 'cloudflare:workers';
-import { abortAllDurableObjects, createExecutionContext, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
-import worker from '../src/index';
 import type { Env } from '../src/env';
-import { API_KEY, APP_ORIGIN, BROKER, TWITCH } from './test-bindings';
+import { API_KEY, APP_ORIGIN, TWITCH } from './test-bindings';
 import { broker, consent, CookieJar, json, login, startLogin } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { twitch } from './support/twitch';
@@ -127,29 +126,9 @@ describe('replaced grants are revoked at Twitch', () => {
   });
 });
 
-/** A browser request to the Worker with some settings replaced. */
-async function callWith(bindings: Env, jar: CookieJar, path: string): Promise<Response> {
-  const ctx = createExecutionContext();
-  const request = new Request(`${BROKER}${path}`, {
-    headers: { Cookie: jar.header(), 'CF-Connecting-IP': jar.address },
-    redirect: 'manual',
-  });
-  const response = await worker.fetch(request, bindings, ctx);
-  await waitOnExecutionContext(ctx);
-  return response;
-}
-
 describe('ALLOWED_SCOPES', () => {
-  async function authorizeWith(overrides: Partial<Env>, query: string): Promise<Response> {
-    const ctx = createExecutionContext();
-    const request = new Request(`${BROKER}/authorize?return_to=${encodeURIComponent(APP_ORIGIN)}&${query}`, {
-      headers: { 'CF-Connecting-IP': '192.0.2.7' },
-      redirect: 'manual',
-    });
-    const response = await worker.fetch(request, { ...env, ...overrides } as Env, ctx);
-    await waitOnExecutionContext(ctx);
-    return response;
-  }
+  const authorizeWith = (overrides: Partial<Env>, query: string) =>
+    broker(`/authorize?return_to=${encodeURIComponent(APP_ORIGIN)}&${query}`, { headers: { 'CF-Connecting-IP': '192.0.2.7' } }, { ...env, ...overrides } as Env);
 
   it('refuses a scope outside the list with 400 invalid_scope, naming it', async () => {
     const response = await authorizeWith({ ALLOWED_SCOPES: 'chat:read chat:edit user:read:email' }, 'scope=chat:read+channel:manage:broadcast');
@@ -171,11 +150,11 @@ describe('ALLOWED_SCOPES', () => {
   it('refuses a grant carrying a scope the user added on Twitch\'s page, and revokes it', async () => {
     const restricted = { ...env, ALLOWED_SCOPES: 'chat:read user:read:email' } as Env;
     const jar = new CookieJar();
-    const started = jar.take(await callWith(restricted, jar, `/authorize?scope=chat:read&return_to=${encodeURIComponent(APP_ORIGIN)}`));
+    const started = await jar.fetch(`/authorize?scope=chat:read&return_to=${encodeURIComponent(APP_ORIGIN)}`, {}, restricted);
     const twitchUrl = new URL(started.headers.get('Location')!);
     twitchUrl.searchParams.set('scope', `${twitchUrl.searchParams.get('scope')} channel:manage:broadcast`);
     const callbackUrl = await consent(twitchUrl, '100001');
-    const back = jar.take(await callWith(restricted, jar, `${callbackUrl.pathname}${callbackUrl.search}`));
+    const back = await jar.fetch(`${callbackUrl.pathname}${callbackUrl.search}`, {}, restricted);
     expect(new URL(back.headers.get('Location')!).searchParams.get('error')).toBe('invalid_scope');
     expect(jar.sessionCookie).toBeUndefined();
     expect((await broker('/token/users/100001', { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(404);

@@ -1,9 +1,7 @@
 import { env } from 'cloudflare:workers';
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import worker from '../src/index';
 import type { Env } from '../src/env';
-import { APP_ONLY_API_KEY, BROKER, USERS_ONLY_API_KEY } from './test-bindings';
+import { APP_ONLY_API_KEY, USERS_ONLY_API_KEY } from './test-bindings';
 import { broker, json, login, loginWithBearer } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { twitch } from './support/twitch';
@@ -57,13 +55,11 @@ describe('the Helix proxy (/helix/*)', () => {
     expect(refused.status).toBe(403);
     expect(await json(refused)).toMatchObject({ error: 'forbidden' });
 
-    const ctx = createExecutionContext();
-    const allowed = await worker.fetch(
-      new Request(`${BROKER}/helix/users`, { method: 'POST', headers: { Authorization: `Bearer ${APP_ONLY_API_KEY}`, 'Content-Type': 'application/json' }, body: '{}' }),
+    const allowed = await broker(
+      '/helix/users',
+      { method: 'POST', headers: { Authorization: `Bearer ${APP_ONLY_API_KEY}`, 'Content-Type': 'application/json' }, body: '{}' },
       { ...env, HELIX_PROXY_ALLOW: 'POST /users, PATCH /channels' } as Env,
-      ctx,
     );
-    await waitOnExecutionContext(ctx);
     // Forwarded: the stand-in's Helix has no POST /users and says so.
     expect(allowed.status).toBe(404);
   });
@@ -74,13 +70,7 @@ describe('the Helix proxy (/helix/*)', () => {
     expect((await broker('/helix/users', { headers: { Authorization: `Bearer ${USERS_ONLY_API_KEY}` } })).status).toBe(403);
 
     const { jar } = await login({ userId: '100001' });
-    const ctx = createExecutionContext();
-    const write = await worker.fetch(
-      new Request(`${BROKER}/helix/users`, { method: 'POST', headers: { Cookie: jar.header(), Origin: 'https://evil.example.com' }, body: '{}' }),
-      { ...env, HELIX_PROXY_ALLOW: 'POST /users' } as Env,
-      ctx,
-    );
-    await waitOnExecutionContext(ctx);
+    const write = await jar.fetch('/helix/users', { method: 'POST', headers: { Origin: 'https://evil.example.com' }, body: '{}' }, { ...env, HELIX_PROXY_ALLOW: 'POST /users' } as Env);
     expect(write.status).toBe(403);
     expect(await json(write)).toMatchObject({ error: 'forbidden_origin' });
   });

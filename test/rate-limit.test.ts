@@ -1,20 +1,14 @@
 import { env } from 'cloudflare:workers';
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import worker from '../src/index';
 import type { Env } from '../src/env';
 import { LOGIN_LIMIT } from '../src/http/login-rate-limiter';
-import { API_KEY, BROKER } from './test-bindings';
+import { API_KEY } from './test-bindings';
+import { broker } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 
 freshStateForEachTest();
 
-async function send(path: string, ip: string, bindings: Env = env): Promise<Response> {
-  const ctx = createExecutionContext();
-  const response = await worker.fetch(new Request(`${BROKER}${path}`, { headers: { 'CF-Connecting-IP': ip }, redirect: 'manual' }), bindings, ctx);
-  await waitOnExecutionContext(ctx);
-  return response;
-}
+const send = (path: string, ip: string, bindings: Env = env): Promise<Response> => broker(path, { headers: { 'CF-Connecting-IP': ip } }, bindings);
 
 /** Sends `count` requests from one address and returns the statuses. */
 async function burst(path: string, ip: string, count: number, bindings?: Env): Promise<number[]> {
@@ -53,22 +47,10 @@ describe.each([
 });
 
 describe('POST /admin/sweep', () => {
-  const forceSweep = async () => {
-    const ctx = createExecutionContext();
-    const response = await worker.fetch(
-      new Request(`${BROKER}/admin/sweep`, { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` } }),
-      env,
-      ctx,
-    );
-    await waitOnExecutionContext(ctx);
-    return response;
-  };
+  const forceSweep = (bindings: Env = env) => broker('/admin/sweep', { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` } }, bindings);
 
   it('does not hold the next forced sweep back when one failed to start', async () => {
-    const ctx = createExecutionContext();
-    const broken = { ...env, TWITCH_CLIENT_SECRET: undefined } as Env;
-    const failed = await worker.fetch(new Request(`${BROKER}/admin/sweep`, { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` } }), broken, ctx);
-    await waitOnExecutionContext(ctx);
+    const failed = await forceSweep({ ...env, TWITCH_CLIENT_SECRET: undefined } as Env);
     expect(failed.status).toBe(500);
     expect((await forceSweep()).status).toBe(200);
   });

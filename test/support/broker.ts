@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { expect } from 'vitest';
 import worker from '../../src/index';
+import type { Env } from '../../src/env';
 import { APP_ORIGIN, BROKER, TWITCH } from '../test-bindings';
 import { pkcePair } from './pkce';
 
@@ -12,13 +13,13 @@ export { pkcePair };
  * for the work it left running. (The entry is imported rather than reached through `exports`, so
  * the test shares its module instance: `forgetAppToken` then clears the same isolate cache.)
  */
-export async function broker(path: string, init?: RequestInit): Promise<Response> {
+export async function broker(path: string, init?: RequestInit, bindings: Env = env): Promise<Response> {
   const ctx = createExecutionContext();
   const request = new Request(`${BROKER}${path}`, { redirect: 'manual', ...init });
   // Each caller gets its own address unless it names one, as on the internet: the login rate
   // limit is per address, and a whole suite from one address would trip it.
   if (!request.headers.has('CF-Connecting-IP')) request.headers.set('CF-Connecting-IP', randomAddress());
-  const response = await worker.fetch(request, env, ctx);
+  const response = await worker.fetch(request, bindings, ctx);
   await waitOnExecutionContext(ctx);
   return response;
 }
@@ -51,11 +52,11 @@ export class CookieJar {
   }
 
   /** A browser request to the broker carrying this jar's cookies. */
-  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+  async fetch(path: string, init: RequestInit = {}, bindings: Env = env): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.cookies.size > 0) headers.set('Cookie', this.header());
     if (!headers.has('CF-Connecting-IP')) headers.set('CF-Connecting-IP', this.address);
-    return this.take(await broker(path, { ...init, headers }));
+    return this.take(await broker(path, { ...init, headers }, bindings));
   }
 
   get sessionCookie(): string | undefined {
