@@ -26,6 +26,9 @@ export const userDirectory = (env: Env) => env.USER_DIRECTORY.get(env.USER_DIREC
  */
 export const directoryFor = (env: Env, _userId: string) => userDirectory(env);
 
+/** Lane `index` of the sweep (src/sweep/sweep-lane.ts): the directory spreads its calls to Twitch over lanes 1, 2, … */
+export const sweepLane = (env: Env, index: number) => env.SWEEP_LANE.get(env.SWEEP_LANE.idFromName(`lane-${index}`));
+
 /**
  * The single-use record named `name` (`state:<state>`, `session:<code>`, `cooldown:<what>`). The
  * object is addressed by the name's SHA-256: the platform keeps the names objects were made from,

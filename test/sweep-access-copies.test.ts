@@ -1,0 +1,156 @@
+import { env } from 'cloudflare:workers';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { afterEach, describe, expect, it } from 'vitest';
+import { API_KEY } from './test-bindings';
+import { broker } from './support/broker';
+import { freshStateForEachTest } from './support/reset';
+import { directory, HOUR, seedUsers, vault } from './support/seed';
+import { twitch } from './support/twitch';
+
+freshStateForEachTest();
+
+/**
+ * The directory validates users' tokens from the sealed copies their vaults handed over, without
+ * waking the vaults; anything but a 200 goes back to the vault, which alone refreshes or revokes.
+ */
+
+type CopyRow = { user_id: string; sealed_access: string | null; copy_generation: number | null };
+
+/** Counts the vault calls anyone makes (the directory included), by method, by wrapping the platform's namespace binding. */
+function countVaultCalls(): Record<string, number> {
+  const calls: Record<string, number> = {};
+  const namespace = env.USER_VAULT as unknown as { get: (id: DurableObjectId) => object };
+  const get = namespace.get;
+  namespace.get = (id: DurableObjectId) =>
+    new Proxy(get.call(env.USER_VAULT, id), {
+      get(target, property) {
+        const value = Reflect.get(target, property) as unknown;
+        if (typeof value !== 'function' || typeof property !== 'string') return value;
+        return (...args: unknown[]) => {
+          calls[property] = (calls[property] ?? 0) + 1;
+          return Reflect.apply(value as (...a: unknown[]) => unknown, target, args) as unknown;
+        };
+      },
+    });
+  restore = () => {
+    namespace.get = get;
+  };
+  return calls;
+}
+let restore = () => {};
+afterEach(() => restore());
+
+/** Makes every user owed a visit now, and runs the directory's alarm until nobody is. */
+async function sweepEveryoneNow(): Promise<void> {
+  await runInDurableObject(directory(), (_instance, ctx) => {
+    ctx.storage.sql.exec('UPDATE users SET next_due_at = ?', Date.now());
+  });
+  for (let guard = 0; guard < 10 && (await directory().stats()).due > 0; guard++) {
+    expect(await runDurableObjectAlarm(directory())).toBe(true);
+  }
+  expect((await directory().stats()).due).toBe(0);
+}
+
+const copies = () =>
+  runInDurableObject(directory(), (_instance, ctx) =>
+    ctx.storage.sql.exec<CopyRow>('SELECT user_id, sealed_access, copy_generation FROM users ORDER BY user_id').toArray(),
+  );
+const userToken = (userId: string) => broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
+
+describe('the sweep validating from the copies vaults handed over', () => {
+  it('validates every user in use without waking a vault once each vault has handed over its copy', async () => {
+    const users = await seedUsers(30, 610000, 2 * HOUR);
+    await sweepEveryoneNow();
+    // The first visit asked each vault for its copy (no Twitch call there) and validated it here.
+    expect((await twitch.counts()).validate).toBe(30);
+    expect((await copies()).every((row) => row.sealed_access !== null && /^eyJ/.test(row.sealed_access))).toBe(true);
+
+    const vaultCalls = countVaultCalls();
+    await sweepEveryoneNow();
+    expect(vaultCalls).toEqual({});
+    expect((await twitch.counts()).validate).toBe(60);
+    const evidence = await directory().evidence();
+    expect(evidence.reduce((sum, batch) => sum + batch.validated, 0)).toBe(60);
+    for (const userId of users.slice(0, 3)) expect((await userToken(userId)).status).toBe(200);
+  });
+
+  it('hands a 401 to the vault, which refreshes once without validating again, and the next copy is the new token', async () => {
+    const [userId] = await seedUsers(1, 620000, 2 * HOUR);
+    await sweepEveryoneNow();
+    const [before] = await copies();
+    await twitch.expire({ user_id: userId! });
+    const vaultCalls = countVaultCalls();
+    await sweepEveryoneNow();
+    expect(vaultCalls).toEqual({ validate: 1 });
+    const counts = await twitch.counts();
+    // One validate for the copy (401), none by the vault, one refresh.
+    expect(counts.validate).toBe(2);
+    expect(counts.token.refresh_token).toBe(1);
+    const [after] = await copies();
+    expect(after!.copy_generation).toBe(before!.copy_generation! + 1);
+    expect(after!.sealed_access).not.toBe(before!.sealed_access);
+    expect((await userToken(userId!)).status).toBe(200);
+  });
+
+  it('never revokes a user on a stale copy’s 401 while the vault holds a newer, good token', async () => {
+    const [userId] = await seedUsers(1, 630000, 2 * HOUR);
+    await sweepEveryoneNow();
+    const [stale] = await copies();
+    // A login the directory has not heard of yet: the vault holds a newer grant, the old token dies at Twitch.
+    const fresh = await twitch.grant(userId!);
+    const oldToken = (await (await userToken(userId!)).json<{ access_token: string }>()).access_token;
+    await vault(userId!).storeGrant({
+      userId: userId!, login: `user_${userId}`, accessToken: fresh.access_token, refreshToken: fresh.refresh_token,
+      expiresAt: Date.now() + fresh.expires_in * 1000, scopes: fresh.scope, validatedAt: Date.now() - 2 * HOUR,
+    });
+    await twitch.expire({ access_token: oldToken });
+
+    await sweepEveryoneNow();
+    const counts = await twitch.counts();
+    expect(counts.token.refresh_token).toBe(0);
+    expect(await directory().stats()).toMatchObject({ active: 1 });
+    const [after] = await copies();
+    expect(after!.copy_generation).toBe(stale!.copy_generation! + 1);
+    const response = await userToken(userId!);
+    expect(response.status).toBe(200);
+    expect((await response.json<{ access_token: string }>()).access_token).toBe(fresh.access_token);
+  });
+
+  it('keeps a user whose copy meets an outage: the vault retries within its own budget', async () => {
+    const [userId] = await seedUsers(1, 640000, 2 * HOUR);
+    await sweepEveryoneNow();
+    // The copy's one attempt meets a 503; the vault's own validate gets past the next one.
+    await twitch.inject({ path: '/oauth2/validate', status: 503, times: 2 });
+    const vaultCalls = countVaultCalls();
+    await sweepEveryoneNow();
+    expect(vaultCalls).toEqual({ validate: 1 });
+    expect((await twitch.counts()).validate).toBe(1 + 3);
+    expect((await directory().evidence())[0]).toMatchObject({ validated: 1, failed: 0 });
+    expect((await userToken(userId!)).status).toBe(200);
+  });
+
+  it('asks the vault again once the copy nears expiry, since a caller may have refreshed it', async () => {
+    await twitch.configure({ userAccessTokenTtlSeconds: 200 }); // under the refresh margin at once
+    const [userId] = await seedUsers(1, 650000, 2 * HOUR);
+    const vaultCalls = countVaultCalls();
+    await sweepEveryoneNow();
+    // The vault validated itself (no handover of a token about to be refreshed), and the copy stays unused.
+    expect(vaultCalls).toEqual({ validate: 1 });
+    expect((await twitch.counts()).validate).toBe(1);
+    await sweepEveryoneNow();
+    expect(vaultCalls).toEqual({ validate: 2 });
+    expect((await userToken(userId!)).status).toBe(200);
+  });
+
+  it('forgets the copy when a new login registers the user, and when the user leaves the sweep', async () => {
+    const [kept, gone] = await seedUsers(2, 660000, 2 * HOUR);
+    await sweepEveryoneNow();
+    await directory().registerMany([kept!], Date.now());
+    await twitch.disconnect(gone!);
+    await sweepEveryoneNow();
+    const rows = await copies();
+    // The new login's copy came back with its visit; the revoked user's is gone.
+    expect(rows.find((row) => row.user_id === kept)!.sealed_access).not.toBeNull();
+    expect(rows.find((row) => row.user_id === gone)!.sealed_access).toBeNull();
+  });
+});
