@@ -16,13 +16,13 @@ freshStateForEachTest();
 
 type CopyRow = { user_id: string; sealed_access: string | null; copy_generation: number | null };
 
-/** Counts the vault calls anyone makes (the directory included), by method, by wrapping the platform's namespace binding. */
-function countVaultCalls(): Record<string, number> {
+/** Counts the calls anyone makes (the directory included) into `namespace`, by method, by wrapping the platform's binding. */
+function countCalls<T extends Rpc.DurableObjectBranded | undefined>(namespace: DurableObjectNamespace<T>): Record<string, number> {
   const calls: Record<string, number> = {};
-  const namespace = env.USER_VAULT as unknown as { get: (id: DurableObjectId) => object };
-  const get = namespace.get;
-  namespace.get = (id: DurableObjectId) =>
-    new Proxy(get.call(env.USER_VAULT, id), {
+  const binding = namespace as unknown as { get: (id: DurableObjectId) => object };
+  const get = binding.get;
+  binding.get = (id: DurableObjectId) =>
+    new Proxy(get.call(namespace, id), {
       get(target, property) {
         const value = Reflect.get(target, property) as unknown;
         if (typeof value !== 'function' || typeof property !== 'string') return value;
@@ -32,13 +32,19 @@ function countVaultCalls(): Record<string, number> {
         };
       },
     });
+  const previous = restore;
   restore = () => {
-    namespace.get = get;
+    binding.get = get;
+    previous();
   };
   return calls;
 }
+const countVaultCalls = () => countCalls(env.USER_VAULT);
 let restore = () => {};
-afterEach(() => restore());
+afterEach(() => {
+  restore();
+  restore = () => {};
+});
 
 /** Makes every user owed a visit now, and runs the directory's alarm until nobody is. */
 async function sweepEveryoneNow(): Promise<void> {
@@ -72,6 +78,20 @@ describe('the sweep validating from the copies vaults handed over', () => {
     const evidence = await directory().evidence();
     expect(evidence.reduce((sum, batch) => sum + batch.validated, 0)).toBe(60);
     for (const userId of users.slice(0, 3)) expect((await userToken(userId)).status).toBe(200);
+  });
+
+  it('spreads a large round over lanes and validates every user once, without waking a vault', async () => {
+    await seedUsers(100, 615000, 2 * HOUR);
+    await sweepEveryoneNow();
+    const vaultCalls = countVaultCalls();
+    const laneCalls = countCalls(env.SWEEP_LANE);
+    const before = (await twitch.counts()).validate;
+    await sweepEveryoneNow();
+    expect(vaultCalls).toEqual({});
+    // Rounds of 25: the first two mostly here (40 calls a batch at most), the rest in chunks of 12 on lanes.
+    expect(laneCalls.check).toBeGreaterThanOrEqual(Math.ceil((100 - 40) / 12));
+    expect((await twitch.counts()).validate - before).toBe(100);
+    expect((await directory().evidence())[0]).toMatchObject({ validated: 100, failed: 0 });
   });
 
   it('hands a 401 to the vault, which refreshes once without validating again, and the next copy is the new token', async () => {

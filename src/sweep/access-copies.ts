@@ -5,6 +5,7 @@ import { sweepLane } from '../vault/stubs';
 import { USER_REFRESH_MARGIN_MS } from '../vault/timing';
 import type { AccessCopy, UserValidation, ValidateOptions } from '../vault/vault-types';
 import { checkCopies, type CopyCheck, type CopyToCheck } from './copy-check';
+import { COPIES_PER_LANE, OWN_CHECKS_PER_BATCH, splitChecks } from './schedule';
 
 /**
  * How the sweep's directory visits a round of users without waking their vaults. The directory
@@ -31,16 +32,6 @@ export function copyFromRow(row: AccessCopyRow): AccessCopy | null {
  * token in use, and after it the copy may be one a refresh has replaced.
  */
 export const isUsable = (copy: AccessCopy, now: number): boolean => now < copy.expiresAt - USER_REFRESH_MARGIN_MS;
-
-/**
- * Calls to Twitch the directory makes itself in one batch (one invocation): the Free plan allows 50
- * to the internet per invocation. Beyond them, lanes check the copies.
- */
-export const OWN_CHECKS_PER_BATCH = 40;
-/** Copies per lane call: two waves of six connections, so a lane answers in about two Twitch round trips. */
-export const COPIES_PER_LANE = 12;
-/** A round this small the directory checks alone (while its allowance lasts): a lane call would cost more than it saves. */
-export const CHECKED_ALONE_UP_TO = 25;
 
 /** A user to visit: forced (an operator's sweep: always the vault) or not, and the copy held. */
 export interface UserToVisit {
@@ -111,10 +102,9 @@ export class CopyValidator {
   /** Checks copies: the first ones here (within the batch's allowance), the rest on lanes at once. */
   private async check(copies: CopyToCheck[]): Promise<CopyCheck[]> {
     if (copies.length === 0) return [];
-    const own = Math.min(this.ownChecksLeft, copies.length <= CHECKED_ALONE_UP_TO ? copies.length : COPIES_PER_LANE);
+    const { own, lanes } = splitChecks(copies.length, this.ownChecksLeft);
     this.ownChecksLeft -= own;
-    const chunks: CopyToCheck[][] = [];
-    for (let i = own; i < copies.length; i += COPIES_PER_LANE) chunks.push(copies.slice(i, i + COPIES_PER_LANE));
+    const chunks = lanes.map((_size, k) => copies.slice(own + k * COPIES_PER_LANE, own + (k + 1) * COPIES_PER_LANE));
     const [mine, ...theirs] = await Promise.all([
       checkCopies(getConfig(this.env), copies.slice(0, own)),
       ...chunks.map((chunk, k) => this.onLane(k + 1, chunk)),

@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import { isSealedWithOldKey, seal, unseal } from '../crypto/seal';
 import { validateToken } from '../twitch/identity';
 import type { CallBudget } from '../twitch/twitch-fetch';
+import { CONNECTIONS_PER_INVOCATION } from './schedule';
 
 /**
  * The sweep validating users' access tokens itself, from the sealed copies their vaults handed it,
@@ -23,11 +24,6 @@ export interface CopyCheck {
   resealed?: string;
 }
 
-/**
- * Calls to Twitch in flight at once: an invocation has six simultaneous outgoing connections
- * (developers.cloudflare.com/workers/platform/limits, read 2026-11-29); more would only queue.
- */
-export const CONNECTIONS_PER_INVOCATION = 6;
 
 /**
  * One attempt, never repeated here: each copy costs exactly one subrequest (the Free plan allows

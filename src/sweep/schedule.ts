@@ -24,6 +24,34 @@ export const SWEEP_CONCURRENCY = 25;
 export const MAX_SWEEP_CONCURRENCY = 500;
 /** The largest batch: 1,000 subrequests, the Free plan's limit to Cloudflare services per invocation. */
 export const MAX_SWEEP_BATCH_SIZE = 1_000;
+/**
+ * Calls to Twitch in flight at once from one invocation: it has six simultaneous outgoing
+ * connections (developers.cloudflare.com/workers/platform/limits, read 2026-11-29); more only queue.
+ */
+export const CONNECTIONS_PER_INVOCATION = 6;
+/**
+ * Copies of access tokens the directory validates itself in one batch (one invocation): the Free
+ * plan allows 50 subrequests to the internet per invocation. Lanes check the rest.
+ */
+export const OWN_CHECKS_PER_BATCH = 40;
+/** Copies per lane call: two waves of six connections, so a lane answers in about two Twitch round trips. */
+export const COPIES_PER_LANE = 12;
+/** A step this small the directory checks alone (while its allowance lasts): a lane call would cost more than it saves. */
+export const CHECKED_ALONE_UP_TO = 25;
+
+/**
+ * How one step of a round splits `count` copies to check: how many the directory checks itself
+ * (of the `ownLeft` calls its batch may still make), and the sizes of the chunks sent to lanes,
+ * all at once. Small steps stay in the directory; large ones spread so a step lasts about two
+ * Twitch round trips however many users are due.
+ */
+export function splitChecks(count: number, ownLeft: number): { own: number; lanes: number[] } {
+  const own = Math.max(0, Math.min(ownLeft, count <= CHECKED_ALONE_UP_TO ? count : COPIES_PER_LANE));
+  const lanes: number[] = [];
+  for (let rest = count - own; rest > 0; rest -= COPIES_PER_LANE) lanes.push(Math.min(COPIES_PER_LANE, rest));
+  return { own, lanes };
+}
+
 /** Bounds on the gap between two batches while users are due. */
 export const MIN_TICK_MS = 1_000;
 export const MAX_TICK_MS = 60_000;
