@@ -62,7 +62,7 @@ async function installMeter(): Promise<void> {
       };
     }
   });
-  const namespaces = { UserVault: env.USER_VAULT, UserDirectory: env.USER_DIRECTORY, AppTokenMinter: env.APP_TOKEN_MINTER, OneTimeStore: env.ONE_TIME_STORE };
+  const namespaces = { UserVault: env.USER_VAULT, UserDirectory: env.USER_DIRECTORY, AppTokenMinter: env.APP_TOKEN_MINTER, OneTimeStore: env.ONE_TIME_STORE, SweepLane: env.SWEEP_LANE };
   for (const [label, namespace] of Object.entries(namespaces)) {
     const get = namespace.get.bind(namespace) as (id: DurableObjectId) => object;
     if (label === 'UserVault') harnessVault = (userId) => get(env.USER_VAULT.idFromName(userId)) as DurableObjectStub;
@@ -192,6 +192,23 @@ it('measures the broker’s own work and its callers’ requests', async () => {
     const clock = await runClock(simulatedMs, async (work) => add(sweep, await metered(work)));
     const visits = sweep.requests['UserVault.validate'] ?? 0;
     const batches = (await directory().evidence(10_000)).length;
+    // Copies the vaults handed over (one row each): the first visit of each user.
+    const copiesHeld = await runInDurableObject(harnessDirectory(), (_instance, ctx) =>
+      ctx.storage.sql.exec<{ n: number }>('SELECT COUNT(sealed_access) AS n FROM users').one().n,
+    );
+
+    // --- Every user due at once, copies held: large rounds spread over lanes. ---
+    await runInDurableObject(harnessDirectory(), (_instance, ctx) => {
+      ctx.storage.sql.exec('UPDATE users SET next_due_at = ?', Date.now());
+    });
+    const burst = await metered(async () => {
+      for (let guard = 0; guard < 20 && (await (harnessDirectory() as unknown as { stats(): Promise<{ due: number }> }).stats()).due > 0; guard++) {
+        const startedAt = performance.now();
+        expect(await runDurableObjectAlarm(harnessDirectory())).toBe(true);
+        usage.alarms++;
+        usage.wallMs['UserDirectory.alarm'] = (usage.wallMs['UserDirectory.alarm'] ?? 0) + (performance.now() - startedAt);
+      }
+    });
 
     // --- Users going idle: their tokens expired hours ago and nobody asked for another. ---
     const idle = await seedUsers(IDLE_USERS, 800000, 5 * HOUR);
@@ -236,7 +253,9 @@ it('measures the broker’s own work and its callers’ requests', async () => {
         clock,
         visits,
         batches,
+        copiesHeld,
         sweep,
+        burst: { users: USERS, usage: burst },
         idle: { users: IDLE_USERS, visitsEstimate: idleVisits, usage: idleSpell, inUseUsers: USERS, durationMs: idleMs },
         rejoin: { requests: IDLE_USERS, usage: rejoin },
         userRequest: { requests: USERS, usage: userRequest },
