@@ -5,7 +5,7 @@ import { sweepLane } from '../vault/stubs';
 import { USER_REFRESH_MARGIN_MS } from '../vault/timing';
 import type { AccessCopy, UserValidation, ValidateOptions } from '../vault/vault-types';
 import { checkCopies, type CopyCheck, type CopyToCheck } from './copy-check';
-import { COPIES_PER_LANE, OWN_CHECKS_PER_BATCH, splitChecks } from './schedule';
+import { COPIES_PER_LANE, LANE_POOL, OWN_CHECKS_PER_BATCH, splitChecks } from './schedule';
 
 /**
  * How the sweep's directory visits a round of users without waking their vaults. The directory
@@ -15,6 +15,8 @@ import { COPIES_PER_LANE, OWN_CHECKS_PER_BATCH, splitChecks } from './schedule';
  * the vault, which owns refresh, single flight, revocation and generation checks exactly as before.
  * Past the refresh margin a caller may have refreshed the token, so the vault is asked again: it
  * hands over its current copy (no call to Twitch of its own) unless that one nears expiry too.
+ * Copies beyond the directory's own calls go to lanes (src/sweep/sweep-lane.ts), COPIES_PER_LANE
+ * each, so a round lasts about two Twitch round trips however many users it holds.
  */
 
 /** The copy columns of a `users` row. */
@@ -43,6 +45,7 @@ export interface UserToVisit {
 /** Visits rounds of users for one batch; keeps count of the directory's own calls to Twitch. */
 export class CopyValidator {
   private ownChecksLeft = OWN_CHECKS_PER_BATCH;
+  private lanesCalled = 0;
 
   constructor(
     private readonly env: Env,
@@ -51,51 +54,52 @@ export class CopyValidator {
   ) {}
 
   /**
-   * The outcome for each user, in order, with the copy to keep when it is new. At most three steps:
-   * copies checked and vaults woken (asked for a handover) at once; then the handed-over copies
-   * checked and the vaults of copies Twitch did not call alive woken; then the vaults of handed-over
-   * copies Twitch did not call alive.
+   * The outcome for each user, in order, with the copy to keep when it is new. Two flows at once:
+   * copies held are checked; vaults without a usable copy hand theirs over and those copies are
+   * checked as soon as they arrive. In both, a copy Twitch did not call alive goes to its vault.
    */
   async visit(users: readonly UserToVisit[]): Promise<UserValidation[]> {
     const now = Date.now();
     const results = new Array<UserValidation>(users.length);
-    const copies = users.map((user) => user.copy);
-    let toCheck: number[] = [];
-    let toWake: { index: number; options: ValidateOptions }[] = [];
+    const held: { index: number; copy: AccessCopy }[] = [];
+    const toWake: { index: number; options: ValidateOptions }[] = [];
     users.forEach((user, index) => {
-      if (!user.force && user.copy && isUsable(user.copy, now)) toCheck.push(index);
+      if (!user.force && user.copy && isUsable(user.copy, now)) held.push({ index, copy: user.copy });
       else toWake.push({ index, options: user.force ? { force: true } : { handover: true } });
     });
-    while (toCheck.length > 0 || toWake.length > 0) {
-      const [checked, woken] = await Promise.all([
-        this.check(toCheck.map((index) => ({ userId: users[index]!.userId, sealedAccessToken: copies[index]!.sealedAccessToken }))),
-        Promise.all(toWake.map(({ index, options }) => this.wakeVault(users[index]!.userId, options))),
-      ]);
-      const nextCheck: number[] = [];
-      const nextWake: { index: number; options: ValidateOptions }[] = [];
-      toCheck.forEach((index, k) => {
+
+    /** Checks copies; records the live ones and returns the others for their vaults. */
+    const checkAndRecord = async (copies: { index: number; copy: AccessCopy }[]) => {
+      const checked = await this.check(copies.map(({ index, copy }) => ({ userId: users[index]!.userId, sealedAccessToken: copy.sealedAccessToken })));
+      const toVault: { index: number; options: ValidateOptions }[] = [];
+      copies.forEach(({ index, copy }, k) => {
         const check = checked[k]!;
-        const copy = copies[index]!;
         if (check.outcome === 'alive') {
           results[index] = { outcome: 'validated', lastValidatedAt: Date.now(), copy: check.resealed ? { ...copy, sealedAccessToken: check.resealed } : copy };
         } else {
           // 401: the vault refreshes if the copy is of its current token, or validates its newer
           // one (never revoked on a stale copy's word); no clear answer: the vault retries.
-          nextWake.push({ index, options: check.outcome === 'dead' ? { deadGeneration: copy.generation } : {} });
+          toVault.push({ index, options: check.outcome === 'dead' ? { deadGeneration: copy.generation } : {} });
         }
       });
-      toWake.forEach(({ index }, k) => {
-        const result = woken[k]!;
-        if (result.outcome === 'handed_over' && result.copy) {
-          copies[index] = result.copy;
-          nextCheck.push(index);
-        } else {
-          results[index] = result;
-        }
+      return toVault;
+    };
+    /** Wakes vaults; records their answers and returns the copies they handed over. */
+    const wakeAndRecord = async (visits: { index: number; options: ValidateOptions }[]) => {
+      const answers = await Promise.all(visits.map(({ index, options }) => this.wakeVault(users[index]!.userId, options)));
+      const handedOver: { index: number; copy: AccessCopy }[] = [];
+      visits.forEach(({ index }, k) => {
+        const answer = answers[k]!;
+        if (answer.outcome === 'handed_over' && answer.copy) handedOver.push({ index, copy: answer.copy });
+        else results[index] = answer;
       });
-      toCheck = nextCheck;
-      toWake = nextWake;
-    }
+      return handedOver;
+    };
+
+    await Promise.all([
+      (async () => wakeAndRecord(await checkAndRecord(held)))(),
+      (async () => wakeAndRecord(await checkAndRecord(await wakeAndRecord(toWake))))(),
+    ]);
     return results;
   }
 
@@ -107,7 +111,8 @@ export class CopyValidator {
     const chunks = lanes.map((_size, k) => copies.slice(own + k * COPIES_PER_LANE, own + (k + 1) * COPIES_PER_LANE));
     const [mine, ...theirs] = await Promise.all([
       checkCopies(getConfig(this.env), copies.slice(0, own)),
-      ...chunks.map((chunk, k) => this.onLane(k + 1, chunk)),
+      // Each chunk its own lane, so no two chunks share a lane's six connections.
+      ...chunks.map((chunk) => this.onLane((this.lanesCalled++ % LANE_POOL) + 1, chunk)),
     ]);
     return [...mine!, ...theirs.flat()];
   }
