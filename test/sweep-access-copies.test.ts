@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it } from 'vitest';
+import { COPIES_PER_LANE, OWN_CHECKS_PER_BATCH } from '../src/sweep/schedule';
 import { API_KEY } from './test-bindings';
 import { broker } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
@@ -88,8 +89,8 @@ describe('the sweep validating from the copies vaults handed over', () => {
     const before = (await twitch.counts()).validate;
     await sweepEveryoneNow();
     expect(vaultCalls).toEqual({});
-    // Rounds of 25: the first two mostly here (40 calls a batch at most), the rest in chunks of 12 on lanes.
-    expect(laneCalls.check).toBeGreaterThanOrEqual(Math.ceil((100 - 40) / 12));
+    // Rounds of 25: the first ones here (OWN_CHECKS_PER_BATCH calls a batch at most), the rest in chunks of 12 on lanes.
+    expect(laneCalls.check).toBeGreaterThanOrEqual(Math.ceil((100 - OWN_CHECKS_PER_BATCH) / COPIES_PER_LANE));
     expect((await twitch.counts()).validate - before).toBe(100);
     expect((await directory().evidence())[0]).toMatchObject({ validated: 100, failed: 0 });
   });
