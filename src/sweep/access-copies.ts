@@ -75,7 +75,10 @@ export class CopyValidator {
       copies.forEach(({ index, copy }, k) => {
         const check = checked[k]!;
         if (check.outcome === 'alive') {
-          results[index] = { outcome: 'validated', lastValidatedAt: Date.now(), copy: check.resealed ? { ...copy, sealedAccessToken: check.resealed } : copy };
+          // The vault refreshes by the expiry Twitch reports: an earlier one ends the copy's use earlier too.
+          const expiresAt = typeof check.expiresAt === 'number' ? Math.min(copy.expiresAt, check.expiresAt) : copy.expiresAt;
+          const kept = { ...copy, expiresAt, ...(check.resealed ? { sealedAccessToken: check.resealed } : {}) };
+          results[index] = { outcome: 'validated', lastValidatedAt: Date.now(), copy: kept };
         } else {
           // 401: the vault refreshes if the copy is of its current token, or validates its newer
           // one (never revoked on a stale copy's word); no clear answer: the vault retries.

@@ -17,11 +17,15 @@ export interface CopyToCheck {
   sealedAccessToken: string;
 }
 
-/** What Twitch said of one copy; `resealed`: the copy sealed again with the newest key (after a rotation). */
+/**
+ * What Twitch said of one copy; `resealed`: the copy sealed again with the newest key (after a
+ * rotation); `expiresAt`: when Twitch says the token expires (null: it never does).
+ */
 export interface CopyCheck {
   userId: string;
   outcome: 'alive' | 'dead' | 'unknown';
   resealed?: string;
+  expiresAt?: number | null;
 }
 
 
@@ -54,9 +58,9 @@ async function checkCopy(config: Config, copy: CopyToCheck): Promise<CopyCheck> 
     // A token of someone else (a copy in the wrong row) proves nothing about this user.
     if (info.userId !== null && info.userId !== copy.userId) return { userId: copy.userId, outcome: 'unknown' };
     if (await isSealedWithOldKey(copy.sealedAccessToken, config.tokenKeys)) {
-      return { userId: copy.userId, outcome: 'alive', resealed: await seal(accessToken, purpose, config.tokenKeys) };
+      return { userId: copy.userId, outcome: 'alive', expiresAt: info.expiresAt, resealed: await seal(accessToken, purpose, config.tokenKeys) };
     }
-    return { userId: copy.userId, outcome: 'alive' };
+    return { userId: copy.userId, outcome: 'alive', expiresAt: info.expiresAt };
   } catch {
     // Twitch could not answer, or no configured key unseals the copy: the vault finds out which.
     return { userId: copy.userId, outcome: 'unknown' };

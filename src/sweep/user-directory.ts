@@ -523,11 +523,17 @@ export class UserDirectory extends DurableObject<Env> {
     }
   }
 
-  /** Keeps a copy the visit brought back, when it is newer than the one held (or the same token sealed anew). */
+  /**
+   * Keeps a copy the visit brought back, when it is newer than the one held, or the same token
+   * sealed anew or with an earlier expiry (Twitch's word); a copy past use is not kept.
+   */
   private storeCopy(user: Visit, copy: AccessCopy | undefined): void {
-    if (!copy || !isUsable(copy, Date.now())) return;
     const held = user.copy;
-    if (held && (copy.generation < held.generation || (copy.generation === held.generation && copy.sealedAccessToken === held.sealedAccessToken))) return;
+    if (!copy || (!isUsable(copy, Date.now()) && !held)) return;
+    if (held && copy.generation < held.generation) return;
+    const sameAsHeld =
+      held && copy.generation === held.generation && copy.sealedAccessToken === held.sealedAccessToken && copy.expiresAt >= held.expiresAt - 60_000;
+    if (sameAsHeld) return;
     this.ctx.storage.sql.exec(
       // The generation check in SQL too: a later generation stored meanwhile is never overwritten.
       `UPDATE users SET sealed_access = ?, copy_generation = ?, copy_expires_at = ?
