@@ -2,8 +2,11 @@
  * What the broker's own work costs, in dollars: runs bench/cost/measure.cost.ts inside workerd
  * (the real sweep and token code over simulated users, with the platform metered), turns its
  * counts into per-user-hour and per-request figures, prices them with Cloudflare's published
- * prices (PRICES below, with where and when they were read) at 1k, 10k and 100k users on the Paid
- * plan, and finds the most users whose overhead fits in half of every Free daily quota.
+ * prices (bench/prices.ts; where and when they were read below) at 1k, 10k and 100k users on the
+ * Paid plan, and finds the most users whose overhead fits in half of every Free daily quota. At
+ * scale it runs the directory's own rule (rounds, `splitChecks` between its own calls and lanes,
+ * six calls in flight per invocation) with Twitch answering in --latency-ms, and one vault wake
+ * per token handed over (TOKEN_HOURS).
  *
  *   npm run bench:cost [-- --latency-ms 120] [-- --profile daily|always]
  *
@@ -41,7 +44,9 @@ import type { Usage } from './cost/usage';
  *   developers.cloudflare.com/workflows/reference/pricing/): requests 10 million/month +
  *   $0.30/million (Free 100,000/day); the broker's own Worker invocations are the hourly cron only.
  * - Limits: developers.cloudflare.com/workers/platform/limits/: subrequests 50/request Free,
- *   10,000/request Paid; 6 simultaneous outgoing connections per invocation.
+ *   10,000/request Paid; 6 simultaneous outgoing connections per invocation; CPU 10 ms Free.
+ * - Workers Logs: developers.cloudflare.com/workers/observability/logs/workers-logs/#pricing (and
+ *   the volume pricing from 2026-12-01), as bench/prices.ts quotes them.
  */
 const DAYS_PER_MONTH = 30;
 const HOURS_PER_MONTH = 24 * DAYS_PER_MONTH;

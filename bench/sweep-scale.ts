@@ -1,10 +1,12 @@
 /**
  * The hourly sweep at scale, in memory: runs the directory's own scheduling rule
- * (src/sweep/schedule.ts: each user's moment in the cycle, batch sizes, rounds of concurrent
- * calls, batch spacing, retries) over many users for several simulated hours, with the vault's
- * rule for skipping users proven alive within the skip window, and reports whether every user is
- * validated within the hour, how many subrequests each invocation makes, how busy the one
- * directory is, and how late visits run. Durable Objects are not created here: the local runtime
+ * (src/sweep/schedule.ts: each user's moment in the cycle, batch sizes, rounds, batch spacing,
+ * retries, `splitChecks` between the directory's own calls to Twitch and lanes, six calls in flight
+ * per invocation) over many users for several simulated hours, with callers refreshing each token
+ * every four hours (its copy handed over again by the vault) and the vault's rule for skipping
+ * users proven alive within the skip window, and reports whether every user is validated within
+ * the hour, how many subrequests each invocation makes, how busy the one directory is, and how
+ * late visits run. Durable Objects are not created here: the local runtime
  * slows down with their number, so the workers tests cover a few hundred real ones
  * (test/sweep.test.ts, test/faults/sweep-crash.test.ts) and this covers the rule at a million.
  *

@@ -12,7 +12,9 @@ import type { Usage } from './usage';
 
 /**
  * What the broker's own work costs, measured inside workerd on the real code: the sweep over
- * simulated users for two cycles of simulated time (the clock is faked), users going idle and coming back, and callers' token requests. The platform is
+ * simulated users for two cycles of simulated time (the clock is faked; each user's first visit
+ * wakes the vault to hand over its copy, later ones do not), every user due at once (rounds spread
+ * over lanes), users going idle and coming back, and callers' token requests. The platform is
  * metered, not mocked: the runtime's storage methods and the Durable Object stubs are wrapped to
  * count what Cloudflare bills (Durable Object requests, SQLite rows read and written from each
  * cursor's `rowsRead` / `rowsWritten`, key-value storage calls as rows, KV operations, wall time
