@@ -325,6 +325,8 @@ for (const [name, profile] of Object.entries(PROFILES)) {
   const holds = freePlanHolds(m, profile);
   const tightest = tightestFreeQuota(monthly(m, holds, profile, LATENCY_MS));
   console.log(`free plan, ${name}: ${holds.toLocaleString('en')} users within half of every daily quota (tightest: ${tightest} of the daily quota)`);
+  const shares = Object.entries(freeShares(monthly(m, holds, profile, LATENCY_MS))).map(([quota, share]) => `${quota} ${(share * 100).toFixed(1)}%`);
+  console.log(`  shares of each daily quota there: ${shares.join(', ')}`);
 }
 {
   // From 2026-12-01 logs are priced by volume; at ~1 KB per event (an assumption: invocation logs carry their metadata) the same events come to:
