@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm } from 'cloudflare:test';
+import { decodeJwt, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { getConfig } from '../src/config';
 import { CONSOLE_CSP } from '../src/console/console-guard';
@@ -142,6 +143,20 @@ describe('what counts as an admin session', () => {
     expect((await asUser.fetch('/token')).status).toBe(401);
     expect((await broker('/token', { headers: { Authorization: `Bearer ${admin.cookies.get('__Host-ttb_admin')}` } })).status).toBe(401);
     expect((await broker('/admin/users', { headers: { Authorization: `Bearer ${admin.cookies.get('__Host-ttb_admin')}` } })).status).toBe(401);
+  });
+
+  it("refuses a perfect admin session signed with the user sessions' key: the console's key is derived for it alone", async () => {
+    const config = getConfig(env);
+    const entry = config.apiKeys.find((candidate) => candidate.name === 'tests')!;
+    const genuine = await signAdminSession(config.sessionSecret, entry);
+    const payload = decodeJwt(genuine.token);
+    const userSessionKey = new TextEncoder().encode(config.sessionSecret);
+    const forged = await new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(userSessionKey);
+    const jar = new CookieJar();
+    jar.cookies.set('__Host-ttb_admin', genuine.token);
+    expect((await jar.fetch('/admin/console/users')).status).toBe(200);
+    jar.cookies.set('__Host-ttb_admin', forged);
+    expect((await jar.fetch('/admin/console/users')).status).toBe(401);
   });
 
   it('sends an expired session back to the sign-in page, and clears its cookie', async () => {
