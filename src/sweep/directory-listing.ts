@@ -96,20 +96,31 @@ export function listDirectory(sql: SqlStorage, query: DirectoryQuery): Directory
     if (search.loginPrefix === '') {
       rows = [];
     } else {
-      const [afterLogin, afterUser] = query.after?.includes(':') ? query.after.split(':') : ['', ''];
-      // A range on users_by_login (login, user_id), entered at the position: a row-value comparison
-      // lets SQLite seek there instead of reading the prefix's earlier rows.
-      rows = read(
-        `SELECT ${columns} FROM users INDEXED BY users_by_login
-         WHERE login >= ? AND login < ? AND (login, user_id) > (?, ?) AND user_id IS NOT ?
-         ORDER BY login, user_id LIMIT ?`,
-        search.loginPrefix,
-        search.loginPrefix + AFTER_LOGIN_CHARACTERS,
-        afterLogin ?? '',
-        afterUser ?? '',
-        search.userId ?? '',
-        limit + 1,
-      );
+      const [afterLogin = '', afterUser = ''] = query.after?.includes(':') ? query.after.split(':') : [];
+      const upper = search.loginPrefix + AFTER_LOGIN_CHARACTERS;
+      // A position outside this prefix (edited by hand, or from another search) starts the search over.
+      rows = afterLogin.startsWith(search.loginPrefix)
+        ? // From the position: the row-value comparison is what SQLite seeks users_by_login with, so a
+          // page deep in a large prefix reads one page of rows, not the rows before it.
+          read(
+            `SELECT ${columns} FROM users INDEXED BY users_by_login
+             WHERE (login, user_id) > (?, ?) AND login < ? AND user_id IS NOT ?
+             ORDER BY login, user_id LIMIT ?`,
+            afterLogin,
+            afterUser,
+            upper,
+            search.userId ?? '',
+            limit + 1,
+          )
+        : read(
+            `SELECT ${columns} FROM users INDEXED BY users_by_login
+             WHERE login >= ? AND login < ? AND user_id IS NOT ?
+             ORDER BY login, user_id LIMIT ?`,
+            search.loginPrefix,
+            upper,
+            search.userId ?? '',
+            limit + 1,
+          );
     }
   }
   const more = rows.length > limit;
