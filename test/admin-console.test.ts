@@ -32,7 +32,7 @@ describe('signing in', () => {
     expect(response.headers.get('Content-Security-Policy')).toBe(CONSOLE_CSP);
     expect(CONSOLE_CSP).not.toMatch(/script-src|unsafe-inline/);
     expect(response.headers.get('X-Frame-Options')).toBe('DENY');
-    expect(response.headers.get('Referrer-Policy')).toBe('no-referrer');
+    expect(response.headers.get('Referrer-Policy')).toBe('same-origin');
     expect(response.headers.get('Cache-Control')).toBe('no-store');
     const page = await response.text();
     expect(page).toMatch(/^<!doctype html>/);

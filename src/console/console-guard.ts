@@ -24,7 +24,9 @@ export const consoleHeaders = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   c.res.headers.set('Content-Security-Policy', CONSOLE_CSP);
   c.res.headers.set('X-Frame-Options', 'DENY');
-  c.res.headers.set('Referrer-Policy', 'no-referrer');
+  // Not no-referrer: under it browsers send `Origin: null` with the console's own form posts, which
+  // the Origin check below must then refuse. same-origin still tells no other site anything.
+  c.res.headers.set('Referrer-Policy', 'same-origin');
   if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
 });
 

@@ -2,6 +2,8 @@ import type { Child } from 'hono/jsx';
 
 /** Where the console's stylesheet is served (the CSP allows styles from the broker only). */
 export const STYLESHEET_PATH = '/admin/console/style.css';
+/** The console's icon: without one the browser asks for /favicon.ico, and logs the 404. */
+export const FAVICON_PATH = '/admin/console/favicon.svg';
 
 /** Who is signed in, and the CSRF token their forms carry. */
 export interface Operator {
@@ -20,6 +22,7 @@ export function Layout(props: { title: string; operator?: Operator; children?: C
         <meta name="robots" content="noindex" />
         <title>{props.title} · twitch-token-broker admin</title>
         <link rel="stylesheet" href={STYLESHEET_PATH} />
+        <link rel="icon" href={FAVICON_PATH} type="image/svg+xml" />
       </head>
       <body>
         <header>

@@ -88,7 +88,7 @@ export function OverviewPage(props: { operator: Operator; status: BrokerStatus; 
         {hour.shareValidated !== null ? (
           <p class={hour.shareValidated === 1 ? 'share ok' : 'share bad'}>{percent(hour.shareValidated)}</p>
         ) : (
-          <p class="share">
+          <p class="share pending">
             {compliance.tokensInUse === 0
               ? 'No token is in use.'
               : `Not established yet: the last hour's batches covered ${Math.round(hour.coveredMs / 60_000)} of the sweep's ${SWEEP_CYCLE_MS / 60_000} minutes.`}

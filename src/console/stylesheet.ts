@@ -23,6 +23,7 @@ td.scopes,dd.scopes{font-family:ui-monospace,monospace;font-size:.85em}
 .bad{color:#b3261e}
 .none{color:#9b9ba5}
 .share{font-size:2rem;font-weight:600;margin:.2rem 0}
+.share.pending{font-size:1.1rem}
 .notice{padding:.6rem 1rem;border-radius:6px;background:#eef0ff}
 .notice.error{background:#fdecea;color:#8c1d18}
 .notice.ok{background:#e7f6ec;color:#0a5c26}
@@ -37,3 +38,6 @@ button.danger{background:#b3261e}
 .hint,.abs{color:#6b6b76;font-size:.9em}
 code{font-family:ui-monospace,monospace;background:#f0f0f4;padding:0 .25rem;border-radius:4px}
 `;
+
+/** A purple square, the console's icon. */
+export const CONSOLE_FAVICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" fill="#9146ff"/></svg>';

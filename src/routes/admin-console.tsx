@@ -9,7 +9,7 @@ import { getConfig } from '../config';
 import { checkCsrfToken, consoleHeaders, requireAdminSession, requireSameOrigin, SignInRequired, verifiedAdminSession } from '../console/console-guard';
 import { MessagePage, SignInPage, type Operator } from '../console/layout';
 import { OverviewPage } from '../console/overview-page';
-import { CONSOLE_STYLESHEET } from '../console/stylesheet';
+import { CONSOLE_FAVICON, CONSOLE_STYLESHEET } from '../console/stylesheet';
 import { UserPage, ACTION_RESULTS, type ActionResult } from '../console/user-page';
 import { UsersPage } from '../console/users-page';
 import type { AppEnv } from '../env';
@@ -142,6 +142,13 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
     summary: "The console's stylesheet",
     responses: { 200: { description: 'CSS', content: { 'text/css': { schema: { type: 'string' } } } } },
   }), (c) => c.body(CONSOLE_STYLESHEET, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=300' }))
+
+  /** The console's icon (an SVG square), so browsers do not ask for /favicon.ico. */
+  .get('/admin/console/favicon.svg', describeRoute({
+    tags: ['console'],
+    summary: "The console's icon",
+    responses: { 200: { description: 'SVG', content: { 'image/svg+xml': { schema: { type: 'string' } } } } },
+  }), (c) => c.body(CONSOLE_FAVICON, 200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'public, max-age=300' }))
 
   /** Users: a search by login prefix or id, 25 a page, paged by position. */
   .get('/admin/console/users', describeRoute({
