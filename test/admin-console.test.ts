@@ -122,6 +122,9 @@ describe('what counts as an admin session', () => {
       expect(await response.text()).toContain('Sign in');
     }
     expect((await broker('/admin/console/users', { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(401);
+    const inQuery = await postForm(new CookieJar(), `/admin/console/sign-in?api_key=${API_KEY}`, {});
+    expect(inQuery.status).toBe(401);
+    expect(inQuery.headers.getSetCookie()).toEqual([]);
     const overview = await broker(`/admin?api_key=${API_KEY}`);
     expect(await overview.text()).not.toContain('Overview</h1>');
   });

@@ -10,8 +10,14 @@ import { VALIDATION_INTERVAL_MS } from '../vault/timing';
  * the directory's count of users in use; shared by the console and the JSON/CSV exports.
  */
 
-/** Batches read at most: more than a day's at 100,000 users. */
-const EVIDENCE_READ = 5_000;
+/**
+ * Batches read per hour of window: a directory of 100,000 users runs about 120 batches an hour, and
+ * batches never come closer than a second. Should a window ever hold more, the oldest are left out
+ * and the last hour's verdict, which needs whole coverage, errs towards "not established".
+ */
+const BATCHES_READ_PER_HOUR = 600;
+/** The evidence ring's size (user-directory.ts): nothing older is kept anyway. */
+const EVIDENCE_KEPT = 10_000;
 /** The longest window an export may ask for. */
 export const MAX_COMPLIANCE_HOURS = 24;
 
@@ -48,8 +54,8 @@ export interface ComplianceReport {
 /** The report for the last `windowHours` (1 to 24); the verdict is always the last hour's. */
 export async function complianceReport(env: Env, windowHours: number, now = Date.now()): Promise<ComplianceReport> {
   const directory = userDirectory(env);
-  const [stats, evidence] = await Promise.all([directory.stats(), directory.evidence(EVIDENCE_READ)]);
   const hours = Math.max(1, Math.min(MAX_COMPLIANCE_HOURS, Math.floor(windowHours)));
+  const [stats, evidence] = await Promise.all([directory.stats(), directory.evidence(Math.min(EVIDENCE_KEPT, hours * BATCHES_READ_PER_HOUR))]);
   const hourAgo = now - VALIDATION_INTERVAL_MS;
   // Started within the hour: every validation such a batch made falls in the hour.
   const lastHour = evidence.filter((batch) => batch.startedAt >= hourAgo);

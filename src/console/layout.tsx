@@ -1,4 +1,5 @@
 import type { Child } from 'hono/jsx';
+import { utc } from './format';
 
 /** Where the console's stylesheet is served (the CSP allows styles from the broker only). */
 export const STYLESHEET_PATH = '/admin/console/style.css';
@@ -31,7 +32,9 @@ export function Layout(props: { title: string; operator?: Operator; children?: C
             <nav>
               <a href="/admin">Overview</a>
               <a href="/admin/console/users">Users</a>
-              <span class="who">API key “{props.operator.keyName}”</span>
+              <span class="who">
+                API key “{props.operator.keyName}”, until {utc(props.operator.expiresAt).slice(11, 16)} UTC
+              </span>
               <form method="post" action="/admin/console/sign-out" class="inline">
                 <input type="hidden" name="csrf" value={props.operator.csrf} />
                 <button type="submit" class="secondary">Sign out</button>

@@ -1,6 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { describeRoute } from 'hono-openapi';
 import type { JSX } from 'hono/jsx/jsx-runtime';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { brokerStatus } from '../admin/broker-status';
 import { complianceCsv, complianceJson, complianceReport } from '../admin/compliance';
 import { dropUser, forceRefreshUser, getAdminUser, listAdminUsers } from '../admin/users';
@@ -35,9 +36,11 @@ const html = (description: string) => ({ description, content: { 'text/html': { 
 const signInAgain = html('the sign-in page: no admin session, an expired one, or one whose API key is gone');
 const refused = html('`forbidden_origin`: not sent from the console; `invalid_csrf_token`: the form lacks the session\'s CSRF token');
 const USER_ID = /^[0-9]{1,20}$/;
+/** The heading of an error page, by status. */
+const TITLES: Partial<Record<number, string>> = { 403: 'Refused', 404: 'Not found', 429: 'Too many attempts' };
 
 /** Renders a page with its doctype. */
-async function render(c: ConsoleContext, status: 200 | 400 | 401 | 403 | 404 | 409 | 429 | 503, page: JSX.Element) {
+async function render(c: ConsoleContext, status: ContentfulStatusCode, page: JSX.Element) {
   return c.html(`<!doctype html>${await page}`, status);
 }
 
@@ -76,7 +79,7 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
     }
     if (error instanceof BrokerError && error.status < 500) {
       const operator = c.get('adminSession') ? await operatorOf(c) : undefined;
-      const response = await render(c, error.status as 400, <MessagePage title="Not done" message={error.description} operator={operator} />);
+      const response = await render(c, error.status as ContentfulStatusCode, <MessagePage title={TITLES[error.status] ?? 'Not done'} message={error.description} operator={operator} />);
       for (const [name, value] of Object.entries(error.headers)) response.headers.set(name, value);
       return response;
     }
