@@ -1,6 +1,7 @@
 import type { BrokerStatus } from '../admin/broker-status';
 import type { ComplianceReport } from '../admin/compliance';
 import { SWEEP_CYCLE_MS } from '../sweep/schedule';
+import { BatchChart } from './batch-chart';
 import { percent, relative, utc } from './format';
 import { Layout, type Operator } from './layout';
 
@@ -118,38 +119,41 @@ export function OverviewPage(props: { operator: Operator; status: BrokerStatus; 
         {status.sweep.recentBatches.length === 0 ? (
           <p>No batch has run yet.</p>
         ) : (
-          <table>
-            <thead>
-              <tr>
-                <th>batch</th>
-                <th>started</th>
-                <th>moments covered</th>
-                <th>visited</th>
-                <th>validated</th>
-                <th>refreshed</th>
-                <th>revoked</th>
-                <th>failed</th>
-                <th>skipped</th>
-              </tr>
-            </thead>
-            <tbody>
-              {status.sweep.recentBatches.map((batch) => (
+          <>
+            <BatchChart batches={status.sweep.recentBatches} />
+            <table>
+              <thead>
                 <tr>
-                  <td>{batch.batch}</td>
-                  <td>{relative(batch.startedAt, now)}</td>
-                  <td>
-                    {utc(batch.momentsFrom)} – {utc(batch.momentsTo)}
-                  </td>
-                  <td>{batch.visited}</td>
-                  <td>{batch.validated}</td>
-                  <td>{batch.refreshed}</td>
-                  <td class={batch.revoked > 0 ? 'bad' : ''}>{batch.revoked}</td>
-                  <td class={batch.failed > 0 ? 'bad' : ''}>{batch.failed}</td>
-                  <td>{batch.skipped}</td>
+                  <th>batch</th>
+                  <th>started</th>
+                  <th>moments covered</th>
+                  <th>visited</th>
+                  <th>validated</th>
+                  <th>refreshed</th>
+                  <th>revoked</th>
+                  <th>failed</th>
+                  <th>skipped</th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {status.sweep.recentBatches.map((batch) => (
+                  <tr>
+                    <td>{batch.batch}</td>
+                    <td>{relative(batch.startedAt, now)}</td>
+                    <td>
+                      {utc(batch.momentsFrom)} – {utc(batch.momentsTo)}
+                    </td>
+                    <td>{batch.visited}</td>
+                    <td>{batch.validated}</td>
+                    <td>{batch.refreshed}</td>
+                    <td class={batch.revoked > 0 ? 'bad' : ''}>{batch.revoked}</td>
+                    <td class={batch.failed > 0 ? 'bad' : ''}>{batch.failed}</td>
+                    <td>{batch.skipped}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </>
         )}
       </section>
     </Layout>

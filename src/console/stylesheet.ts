@@ -36,6 +36,7 @@ button.secondary{background:#53535f}
 button.danger{background:#b3261e}
 .actions form{margin:.8rem 0;display:flex;flex-wrap:wrap;align-items:center;gap:.75rem}
 .hint,.abs{color:#6b6b76;font-size:.9em}
+svg.chart{display:block;max-width:100%;height:auto;margin:0 0 1rem}
 code{font-family:ui-monospace,monospace;background:#f0f0f4;padding:0 .25rem;border-radius:4px}
 `;
 

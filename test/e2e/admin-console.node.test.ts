@@ -27,6 +27,9 @@ beforeAll(async () => {
   // Two users with grants, logged in through the stand-in like anyone would.
   await logInAs(new Browser(), system, '100001', ['user:read:email']);
   await logInAs(new Browser(), system, '100002', ['user:read:email']);
+  // A forced sweep, so the overview has an app token, a batch and its chart to show.
+  const sweep = await fetch(`${system.broker.url}/admin/sweep`, { method: 'POST', headers: { Authorization: `Bearer ${system.apiKey}` } });
+  expect(sweep.status).toBe(200);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -74,6 +77,9 @@ describe.skipIf(!hasChromium)('the admin console in a real browser', () => {
     expect(await page.locator('header').evaluate((header) => getComputedStyle(header).backgroundColor)).toBe('rgb(31, 31, 35)');
     const [cookie] = (await context.cookies(broker)).filter((entry) => entry.name === 'ttb_admin');
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    await page.getByText('Last sweep batches').waitFor();
+    expect(await page.locator('svg.chart rect').count()).toBeGreaterThan(0);
+    expect(await page.locator('.panel').first().textContent()).toContain('Expires');
     mkdirSync(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: `${SCREENSHOTS}overview.png`, fullPage: true });
 
