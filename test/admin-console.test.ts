@@ -278,17 +278,22 @@ describe('the pages', () => {
   it('finds users by login prefix in any case, or by id, and shows no token', async () => {
     await login({ userId: '100001' });
     await login({ userId: '100002' });
+    expect((await broker('/admin/sweep', { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(200);
     const jar = await signIn();
+    const overview = await consolePage(jar, '/admin');
+    // The sweep's batch, as a table and as an SVG chart drawn with attributes (no style).
+    expect(overview.html).toContain('<svg class="chart"');
+    expect(overview.html).toMatch(/<rect [^>]*fill="#0a7d32"/);
     const byLogin = await consolePage(jar, '/admin/console/users?q=STREAMER');
     expect(byLogin.status).toBe(200);
     expect(byLogin.html).toContain('streamer_alice');
     expect(byLogin.html).not.toContain('mod_bob');
     const byId = await consolePage(jar, '/admin/console/users?q=100002');
     expect(byId.html).toContain('mod_bob');
-    const nonsense = await consolePage(jar, '/admin/console/users?q=%3Cscript%3E');
+    const nonsense = await consolePage(jar, '/admin/console/users?q=%22%3E%3Cscript%3E');
     expect(nonsense.status).toBe(400);
     expect(nonsense.html).not.toContain('<script>');
-    for (const { html } of [byLogin, byId, await consolePage(jar, '/admin'), await consolePage(jar, '/admin/console/users/100001')]) {
+    for (const { html } of [overview, byLogin, byId, await consolePage(jar, '/admin/console/users/100001')]) {
       for (const secret of [...(await twitch.secrets()), API_KEY]) expect(html).not.toContain(secret);
       expect(html).not.toMatch(/<script|\sstyle=|<style/i);
     }

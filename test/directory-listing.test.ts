@@ -60,7 +60,7 @@ describe('the directory listing at 100,000 users', () => {
     expect(none.entries).toEqual([]);
 
     console.log(`rows read per page at ${USERS} users: ${JSON.stringify(figures)}`);
-    // A page of 25 reads its rows, the one beyond (to know there is a next page) and the sweep's state row.
+    // A page of 25 reads its rows and the one beyond (to know whether a next page exists), plus a seek step.
     for (const [label, rowsRead] of Object.entries(figures)) expect(rowsRead, label).toBeLessThanOrEqual(30);
   });
 
