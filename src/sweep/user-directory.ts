@@ -17,6 +17,7 @@ import {
   VALIDATION_SKIP_WINDOW_MS,
 } from './schedule';
 import { checkSweepSettings } from './sweep-settings';
+import { listDirectory, migrateDirectoryLogins, recordLogins, type DirectoryPage, type DirectoryQuery } from './directory-listing';
 
 export { SWEEP_BATCH_SIZE, SWEEP_CONCURRENCY } from './schedule';
 
@@ -154,6 +155,8 @@ export class UserDirectory extends DurableObject<Env> {
         counts.gone,
       );
     }
+    // The admin console's logins and search (src/sweep/directory-listing.ts).
+    migrateDirectoryLogins(sql);
   }
 
   private state(): StateRow {
@@ -209,6 +212,21 @@ export class UserDirectory extends DurableObject<Env> {
     this.setUser(userId, IN_USE, ON_MOMENT);
     await this.scheduleNextBatch();
   }
+
+  // --- The admin console's view (src/sweep/directory-listing.ts): logins, search, paging. ---
+
+  /** `register`, keeping the user's login for the console's search. */
+  async registerWithLogin(userId: string, login: string, validatedAt: number): Promise<void> {
+    await this.register(userId, validatedAt);
+    recordLogins(this.ctx.storage.sql, [{ userId, login }]);
+  }
+
+  /** One page of users, by id or by a search (see `listDirectory`). */
+  async listUsers(query: DirectoryQuery): Promise<DirectoryPage> {
+    return listDirectory(this.ctx.storage.sql, query);
+  }
+
+  // --- End of the console's view. ---
 
   /** How many users are indexed, in the sweep (in use), and owed a visit now. */
   async stats(): Promise<{ users: number; active: number; due: number }> {
