@@ -11,6 +11,8 @@ import { requestBodyLimit, requestSizeLimits } from './http/request-limits';
 import { requestLog } from './http/request-log';
 import { logEvent } from './log';
 import { adminRoutes } from './routes/admin';
+import { adminConsoleRoutes } from './routes/admin-console';
+import { adminUserRoutes } from './routes/admin-users';
 import { healthRoutes } from './routes/health';
 import { deviceRoutes } from './routes/device';
 import { eventSubRoutes } from './routes/eventsub';
@@ -26,7 +28,8 @@ import { tokenRoutes } from './routes/tokens';
 export const app = new Hono<AppEnv>();
 
 app.use(requestLog);
-app.use(secureHeaders());
+// Headers a route set itself stay (the admin console's X-Frame-Options: DENY, its CSP); the rest are filled in.
+app.use(secureHeaders({ overwrite: false }));
 app.use(requestSizeLimits);
 app.use(requestBodyLimit);
 app.use(
@@ -65,6 +68,8 @@ app.route('/', loginRoutes);
 app.route('/', sessionRoutes);
 app.route('/', tokenRoutes);
 app.route('/', adminRoutes);
+app.route('/', adminUserRoutes);
+app.route('/', adminConsoleRoutes);
 app.route('/', importRoutes);
 app.route('/', eventSubRoutes);
 app.route('/', deviceRoutes);

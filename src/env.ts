@@ -54,5 +54,7 @@ export interface AppEnv {
     sessionTransport?: 'cookie' | 'bearer';
     /** The configured name of the API key that authenticated this request. */
     apiCaller?: string;
+    /** Set by the admin console's middleware once its session cookie is verified. */
+    adminSession?: import('./session/admin-session-token').AdminSessionClaims;
   };
 }

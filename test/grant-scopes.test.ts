@@ -23,6 +23,12 @@ const statusAtTwitch = async (accessToken: string) =>
 
 const vault = (userId: string) => env.USER_VAULT.get(env.USER_VAULT.idFromName(userId));
 
+/**
+ * Gives a call that the stand-in holds for 3 s time to reach it. (The stand-in logs a call when it
+ * answers, so there is nothing to poll for while it is held.)
+ */
+const whileTwitchIsSlow = () => new Promise((resolve) => setTimeout(resolve, 500));
+
 /** Polls until the vault's off-response-path work (its alarm) has reached Twitch. */
 const eventually = (assertion: () => Promise<void>) => vi.waitFor(assertion, { timeout: 10_000, interval: 100 });
 
@@ -161,3 +167,35 @@ describe('ALLOWED_SCOPES', () => {
     await eventually(async () => expect((await twitch.counts()).revoke).toBe(2));
   });
 });
+
+describe('ALLOWED_SCOPES with openid', () => {
+  it('accepts openid in DEFAULT_SCOPES though ALLOWED_SCOPES does not list it (every login asks for it anyway)', async () => {
+    const bindings = { ...env, DEFAULT_SCOPES: 'openid chat:read', ALLOWED_SCOPES: 'chat:read' } as Env;
+    const response = await broker(`/authorize?return_to=${encodeURIComponent(APP_ORIGIN)}`, {}, bindings);
+    expect(response.status).toBe(302);
+    expect(new URL(response.headers.get('Location')!).searchParams.get('scope')!.split(' ').sort()).toEqual(['chat:read', 'openid']);
+    expect((await json<{ problems: string[] }>(await broker('/health', {}, bindings))).problems).toEqual([]);
+  });
+});
+
+describe('grant generations', () => {
+  it('never lets a refresh that was in flight across a logout and a new login overwrite the new grant', async () => {
+    await twitch.configure({ userAccessTokenTtlSeconds: 120 }); // inside the serve margin: the next /token refreshes
+    const { jar } = await login({ userId: '100001' });
+    // Twitch rotates the old pair at once but answers late: the logout and the new login happen meanwhile.
+    await twitch.inject({ path: '/oauth2/token', grantType: 'refresh_token', kind: 'slow', phase: 'after', delayMs: 3000 });
+    const inFlight = broker('/token/users/100001', { headers: { Authorization: `Bearer ${API_KEY}` } });
+    await whileTwitchIsSlow();
+    await twitch.configure({ userAccessTokenTtlSeconds: 14_000 });
+    expect((await jar.fetch('/logout', { method: 'POST', headers: { Origin: APP_ORIGIN } })).status).toBe(200);
+    const { jar: again } = await login({ userId: '100001' });
+    const fresh = await json<TokenBody>(await again.fetch('/token'));
+    await inFlight;
+
+    // The logged-out grant's late refresh is not the user's token now: the new login's is.
+    const now = await userToken('100001');
+    expect(now.access_token).toBe(fresh.access_token);
+    expect(await statusAtTwitch(now.access_token)).toBe(200);
+  });
+});
+

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import worker from '../src/index';
 import type { Env } from '../src/env';
 import { forgetAppToken } from '../src/vault/app-token-cache';
-import { API_KEY, BROKER, TEST_BINDINGS } from './test-bindings';
+import { API_KEY, APP_ORIGIN, BROKER, TEST_BINDINGS } from './test-bindings';
 import { login } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { directory } from './support/seed';
@@ -148,5 +148,21 @@ describe('rotating TOKEN_ENCRYPTION_KEY', () => {
     expect(health.problems).toEqual(['TOKEN_ENCRYPTION_KEY']);
     expect(health.details['TOKEN_ENCRYPTION_KEY']).toContain(await keyId(OLD_KEY));
     expect(JSON.stringify(health)).not.toContain(OLD_KEY);
+  });
+
+  it('answers /health without a key problem when the app-token cache holds something the broker did not write', async () => {
+    await env.APP_TOKEN_CACHE.put('app-token:v1', 'not json {');
+    const response = await call(env, '/health');
+    expect(response.status).toBe(200);
+    expect((await response.json<{ problems: string[] }>()).problems).toEqual([]);
+  });
+
+  it('logs a user out even when no configured key unseals their grant (a key-rotation mistake)', async () => {
+    const { jar } = await login({ userId: '100001' });
+    const onlyNew = await deployKeys(NEW_KEY);
+    const response = await jar.fetch('/logout', { method: 'POST', headers: { Origin: APP_ORIGIN } }, onlyNew);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ logged_out: true });
+    expect((await call(onlyNew, '/token/users/100001')).status).toBe(404);
   });
 });

@@ -174,7 +174,7 @@ describe('GET /openapi.json', () => {
       const redirect = resolve<OpenAPIV3_1.ResponseObject>(operation('GET', path).responses!['302']!);
       expect(redirect.headers?.['Location'], `${path} documents its Location`).toBeDefined();
     }
-    expect(Object.keys(doc.components?.securitySchemes ?? {}).sort()).toEqual(['apiKey', 'sessionBearer', 'sessionCookie']);
+    expect(Object.keys(doc.components?.securitySchemes ?? {}).sort()).toEqual(['adminSession', 'apiKey', 'sessionBearer', 'sessionCookie']);
   });
 });
 

@@ -44,6 +44,18 @@ describe.each([
     // The neighbouring /64 is another client.
     expect((await send('/callback', `2001:db8:${group}:8::1`, bindings())).status).toBe(400);
   });
+
+  it('counts by CF-Connecting-IPv6 when Pseudo IPv4 gives every request another CF-Connecting-IP', async () => {
+    const address = `2001:db8:${Math.floor(Math.random() * 0xffff).toString(16)}:9::1`;
+    // Cloudflare's Pseudo IPv4 maps IPv6 clients into 240.0.0.0/4, one stand-in address per request here.
+    const pseudo = (i: number) => `240.${Math.floor(Math.random() * 250)}.${i % 250}.${Math.floor(Math.random() * 250)}`;
+    const statuses: number[] = [];
+    for (let i = 0; i <= LOGIN_LIMIT; i++) {
+      statuses.push((await broker('/callback', { headers: { 'CF-Connecting-IP': pseudo(i), 'CF-Connecting-IPv6': address } }, bindings())).status);
+    }
+    expect(statuses.slice(0, LOGIN_LIMIT).every((status) => status === 400)).toBe(true);
+    expect(statuses[LOGIN_LIMIT]).toBe(429);
+  });
 });
 
 describe('POST /admin/sweep', () => {

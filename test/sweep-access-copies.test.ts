@@ -181,6 +181,20 @@ describe('the sweep validating from the copies vaults handed over', () => {
     expect(expiresAt).toBeGreaterThan(Date.now() + grant.expires_in * 1000 - 60_000);
   });
 
+  it('forgets the copy when an operator refreshes the token early or the user is dropped', async () => {
+    const [refreshed, dropped] = await seedUsers(2, 680000, 2 * HOUR);
+    await sweepEveryoneNow();
+    expect((await copies()).every((row) => row.sealed_access !== null)).toBe(true);
+    expect(await vault(refreshed!).forceRefresh('test')).toMatchObject({ outcome: 'refreshed' });
+    expect(await vault(dropped!).drop()).toBe('deleted');
+    expect((await copies()).every((row) => row.sealed_access === null)).toBe(true);
+    // The next visit asks the vault: the refreshed user's new token is handed over and validated.
+    await sweepEveryoneNow();
+    const rows = await copies();
+    expect(rows.find((row) => row.user_id === refreshed)!.sealed_access).not.toBeNull();
+    expect(await directory().stats()).toMatchObject({ active: 1 });
+  });
+
   it('forgets the copy when a new login registers the user, and when the user leaves the sweep', async () => {
     const [kept, gone] = await seedUsers(2, 660000, 2 * HOUR);
     await sweepEveryoneNow();

@@ -1,4 +1,7 @@
 import * as z from 'zod/mini';
+import type { AdminUserBody } from '../admin/users';
+import type { BrokerStatusBody } from '../admin/broker-status';
+import type { ComplianceBody } from '../admin/compliance';
 import type { ImportOutcome } from '../routes/import';
 import type { SweepReport } from '../sweep/sweep';
 import type { AppTokenBody, UserTokenBody } from '../tokens/token-answers';
@@ -118,6 +121,7 @@ const auditEventNames = [
   'logged_in',
   'login_kept_grant',
   'refreshed',
+  'refresh_forced',
   'refresh_failed',
   'validated',
   'validate_failed',
@@ -205,6 +209,108 @@ export const sweepEvidenceBody = named(
   "The sweep's last 100 batches, newest first.",
 );
 
+const isoOrNull = (description: string) => describe(z.nullable(z.iso.datetime()), description);
+
+export const adminUserBody = named(
+  z.object({
+    user_id: z.string(),
+    login: describe(z.nullable(z.string()), 'null for a user the directory indexed before it kept logins and whose vault could not be read'),
+    status: describe(z.enum(['active', 'revoked', 'logged_out', 'deleted', 'unknown']), '`deleted`: dropped by an operator or the app; `unknown`: the vault did not answer just now'),
+    sweep: describe(z.enum(['in_use', 'idle', 'gone', 'not_indexed']), 'in the hourly sweep, set aside while no token is in use, or out for good'),
+    scopes: z.array(z.string()),
+    expires_at: isoOrNull('when the current access token expires'),
+    obtained_at: isoOrNull('when Twitch issued the current pair (login or refresh)'),
+    last_validated_at: isoOrNull("the newest proof the grant is alive: login, refresh, a validation, or the sweep passing the user's moment"),
+    last_refresh: describe(z.nullable(z.object({ at: z.iso.datetime(), outcome: z.enum(['refreshed', 'failed']) })), 'the last refresh attempt'),
+    revoked_at: isoOrNull('when Twitch refused the grant'),
+  }),
+  'AdminUser',
+  'A user as an operator sees them. Never a token.',
+);
+
+export const adminUserPageBody = named(
+  z.object({
+    users: z.array(adminUserBody),
+    next: describe(z.nullable(z.string()), 'pass as `after` for the next page; null on the last page'),
+  }),
+  'AdminUserPage',
+  'One page of users, by id or by a search.',
+);
+
+export const forcedRefreshBody = named(
+  z.object({ user_id: z.string(), refreshed: z.literal(true), expires_at: z.iso.datetime() }),
+  'ForcedRefresh',
+  "Twitch issued a new pair; the replaced access token is queued for revocation at Twitch.",
+);
+
+export const complianceBody = named(
+  z.object({
+    generated_at: z.iso.datetime(),
+    tokens_in_use: describe(z.int(), 'users whose token is in use (in the sweep)'),
+    last_hour: z.object({
+      share_validated: describe(z.nullable(z.number()), 'share (0..1) of tokens in use validated within the hour; null while the hour did not cover a whole sweep cycle or no token is in use'),
+      complete: describe(z.boolean(), "the hour's batches covered the whole cycle: every user's moment came up"),
+      covered_minutes: z.int(),
+      cycle_minutes: z.int(),
+      batches: z.int(),
+      validated: z.int(),
+      refreshed: z.int(),
+      skipped: z.int(),
+      failed: z.int(),
+      revoked: z.int(),
+      not_validated: z.array(z.object({ user_id: z.string(), outcome: z.string() })),
+    }),
+    window_hours: z.int(),
+    batches: z.array(
+      z.object({
+        batch: z.int(),
+        started_at: z.iso.datetime(),
+        finished_at: z.iso.datetime(),
+        moments_from: z.iso.datetime(),
+        moments_to: z.iso.datetime(),
+        visited: z.int(),
+        validated: z.int(),
+        refreshed: z.int(),
+        revoked: z.int(),
+        failed: z.int(),
+        skipped: z.int(),
+        not_validated: describe(z.string(), '`userId:outcome` of each user not validated, space-separated'),
+      }),
+    ),
+  }),
+  'Compliance',
+  "Evidence of the hourly validation Twitch requires: the last hour's verdict and the window's batches.",
+);
+
+export const brokerStatusBody = named(
+  z.object({
+    configuration: z.enum(['complete', 'incomplete']),
+    problems: describe(z.record(z.string(), z.string()), 'what is wrong with each setting, by name (never a value)'),
+    app_token: describe(z.nullable(z.object({ expires_at: z.iso.datetime(), minted_at: z.iso.datetime() })), 'the app token the broker holds; null before the first mint'),
+    eventsub: z.union([z.object({ enabled: z.literal(true), callback: z.string() }), z.object({ enabled: z.literal(false), reason: z.string() })]),
+    sweep: z.object({
+      users: z.int(),
+      in_use: z.int(),
+      due: z.int(),
+      recent_batches: z.array(
+        z.object({
+          batch: z.int(),
+          started_at: z.iso.datetime(),
+          finished_at: z.iso.datetime(),
+          visited: z.int(),
+          validated: z.int(),
+          refreshed: z.int(),
+          revoked: z.int(),
+          failed: z.int(),
+          skipped: z.int(),
+        }),
+      ),
+    }),
+  }),
+  'BrokerStatus',
+  "The broker's state for operators: settings, app token, EventSub, the sweep and its last batches.",
+);
+
 /** True when A and B are the same type (each assignable to the other). */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
@@ -214,3 +320,6 @@ true satisfies Same<z.infer<typeof appTokenBody>, AppTokenBody>;
 true satisfies Same<z.infer<typeof sweepReportBody>, SweepReport>;
 true satisfies Same<z.infer<typeof userEventsBody>['events'][number]['event'], AuditEventName>;
 true satisfies Same<z.infer<typeof importReportBody>['failed'][number]['error'], Extract<ImportOutcome, { ok: false }>['error']>;
+true satisfies Same<z.infer<typeof adminUserBody>, AdminUserBody>;
+true satisfies Same<z.infer<typeof complianceBody>, ComplianceBody>;
+true satisfies Same<z.infer<typeof brokerStatusBody>, BrokerStatusBody>;

@@ -32,6 +32,12 @@ export const securitySchemes = {
     name: '__Host-ttb_session',
     description: 'The HttpOnly session cookie set by `/callback` (named `ttb_session`, without the `__Host-` prefix, on plain http during local development).',
   },
+  adminSession: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: '__Host-ttb_admin',
+    description: 'The admin console\'s HttpOnly, SameSite=Strict cookie (30 minutes), set when an API key of scope `admin` signs in at `GET /admin` (named `ttb_admin` on plain http during local development). Its forms also carry a CSRF token and must come from the broker\'s own origin.',
+  },
 } satisfies Record<string, OpenAPIV3_1.SecuritySchemeObject>;
 
 type SecurityRequirement = Partial<Record<keyof typeof securitySchemes, string[]>>;

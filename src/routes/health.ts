@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
+import { configurationProblems } from '../admin/broker-status';
 import { getConfig } from '../config';
-import { sealingKeyProblem } from '../crypto/key-health';
 import type { AppEnv } from '../env';
 import { eventSubSettings, type EventSubSettings } from '../eventsub/subscriptions';
 import { healthBody } from '../openapi/bodies';
@@ -18,11 +18,7 @@ export const healthRoutes = new Hono<AppEnv>()
     responses: { 200: jsonResponse('always 200 while the Worker runs; `configuration` says whether settings are complete', healthBody) },
   }), async (c) => {
     const config = getConfig(c.env);
-    const details: Record<string, string> = { ...config.problemDetails };
-    if (!details['TOKEN_ENCRYPTION_KEY']) {
-      const keyProblem = await sealingKeyProblem(c.env, config);
-      if (keyProblem) details['TOKEN_ENCRYPTION_KEY'] = keyProblem;
-    }
+    const details = await configurationProblems(c.env);
     const problems = Object.keys(details);
     const eventSub: EventSubSettings =
       details['EVENTSUB_SECRET'] || details['PUBLIC_URL'] ? { enabled: false, reason: 'see problems' } : eventSubSettings(config);

@@ -48,6 +48,7 @@ const generateOptions = {
       { name: 'login', description: 'Browser login and sessions' },
       { name: 'tokens', description: 'Twitch access tokens' },
       { name: 'admin', description: 'Operators (API key with the admin scope)' },
+      { name: 'console', description: 'The admin console: HTML pages and forms for a browser signed in with an API key of scope admin' },
       { name: 'helix', description: 'Helix through the broker, for callers that never hold a token' },
       { name: 'meta', description: 'The broker itself' },
     ],

@@ -3,6 +3,7 @@ import { describeRoute } from 'hono-openapi';
 import * as z from 'zod/mini';
 import { apiCallerFor, requireApiKey, withScope } from '../auth/api-key';
 import { bearerToken, requireSession } from '../auth/session-auth';
+import { dropUser } from '../admin/users';
 import type { AppEnv } from '../env';
 import { BrokerError, unauthorized } from '../errors';
 import { getConfig } from '../config';
@@ -110,7 +111,7 @@ export const tokenRoutes = new Hono<AppEnv>()
     },
   }), requireApiKey('users'), validateInput('param', userIdParam), async (c) => {
     const { userId } = c.req.valid('param');
-    if ((await userVault(c.env, userId).drop()) === 'not_found') throw unknownUser();
+    if ((await dropUser(c.env, userId)) === 'not_found') throw unknownUser();
     return c.json({ deleted: true });
   })
 

@@ -18,6 +18,7 @@ import {
   VALIDATION_SKIP_WINDOW_MS,
 } from './schedule';
 import { checkSweepSettings } from './sweep-settings';
+import { listDirectory, migrateDirectoryLogins, recordLogins, type DirectoryPage, type DirectoryQuery } from './directory-listing';
 
 export { SWEEP_BATCH_SIZE, SWEEP_CONCURRENCY } from './schedule';
 
@@ -84,6 +85,8 @@ export class UserDirectory extends DurableObject<Env> {
   private readonly visiting = new Set<string>();
   /** Users a caller brought back while a batch was visiting them: their `idle` answer is stale. */
   private readonly rejoined = new Set<string>();
+  /** Users whose vault replaced or dropped its token while a batch was visiting them: the copy it brings back may be stale. */
+  private readonly copyForgotten = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -158,6 +161,8 @@ export class UserDirectory extends DurableObject<Env> {
         counts.gone,
       );
     }
+    // The admin console's logins and search (src/sweep/directory-listing.ts).
+    migrateDirectoryLogins(sql);
   }
 
   /**
@@ -228,6 +233,30 @@ export class UserDirectory extends DurableObject<Env> {
     if (row?.active === IN_USE) return;
     this.setUser(userId, IN_USE, ON_MOMENT);
     await this.scheduleNextBatch();
+  }
+
+  // --- The admin console's view (src/sweep/directory-listing.ts): logins, search, paging. ---
+
+  /** `register`, keeping the user's login for the console's search. */
+  async registerWithLogin(userId: string, login: string, validatedAt: number): Promise<void> {
+    await this.register(userId, validatedAt);
+    recordLogins(this.ctx.storage.sql, [{ userId, login }]);
+  }
+
+  /** One page of users, by id or by a search (see `listDirectory`). */
+  async listUsers(query: DirectoryQuery): Promise<DirectoryPage> {
+    return listDirectory(this.ctx.storage.sql, query);
+  }
+
+  // --- End of the console's view. ---
+
+  /**
+   * The vault replaced its token early (an operator's refresh) or dropped it (logout, deletion):
+   * the copy is forgotten, and the next visit asks the vault.
+   */
+  async forgetCopy(userId: string): Promise<void> {
+    if (this.visiting.has(userId)) this.copyForgotten.add(userId);
+    this.clearCopy(userId);
   }
 
   /** How many users are indexed, in the sweep (in use), and owed a visit now. */
@@ -501,9 +530,10 @@ export class UserDirectory extends DurableObject<Env> {
     const now = Date.now();
     const next = nextVisit(result.outcome, now);
     const rejoined = this.rejoined.delete(user.userId);
+    const forgotten = this.copyForgotten.delete(user.userId);
     if (next.kind === 'idle' && rejoined) return;
-    // A copy handed over before a new login registered the user may be of the replaced token.
-    if (!rejoined && next.kind !== 'idle' && next.kind !== 'gone') this.storeCopy(user, result.copy);
+    // A copy handed over before a new login registered the user (or the vault replaced its token) may be stale.
+    if (!rejoined && !forgotten && next.kind !== 'idle' && next.kind !== 'gone') this.storeCopy(user, result.copy);
     if (next.kind === 'moment') {
       if (user.owed) {
         // Back on their moment, unless it comes up within the skip window (or the cursor has yet

@@ -49,6 +49,12 @@ export class AppTokenMinter extends DurableObject<Env> {
     return this.current;
   }
 
+  /** What the admin console shows of the app token: whether one is held, its expiry and when it was minted. Never the token. */
+  async status(): Promise<{ expiresAt: number; mintedAt: number } | null> {
+    const stored = await this.ctx.storage.get<StoredAppToken>(RECORD_KEY);
+    return stored ? { expiresAt: stored.expiresAt, mintedAt: stored.mintedAt } : null;
+  }
+
   /** The current app token, minted first if there is none or it is about to expire. */
   async getToken(): Promise<AppTokenResult> {
     const current = await this.load();

@@ -5,6 +5,7 @@ export type AuditEventName =
   | 'logged_in'
   | 'login_kept_grant'
   | 'refreshed'
+  | 'refresh_forced'
   | 'refresh_failed'
   | 'validated'
   | 'validate_failed'

@@ -21,6 +21,6 @@ export async function storeIssuedGrant(env: Env, grant: IssuedGrant): Promise<{ 
     scopes: grant.scopes,
     validatedAt: now,
   });
-  if (outcome.stored) await userDirectory(env).register(grant.userId, now);
+  if (outcome.stored) await userDirectory(env).registerWithLogin(grant.userId, grant.login, now);
   return outcome;
 }

@@ -15,7 +15,7 @@ import { RefreshBackoff } from './refresh-backoff';
 import { RevocationQueue } from './revocation-queue';
 import { directoryFor } from './stubs';
 import { FORCED_CHECK_WINDOW_MS, USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
-import type { AccessCopy, NewGrant, UserTokenResult, UserValidation, ValidateOptions } from './vault-types';
+import type { AccessCopy, ForcedRefreshOutcome, NewGrant, UserSummary, UserTokenResult, UserValidation, ValidateOptions } from './vault-types';
 
 /** The grant as stored: both tokens sealed, times absolute. */
 interface StoredGrant {
@@ -564,6 +564,23 @@ export class UserVault extends DurableObject<Env> {
     return this.rejoinInFlight;
   }
 
+  /**
+   * The sweep's directory validates a copy of the access token until it nears expiry. When the
+   * token is replaced early (an operator's refresh) or dropped (logout, deletion) the copy is
+   * forgotten, so the directory asks this vault at the next visit instead of validating a token no
+   * longer in use. Best effort: the replaced token is revoked at Twitch, and a 401 on the copy
+   * sends the directory here anyway.
+   */
+  private async forgetDirectoryCopy(): Promise<void> {
+    const userId = this.record?.userId;
+    if (!userId) return;
+    try {
+      await directoryFor(this.env, userId).forgetCopy(userId);
+    } catch (error) {
+      logEvent('sweep.forget_copy_failed', { userId, reason: error instanceof Error ? error.name : 'unknown' });
+    }
+  }
+
   /** Values sealed with a retired key are re-sealed with the newest one on their next write. */
   private async resealedIfOldKey(grant: StoredGrant): Promise<Partial<StoredGrant>> {
     const keys = this.config.tokenKeys;
@@ -622,6 +639,7 @@ export class UserVault extends DurableObject<Env> {
       sessionVersion: record.sessionVersion + 1,
     });
     this.plainAccessToken = null;
+    if (grant) await this.forgetDirectoryCopy();
     let failed: string[] = [];
     if (grant) {
       const config = this.config;
@@ -650,6 +668,57 @@ export class UserVault extends DurableObject<Env> {
     if (!record || record.sessionVersion !== sessionVersion || record.status !== 'active') return null;
     return record.grant?.scopes ?? null;
   }
+
+  // --- The admin console's operations (src/admin/): a summary without secrets, a forced refresh. ---
+
+  /** What an operator may see of this user, or null for a user this broker never saw. No token. */
+  async summary(): Promise<UserSummary | null> {
+    const record = await this.load();
+    if (!record) return null;
+    const grant = record.grant;
+    const remembered = (proof: { generation: number; at: number } | null) => (grant && proof?.generation === grant.generation ? proof.at : 0);
+    const lastRefresh = [...(await this.audit.list())].reverse().find((entry) => entry.event === 'refreshed' || entry.event === 'refresh_failed');
+    return {
+      userId: record.userId,
+      login: record.login,
+      status: record.status,
+      scopes: grant?.scopes ?? [],
+      expiresAt: grant?.expiresAt ?? null,
+      obtainedAt: grant?.obtainedAt ?? null,
+      lastValidatedAt: grant ? Math.max(grant.lastValidatedAt, remembered(this.validatedInMemory), remembered(this.confirmedAlive)) : null,
+      lastRefresh: lastRefresh ? { at: lastRefresh.at, outcome: lastRefresh.event === 'refreshed' ? 'refreshed' : 'failed' } : null,
+      revokedAt: record.revokedAt,
+    };
+  }
+
+  /**
+   * An operator's refresh (console, `POST /admin/users/:id/refresh`): now, whatever the token's
+   * age, through the same single flight as every refresh. An operator who presses it suspects the
+   * token, so the access token it replaces is revoked at Twitch (by the alarm, off this call).
+   */
+  async forceRefresh(operator: string): Promise<ForcedRefreshOutcome> {
+    const record = await this.load();
+    if (!record) return { outcome: 'not_found' };
+    const grant = record.grant;
+    if (!grant || record.status !== 'active') return { outcome: 'no_grant', status: record.status };
+    await this.audit.append(record.userId, 'refresh_forced', `by API key ${operator}`);
+    const result = await this.refreshOnce(REQUEST_BUDGET);
+    if (result.kind === 'revoked') return { outcome: 'revoked' };
+    if (result.kind === 'unavailable') return { outcome: 'unavailable', retryAfterSeconds: result.retryAfterSeconds };
+    const current = this.record?.grant;
+    if (!current) return { outcome: 'revoked' };
+    if (current.generation !== grant.generation) {
+      const [replaced, fresh] = await Promise.all([
+        unseal(grant.sealedAccessToken, this.purpose('access'), this.config.tokenKeys).catch(() => null),
+        this.accessTokenOf(current),
+      ]);
+      if (replaced !== null && replaced !== fresh) await this.revokeLater([replaced]);
+      await this.forgetDirectoryCopy();
+    }
+    return { outcome: 'refreshed', expiresAt: current.expiresAt };
+  }
+
+  // --- End of the console's operations. ---
 
   /** The user's audit trail, or null for a user this broker never saw. */
   async events(): Promise<AuditEvent[] | null> {

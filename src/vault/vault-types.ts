@@ -82,3 +82,28 @@ export type AppTokenResult =
 
 /** What the hourly check of the app token came to. */
 export type AppTokenCheck = 'valid' | 'minted' | 'failed';
+
+/** What an operator may see of a user (admin console, `GET /admin/users/:id`): never a token. */
+export interface UserSummary {
+  userId: string;
+  login: string;
+  status: 'active' | 'revoked' | 'logged_out' | 'deleted';
+  scopes: string[];
+  /** When the current access token expires; null without a grant. */
+  expiresAt: number | null;
+  /** When Twitch issued the current pair (login or refresh); null without a grant. */
+  obtainedAt: number | null;
+  /** The vault's newest proof of life: login, refresh, a validation it stored or still remembers. */
+  lastValidatedAt: number | null;
+  /** The last refresh attempt, from the audit trail: when, and whether Twitch answered with a new pair. */
+  lastRefresh: { at: number; outcome: 'refreshed' | 'failed' } | null;
+  revokedAt: number | null;
+}
+
+/** What an operator's forced refresh came to. */
+export type ForcedRefreshOutcome =
+  | { outcome: 'refreshed'; expiresAt: number }
+  | { outcome: 'revoked' }
+  | { outcome: 'unavailable'; retryAfterSeconds: number }
+  | { outcome: 'no_grant'; status: UserSummary['status'] }
+  | { outcome: 'not_found' };

@@ -1,0 +1,77 @@
+import { getConfig } from '../config';
+import { sealingKeyProblem } from '../crypto/key-health';
+import type { Env } from '../env';
+import { eventSubSettings } from '../eventsub/subscriptions';
+import type { SweepEvidence } from '../sweep/user-directory';
+import { appTokenMinter, userDirectory } from '../vault/stubs';
+
+/** Batches the console's overview shows. */
+const RECENT_BATCHES = 10;
+
+/** What is wrong with each setting (names, never values), including a key-rotation mistake only storage shows. */
+export async function configurationProblems(env: Env): Promise<Record<string, string>> {
+  const config = getConfig(env);
+  const details: Record<string, string> = { ...config.problemDetails };
+  if (!details['TOKEN_ENCRYPTION_KEY']) {
+    const keyProblem = await sealingKeyProblem(env, config);
+    if (keyProblem) details['TOKEN_ENCRYPTION_KEY'] = keyProblem;
+  }
+  return details;
+}
+
+/** The broker's state for an operator: settings, app token, EventSub, sweep. No secret. */
+export interface BrokerStatus {
+  problems: Record<string, string>;
+  /** The app token the minter holds: its expiry and when it was minted; null when none is held. */
+  appToken: { expiresAt: number; mintedAt: number } | null;
+  eventSub: { enabled: true; callback: string } | { enabled: false; reason: string };
+  sweep: { users: number; inUse: number; due: number; recentBatches: SweepEvidence[] };
+}
+
+/** Reads every panel of the console's overview in parallel. */
+export async function brokerStatus(env: Env): Promise<BrokerStatus> {
+  const directory = userDirectory(env);
+  const [problems, appToken, stats, recentBatches] = await Promise.all([
+    configurationProblems(env),
+    appTokenMinter(env).status(),
+    directory.stats(),
+    directory.evidence(RECENT_BATCHES),
+  ]);
+  const eventSub = problems['EVENTSUB_SECRET'] || problems['PUBLIC_URL'] ? { enabled: false as const, reason: 'see the configuration problems' } : eventSubSettings(getConfig(env));
+  return {
+    problems,
+    appToken,
+    eventSub: eventSub.enabled ? { enabled: true, callback: eventSub.callback } : { enabled: false, reason: eventSub.reason },
+    sweep: { users: stats.users, inUse: stats.active, due: stats.due, recentBatches },
+  };
+}
+
+/** The status as `GET /admin/status` sends it. */
+export function brokerStatusJson(status: BrokerStatus) {
+  const iso = (at: number) => new Date(at).toISOString();
+  return {
+    configuration: Object.keys(status.problems).length === 0 ? ('complete' as const) : ('incomplete' as const),
+    problems: status.problems,
+    app_token: status.appToken ? { expires_at: iso(status.appToken.expiresAt), minted_at: iso(status.appToken.mintedAt) } : null,
+    eventsub: status.eventSub,
+    sweep: {
+      users: status.sweep.users,
+      in_use: status.sweep.inUse,
+      due: status.sweep.due,
+      recent_batches: status.sweep.recentBatches.map((batch) => ({
+        batch: batch.batch,
+        started_at: iso(batch.startedAt),
+        finished_at: iso(batch.finishedAt),
+        visited: batch.visited,
+        validated: batch.validated,
+        refreshed: batch.refreshed,
+        revoked: batch.revoked,
+        failed: batch.failed,
+        skipped: batch.skipped,
+      })),
+    },
+  };
+}
+
+/** The status body. */
+export type BrokerStatusBody = ReturnType<typeof brokerStatusJson>;
