@@ -6,6 +6,7 @@ import { API_KEY } from './test-bindings';
 import { broker } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { directory, HOUR, seedUsers, vault } from './support/seed';
+import { sweepLane } from '../src/vault/stubs';
 import { twitch } from './support/twitch';
 
 freshStateForEachTest();
@@ -93,6 +94,22 @@ describe('the sweep validating from the copies vaults handed over', () => {
     expect(laneCalls.check).toBeGreaterThanOrEqual(Math.ceil((60 - OWN_CHECKS_PER_BATCH) / COPIES_PER_LANE));
     expect((await twitch.counts()).validate - before).toBe(60);
     expect((await directory().evidence()).reduce((sum, batch) => sum + batch.validated, 0)).toBe(120);
+  });
+
+  it('keeps at most six calls to Twitch in flight per invocation (a lane checking twelve copies makes two waves)', async () => {
+    await seedUsers(12, 616000, 2 * HOUR);
+    await sweepEveryoneNow();
+    const held = await runInDurableObject(directory(), (_instance, ctx) =>
+      ctx.storage.sql.exec<{ user_id: string; sealed_access: string }>('SELECT user_id, sealed_access FROM users').toArray(),
+    );
+    const before = (await twitch.calls()).length;
+    await twitch.inject({ path: '/oauth2/validate', kind: 'slow', delayMs: 300, times: -1 });
+    const checked = await sweepLane(env, 1).check(held.map((row) => ({ userId: row.user_id, sealedAccessToken: row.sealed_access })));
+    expect(checked.map((check) => check.outcome)).toEqual(Array(12).fill('alive'));
+    const arrivals = (await twitch.calls()).slice(before).map((call) => call.at).sort((a, b) => a - b);
+    expect(arrivals).toHaveLength(12);
+    // The seventh call leaves only once one of the first six has been answered.
+    expect(arrivals[6]! - arrivals[0]!).toBeGreaterThanOrEqual(250);
   });
 
   it('hands a 401 to the vault, which refreshes once without validating again, and the next copy is the new token', async () => {
