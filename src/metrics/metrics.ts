@@ -41,9 +41,8 @@ function write(event: MetricEvent, blobs: string[], doubles: number[]): void {
 /** How a refresh at Twitch ended: a new pair, a dead refresh token, another refusal, or no answer. */
 export type RefreshOutcome = 'ok' | 'revoked' | 'rejected' | 'unavailable';
 
-/** Classifies what `refreshUserToken` threw (or `null`: it succeeded). */
-export function refreshOutcomeOf(error: unknown): RefreshOutcome {
-  if (error === null) return 'ok';
+/** Classifies what a refresh at Twitch threw. */
+function refreshOutcomeOf(error: unknown): RefreshOutcome {
   if (error instanceof TwitchError) return error.isDeadRefreshToken ? 'revoked' : error.kind;
   return 'unavailable';
 }
