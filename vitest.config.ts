@@ -22,8 +22,13 @@ export default defineConfig({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
               bindings: TEST_BINDINGS,
-              // A second Worker calling the broker's TokenBroker entrypoint over a service binding.
-              serviceBindings: { RPC_CALLER: 'rpc-caller' },
+              serviceBindings: {
+                // A second Worker calling the broker's TokenBroker entrypoint over a service binding.
+                RPC_CALLER: 'rpc-caller',
+                // Analytics Engine, recorded: the broker writes to METRICS, tests read METRICS_RECORDER.
+                METRICS: { name: 'metrics-sink', entrypoint: 'RecordingDataset' },
+                METRICS_RECORDER: { name: 'metrics-sink', entrypoint: 'Recorder' },
+              },
               workers: [
                 {
                   name: 'rpc-caller',
@@ -34,6 +39,7 @@ export default defineConfig({
                   // not ours): in a user's account this is `service = "twitch-token-broker"`.
                   serviceBindings: { BROKER: { name: 'vitest-pool-workers-runner-workers', entrypoint: 'TokenBroker' } },
                 },
+                { name: 'metrics-sink', modules: true, scriptPath: './test/metrics-sink/worker.js', compatibilityDate: '2026-04-01' },
               ],
               // The Node listener form lets the stand-in drop connections like a real server would.
               outboundService: { node: createStandinNodeListener(twitch) },

@@ -3,6 +3,7 @@
  *
  *   TWITCH_CLIENT_SECRET=… npm run setup -- --yes --client-id abc123 [--allowed-origins https://app.example]
  *     [--default-scopes "user:read:email"] [--public-url https://auth.example.com] [--api-key-file FILE]
+ *     [--env staging]
  *
  * Every flag also reads the environment variable of the same setting (TWITCH_CLIENT_ID, ALLOWED_ORIGINS,
  * DEFAULT_SCOPES, PUBLIC_URL). The client secret comes from TWITCH_CLIENT_SECRET or a prompt, never from a
@@ -14,6 +15,11 @@
  * on stdin, never in arguments); deploys; prints the Twitch console steps with the real callback URL; checks
  * /health. Run again, it keeps every secret that already exists: a new TOKEN_ENCRYPTION_KEY would make every
  * stored token unreadable, a new SESSION_SECRET would end every session.
+ *
+ * `--env <name>` does the same for a wrangler environment (`[env.<name>]`, its own Worker named
+ * `<name of the top level>-<name>`): the section is added to wrangler.toml if missing (the file's
+ * comments stay), the KV namespace id and settings go into that section, and the secrets, the deploy
+ * and the health check are that environment's.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,10 +28,10 @@ import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { newApiKey } from './api-key';
+import { ENV_NAME, hasEnv, kvIdIn, TomlError, withEnvSection, withKvId, withVar, workerName } from './wrangler-toml';
 
 const CONFIG = 'wrangler.toml';
 const KV_BINDING = 'APP_TOKEN_CACHE';
-const PLACEHOLDER_KV_ID = '00000000000000000000000000000000';
 // How long a fresh deployment gets to answer /health with a complete configuration.
 const HEALTH_TIMEOUT_MS = Number(process.env.SETUP_HEALTH_TIMEOUT_SECONDS ?? 60) * 1000;
 const LOCAL_WRANGLER = fileURLToPath(new URL('../node_modules/wrangler/bin/wrangler.js', import.meta.url));
@@ -40,6 +46,8 @@ interface SetupInputs {
   defaultScopes?: string;
   publicUrl?: string;
   apiKeyFile?: string;
+  /** A wrangler environment (`[env.<name>]`); undefined: the top-level Worker. */
+  env?: string;
 }
 
 const FLAGS: Record<string, keyof Omit<SetupInputs, 'yes'>> = {
@@ -48,6 +56,7 @@ const FLAGS: Record<string, keyof Omit<SetupInputs, 'yes'>> = {
   '--default-scopes': 'defaultScopes',
   '--public-url': 'publicUrl',
   '--api-key-file': 'apiKeyFile',
+  '--env': 'env',
 };
 
 /** Reads flags (`--name value` or `--name=value`), falling back to the environment for settings. */
@@ -72,6 +81,7 @@ function parseArgs(args: string[], env: NodeJS.ProcessEnv): SetupInputs {
     if (value === undefined) throw new SetupError(`${flag} needs a value`);
     inputs[key] = value;
   }
+  if (inputs.env !== undefined && !ENV_NAME.test(inputs.env)) throw new SetupError(`--env ${inputs.env}: a wrangler environment name is letters, digits, - and _`);
   return inputs;
 }
 
@@ -141,42 +151,31 @@ async function valueOf(inputs: SetupInputs, given: string | undefined, question:
   return answer;
 }
 
-/** Sets `name = "value"` in wrangler.toml's top-level [vars] (not in any [env.*]), adding the line if absent. */
-export function withVar(toml: string, name: string, value: string): string {
-  const start = toml.search(/^\[vars\]\s*$/m);
-  if (start < 0) throw new SetupError(`${CONFIG} has no [vars] section`);
-  const afterHeader = toml.indexOf('\n', start) + 1;
-  const nextSection = toml.slice(afterHeader).search(/^\[/m);
-  const end = nextSection < 0 ? toml.length : afterHeader + nextSection;
-  const section = toml.slice(afterHeader, end);
-  const line = `${name} = ${JSON.stringify(value)}`;
-  const pattern = new RegExp(`^${name}\\s*=.*$`, 'm');
-  const updated = pattern.test(section) ? section.replace(pattern, line) : `${section.replace(/\n*$/, '\n')}${line}\n\n`;
-  return toml.slice(0, afterHeader) + updated + toml.slice(end);
-}
+/** `--env <name>` for wrangler commands that act on one environment's Worker or resources. */
+const envArgs = (env: string | undefined): string[] => (env === undefined ? [] : ['--env', env]);
 
-/** The id of the KV binding in wrangler.toml's top level. */
-function kvIdIn(toml: string): string | undefined {
-  return toml.match(new RegExp(`binding = "${KV_BINDING}"\\s*\\nid = "([0-9a-f]{32})"`))?.[1];
-}
-
-/** Creates the KV namespace (or finds the one a previous run created) and returns its id. */
-async function createKvNamespace(): Promise<string> {
-  const created = await wrangler(['kv', 'namespace', 'create', KV_BINDING]);
+/**
+ * Creates the KV namespace (or finds the one a previous run created) and returns its id. Wrangler
+ * titles it `APP_TOKEN_CACHE`, or `<env>-APP_TOKEN_CACHE` for an environment; wrangler 3 titled it
+ * `<worker>-APP_TOKEN_CACHE`.
+ */
+async function createKvNamespace(env: string | undefined, worker: string): Promise<string> {
+  const created = await wrangler(['kv', 'namespace', 'create', KV_BINDING, ...envArgs(env)]);
   const id = created.stdout.match(/"?id"?\s*[:=]\s*"([0-9a-f]{32})"/)?.[1];
   if (created.code === 0 && id !== undefined) return id;
   if (!/already exists/i.test(created.stdout + created.stderr)) throw failed('Creating the KV namespace', created);
   const listed = await wrangler(['kv', 'namespace', 'list']);
   if (listed.code !== 0) throw failed('Listing KV namespaces', listed);
   const namespaces = JSON.parse(listed.stdout.slice(listed.stdout.indexOf('['))) as { id: string; title: string }[];
-  const existing = namespaces.find((namespace) => namespace.title === KV_BINDING || namespace.title.endsWith(`-${KV_BINDING}`));
+  const titles = env === undefined ? [KV_BINDING, `${worker}-${KV_BINDING}`] : [`${env}-${KV_BINDING}`, `${worker}-${env}-${KV_BINDING}`];
+  const existing = namespaces.find((namespace) => titles.includes(namespace.title));
   if (existing === undefined) throw failed('Finding the existing KV namespace', listed);
   return existing.id;
 }
 
 /** The names of the secrets the Worker has; none when it has not been deployed yet. */
-async function existingSecrets(): Promise<Set<string>> {
-  const listed = await wrangler(['secret', 'list']);
+async function existingSecrets(env: string | undefined): Promise<Set<string>> {
+  const listed = await wrangler(['secret', 'list', ...envArgs(env)]);
   if (listed.code !== 0) {
     if (/not found/i.test(listed.stdout + listed.stderr)) return new Set();
     // Anything else (network, permissions) must stop us: guessing "none" would overwrite the encryption key.
@@ -223,7 +222,10 @@ async function main(): Promise<void> {
   if (!inputs.yes) console.log(`\n${TWITCH_APP_STEPS}\n`);
   const clientId = await valueOf(inputs, inputs.clientId, 'Twitch Client ID: ', 'the Twitch client id: pass --client-id or set TWITCH_CLIENT_ID');
   if (!/^[A-Za-z0-9]{10,64}$/.test(clientId)) throw new SetupError('the Twitch client id should be letters and digits (30 of them, as the console shows it)');
-  const secrets = await existingSecrets();
+  const env = inputs.env;
+  const target = env === undefined ? 'the top-level Worker' : `environment "${env}"`;
+  if (env !== undefined) console.log(`Setting up ${target} ([env.${env}] in ${CONFIG}).`);
+  const secrets = await existingSecrets(env);
   const clientSecret = await valueOf(inputs, process.env.TWITCH_CLIENT_SECRET, 'Twitch Client Secret (not shown): ', 'the Twitch client secret: set TWITCH_CLIENT_SECRET', {
     hidden: true,
     optional: secrets.has('TWITCH_CLIENT_SECRET'),
@@ -234,21 +236,26 @@ async function main(): Promise<void> {
   if (publicUrl !== '' && !/^https:\/\/[^/?#]+$/.test(publicUrl)) throw new SetupError('the public URL must be an https origin without a path, e.g. https://auth.example.com');
 
   let toml = readFileSync(CONFIG, 'utf8');
-  const kvId = kvIdIn(toml);
-  if (kvId === undefined || kvId === PLACEHOLDER_KV_ID) {
-    console.log(`Creating the KV namespace ${KV_BINDING}…`);
-    const id = await createKvNamespace();
-    toml = toml.replace(new RegExp(`(binding = "${KV_BINDING}"\\s*\\nid = ")[0-9a-f]{32}(")`), `$1${id}$2`);
+  if (env !== undefined && !hasEnv(toml, env)) {
+    toml = withEnvSection(toml, env);
+    console.log(`Added [env.${env}] to ${CONFIG}: its own Worker (${workerName(toml)}-${env}), KV namespace and Durable Objects.`);
+  }
+  const kvId = kvIdIn(toml, env ?? null, KV_BINDING);
+  if (kvId === undefined) {
+    console.log(`Creating the KV namespace ${KV_BINDING}${env === undefined ? '' : ` for ${env}`}…`);
+    const id = await createKvNamespace(env, workerName(toml));
+    toml = withKvId(toml, env ?? null, KV_BINDING, id);
     console.log(`  ${id}, written into ${CONFIG}.`);
   } else {
     console.log(`KV namespace ${KV_BINDING}: ${kvId} (already in ${CONFIG}).`);
   }
-  toml = withVar(toml, 'TWITCH_CLIENT_ID', clientId);
-  if (allowedOrigins !== '' || inputs.allowedOrigins !== undefined) toml = withVar(toml, 'ALLOWED_ORIGINS', allowedOrigins);
-  if (defaultScopes !== '' || inputs.defaultScopes !== undefined) toml = withVar(toml, 'DEFAULT_SCOPES', defaultScopes);
-  if (publicUrl !== '') toml = withVar(toml, 'PUBLIC_URL', publicUrl);
+  const scope = env ?? null;
+  toml = withVar(toml, scope, 'TWITCH_CLIENT_ID', clientId);
+  if (allowedOrigins !== '' || inputs.allowedOrigins !== undefined) toml = withVar(toml, scope, 'ALLOWED_ORIGINS', allowedOrigins);
+  if (defaultScopes !== '' || inputs.defaultScopes !== undefined) toml = withVar(toml, scope, 'DEFAULT_SCOPES', defaultScopes);
+  if (publicUrl !== '') toml = withVar(toml, scope, 'PUBLIC_URL', publicUrl);
   writeFileSync(CONFIG, toml);
-  console.log(`Settings written into ${CONFIG} [vars]: commit it, it holds no secret.`);
+  console.log(`Settings written into ${CONFIG} [${env === undefined ? 'vars' : `env.${env}.vars`}]: commit it, it holds no secret.`);
 
   // Only what is missing is generated: existing keys protect stored tokens and live sessions.
   const upload: Record<string, string> = {};
@@ -263,12 +270,12 @@ async function main(): Promise<void> {
   }
   if (Object.keys(upload).length > 0) {
     console.log(`Storing ${Object.keys(upload).join(', ')} (wrangler secret bulk)…`);
-    const stored = await wrangler(['secret', 'bulk'], JSON.stringify(upload));
+    const stored = await wrangler(['secret', 'bulk', ...envArgs(env)], JSON.stringify(upload));
     if (stored.code !== 0) throw failed('Storing the secrets', stored);
   }
 
-  console.log('Deploying (wrangler deploy)…');
-  const deployed = await wrangler(['deploy']);
+  console.log(`Deploying ${target} (wrangler deploy${env === undefined ? '' : ` --env ${env}`})…`);
+  const deployed = await wrangler(['deploy', ...envArgs(env)]);
   if (deployed.code !== 0) throw failed('Deploying', deployed);
   // wrangler lists the Worker's URLs on indented lines under "Deployed … triggers" (workers.dev first).
   const deployedUrl = deployed.stdout.match(/^\s+(https?:\/\/\S+?)\/?\s*$/m)?.[1];
@@ -306,7 +313,7 @@ async function main(): Promise<void> {
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   main().finally(() => process.stdin.destroy()).catch((error: unknown) => {
-    if (error instanceof SetupError) {
+    if (error instanceof SetupError || error instanceof TomlError) {
       console.error(`\nSetup stopped: ${error.message}`);
       process.exit(1);
     }

@@ -21,10 +21,10 @@ import { join } from 'node:path';
 import { startTwitchStandinServer, type RunningStandinServer } from '../standin/server';
 import { freePort, isPortFree, stopProcessGroup, WRANGLER } from '../test/e2e/dev-server';
 import { newApiKey } from './api-key';
+import { localDevVars } from './dev-vars';
 import { parseStartArgs, StartUsageError, type StartOptions } from './start-options';
 
 const DEV_VARS = '.dev.vars';
-const EXAMPLE = '.dev.vars.example';
 /** The local API key itself: configuration holds only its digest. Git-ignored. */
 const DEV_API_KEY = '.dev.api-key';
 const DEFAULT_BROKER_PORT = 8787;
@@ -34,16 +34,15 @@ const LOCK_FILE = 'npm-start.pid';
 const STANDIN_STATE_FILE = 'twitch-standin.json';
 const LOCAL_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
 
-/** Writes .dev.vars from the example, replacing each placeholder with a fresh random value. */
+/** Writes .dev.vars for the local stand-in, with fresh random keys (see scripts/dev-vars.ts). */
 function createDevVars(): void {
   const apiKey = newApiKey('local', 'app+users+admin');
   writeFileSync(DEV_API_KEY, `${apiKey.key}\n`, { mode: 0o600 });
-  const fresh: Record<string, string> = {
-    SESSION_SECRET: randomBytes(48).toString('base64url'),
-    TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    API_KEYS: apiKey.entry,
-  };
-  const text = readFileSync(EXAMPLE, 'utf8').replace(/^([A-Z_]+)=replace-with.*$/gm, (_line, name: string) => `${name}=${fresh[name] ?? ''}`);
+  const text = localDevVars({
+    sessionSecret: randomBytes(48).toString('base64url'),
+    tokenEncryptionKey: randomBytes(32).toString('base64'),
+    apiKeys: apiKey.entry,
+  });
   writeFileSync(DEV_VARS, text, { mode: 0o600 });
   console.log(`Created ${DEV_VARS} with fresh local keys. Your local API key is in ${DEV_API_KEY}.`);
 }

@@ -42,6 +42,8 @@ export interface Env {
   /** Workers rate limiting; optional: without it the Durable Object fallback limits logins. */
   LOGIN_RATE_LIMITER?: RateLimit;
   LOGIN_RATE_LIMITER_FALLBACK: DurableObjectNamespace<LoginRateLimiter>;
+  /** Optional Workers Analytics Engine dataset: refreshes, sweep batches, revocations, Twitch errors (src/metrics). */
+  METRICS?: AnalyticsEngineDataset;
 }
 
 /** The Hono environment type shared by every router. */

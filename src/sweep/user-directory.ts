@@ -2,6 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
 import { ConfigError } from '../errors';
 import { logEvent } from '../log';
+import { observeBatch } from '../metrics/metrics';
 import { userVault } from '../vault/stubs';
 import type { AccessCopy, UserValidation, ValidateOptions, ValidationOutcome } from '../vault/vault-types';
 import { type AccessCopyRow, copyFromRow, CopyValidator, isUsable } from './access-copies';
@@ -273,7 +274,7 @@ export class UserDirectory extends DurableObject<Env> {
   async sweep(options: { force?: boolean } = {}): Promise<SweepCounts> {
     return this.exclusive(async () => {
       if (options.force) this.ctx.storage.sql.exec('UPDATE sweep_state SET forced_slot = -1, forced_user = NULL');
-      const counts = await this.runBatch();
+      const counts = await observeBatch('run', () => this.runBatch());
       await this.scheduleNextBatch();
       return counts;
     });
@@ -295,8 +296,7 @@ export class UserDirectory extends DurableObject<Env> {
       // away), so afterwards it is usually left as it is: one write per batch, not two.
       const batchStartedAt = Date.now();
       await this.ctx.storage.setAlarm(Math.min(batchStartedAt + MAX_TICK_MS, this.plannedNextAt(batchStartedAt)));
-      const counts = await this.runBatch();
-      logEvent('sweep.batch', { ...counts });
+      await observeBatch('alarm', () => this.runBatch());
       await this.scheduleNextBatch({ replace: true, batchStartedAt });
     });
   }

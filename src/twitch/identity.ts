@@ -1,7 +1,8 @@
 import * as z from 'zod/mini';
 import type { Config } from '../config';
+import { measuredRefresh } from '../metrics/metrics';
 import { TwitchError } from './twitch-error';
-import { callTwitch, type CallBudget, REQUEST_BUDGET } from './twitch-fetch';
+import { BACKGROUND_BUDGET, callTwitch, type CallBudget, REQUEST_BUDGET } from './twitch-fetch';
 
 /**
  * The Twitch identity client (id.twitch.tv /oauth2): each function builds one request and
@@ -104,12 +105,14 @@ const REFRESH_MAX_ATTEMPTS = 2;
 
 /** Refreshes a user grant (refresh_token grant). Never retried after an ambiguous failure. */
 export async function refreshUserToken(config: Config, refreshToken: string, budget: CallBudget): Promise<UserTokenGrant> {
-  const now = Date.now();
-  const answer = await callTwitch(
-    tokenRequest(config, { grant_type: 'refresh_token', refresh_token: refreshToken }),
-    { ...budget, retryAmbiguous: false, maxAttempts: REFRESH_MAX_ATTEMPTS },
-  );
-  return toUserGrant(parseAnswer(userTokenBody, answer.body, 'token'), now);
+  return measuredRefresh(budget === BACKGROUND_BUDGET ? 'background' : 'request', async () => {
+    const now = Date.now();
+    const answer = await callTwitch(
+      tokenRequest(config, { grant_type: 'refresh_token', refresh_token: refreshToken }),
+      { ...budget, retryAmbiguous: false, maxAttempts: REFRESH_MAX_ATTEMPTS },
+    );
+    return toUserGrant(parseAnswer(userTokenBody, answer.body, 'token'), now);
+  });
 }
 
 /** Mints an app access token (client_credentials grant). */

@@ -1,3 +1,4 @@
+import { recordTwitchError } from '../metrics/metrics';
 import { TwitchError } from './twitch-error';
 
 /** How long one logical call to Twitch may take, retries included. */
@@ -104,9 +105,19 @@ async function readAnswer(makeRequest: () => Request, signal: AbortSignal): Prom
 
 /**
  * Calls Twitch, retrying transient failures with capped exponential backoff and jitter inside the
- * budget's deadline, and honouring 429 `Ratelimit-Reset` when it falls inside the deadline.
+ * budget's deadline, and honouring 429 `Ratelimit-Reset` when it falls inside the deadline. A call
+ * that fails for want of an answer is counted in the metrics, by endpoint path (never the query).
  */
 export async function callTwitch(makeRequest: () => Request, budget: CallBudget): Promise<TwitchAnswer> {
+  try {
+    return await callWithRetries(makeRequest, budget);
+  } catch (error) {
+    recordTwitchError(new URL(makeRequest().url).pathname, error);
+    throw error;
+  }
+}
+
+async function callWithRetries(makeRequest: () => Request, budget: CallBudget): Promise<TwitchAnswer> {
   const deadline = Date.now() + budget.deadlineMs;
   for (let attemptNumber = 0; ; attemptNumber++) {
     const remaining = deadline - Date.now();

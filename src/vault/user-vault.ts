@@ -4,6 +4,7 @@ import { isSealedWithOldKey, seal, unseal } from '../crypto/seal';
 import type { Env } from '../env';
 import { refreshUserToken, revokeToken, validateToken } from '../twitch/identity';
 import { logEvent } from '../log';
+import { recordRevocation } from '../metrics/metrics';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/twitch-fetch';
 import { brokerEvent, type BrokerEvent, type RevocationReason } from '../notify/broker-event';
@@ -468,6 +469,7 @@ export class UserVault extends DurableObject<Env> {
       sessionVersion: record.sessionVersion + 1,
     });
     this.plainAccessToken = null;
+    recordRevocation(notifiedAs);
     await this.audit.append(record.userId, 'revoked', reason);
     this.live.broadcast({ type: 'revoked', reason: notifiedAs });
     await this.notify(brokerEvent('user.revoked', { user_id: record.userId, login: record.login, reason: notifiedAs }));

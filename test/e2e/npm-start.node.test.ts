@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newApiKey } from '../../scripts/api-key';
+import { localDevVars } from '../../scripts/dev-vars';
 import { freePort, stopProcessGroup } from './dev-server';
 import { Browser } from './local-system';
 
@@ -69,12 +70,12 @@ beforeAll(async () => {
   squatter = createServer();
   await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
   squattedPort = (squatter.address() as { port: number }).port;
-  const example = readFileSync(join(ROOT, '.dev.vars.example'), 'utf8')
-    .replaceAll('http://127.0.0.1:8789', `http://127.0.0.1:${squattedPort}`)
-    .replace(/^SESSION_SECRET=.*$/m, 'SESSION_SECRET=npm-start-test-session-secret-0123456789abcdef')
-    .replace(/^TOKEN_ENCRYPTION_KEY=.*$/m, `TOKEN_ENCRYPTION_KEY=${Buffer.alloc(32, 7).toString('base64')}`)
-    .replace(/^API_KEYS=.*$/m, `API_KEYS=${apiKey.entry}`);
-  writeFileSync(join(project, '.dev.vars'), example);
+  // The .dev.vars npm start would write, with the stand-in's port set to the taken one.
+  const devVars = localDevVars(
+    { sessionSecret: 'npm-start-test-session-secret-0123456789abcdef', tokenEncryptionKey: Buffer.alloc(32, 7).toString('base64'), apiKeys: apiKey.entry },
+    `http://127.0.0.1:${squattedPort}`,
+  );
+  writeFileSync(join(project, '.dev.vars'), devVars);
 }, 60_000);
 
 afterAll(async () => {

@@ -40,7 +40,10 @@ const finish = () => {
   } else if (command === 'secret bulk') {
     console.log('✨ ' + Object.keys(JSON.parse(stdin)).length + ' secrets successfully uploaded');
   } else if (args[0] === 'deploy') {
-    console.log('Uploaded twitch-token-broker\\nDeployed twitch-token-broker triggers\\n  ' + process.env.FAKE_DEPLOY_URL + '\\n  schedule: 0 * * * *');
+    // An environment's Worker has its own URL: here the fake Worker's origin plus /<env>.
+    const env = args.includes('--env') ? args[args.indexOf('--env') + 1] : null;
+    const url = process.env.FAKE_DEPLOY_URL + (env ? '/' + env : '');
+    console.log('Uploaded twitch-token-broker\\nDeployed twitch-token-broker triggers\\n  ' + url + '\\n  schedule: 0 * * * *');
   } else {
     console.error('fake wrangler: unexpected ' + args.join(' ')); process.exit(9);
   }
@@ -61,6 +64,8 @@ let bin: string;
 let worker: Server;
 let workerUrl: string;
 let healthBody: unknown;
+/** The path the fake deployed Worker answers /health on (an environment's Worker: /<env>/health). */
+let healthPath: string;
 
 function calls(): WranglerCall[] {
   if (!existsSync(log)) return [];
@@ -100,10 +105,12 @@ beforeEach(async () => {
   chmodSync(join(bin, 'wrangler'), 0o755);
   log = join(project, 'wrangler-calls.jsonl');
   healthBody = { status: 'ok', configuration: 'complete', problems: [] };
+  healthPath = '/health';
   // Stands in for https://twitch-token-broker.<account>.workers.dev (the fake deploy prints this URL).
   worker = createServer((request, response) => {
-    response.writeHead(request.url === '/health' ? 200 : 404, { 'Content-Type': 'application/json' });
-    response.end(JSON.stringify(healthBody));
+    const found = request.url === healthPath;
+    response.writeHead(found ? 200 : 404, { 'Content-Type': 'application/json' });
+    response.end(JSON.stringify(found ? healthBody : { error: 'not_found' }));
   });
   await new Promise<void>((resolve) => worker.listen(0, '127.0.0.1', resolve));
   workerUrl = `http://127.0.0.1:${(worker.address() as AddressInfo).port}`;
@@ -208,5 +215,89 @@ describe('npm run setup (scripted, against a fake wrangler)', () => {
     const { code, output } = await runSetup(SCRIPTED, { TWITCH_CLIENT_SECRET: CLIENT_SECRET, SETUP_HEALTH_TIMEOUT_SECONDS: '1' });
     expect(code).toBe(1);
     expect(output).toContain('configuration is incomplete: TWITCH_CLIENT_SECRET');
+  });
+
+  it('with --env staging: adds [env.staging] (comments kept), writes its KV id and settings there, and stores secrets, deploys and checks health for that environment', async () => {
+    healthPath = '/staging/health';
+    const original = readFileSync(join(project, 'wrangler.toml'), 'utf8');
+    const { code, output } = await runSetup([...SCRIPTED, '--env', 'staging'], { TWITCH_CLIENT_SECRET: CLIENT_SECRET });
+    expect(output).toContain('ok. Try it');
+    expect(code).toBe(0);
+
+    expect(calls().map((call) => call.args.join(' '))).toEqual([
+      'whoami --json',
+      'secret list --env staging',
+      'kv namespace create APP_TOKEN_CACHE --env staging',
+      'secret bulk --env staging',
+      'deploy --env staging',
+    ]);
+    const toml = readFileSync(join(project, 'wrangler.toml'), 'utf8');
+    // Everything that was there stays, comments included; the environment is added below it.
+    expect(toml.startsWith(original.replace(/\n*$/, '\n'))).toBe(true);
+    const staging = toml.slice(toml.indexOf('[env.staging]'));
+    expect(staging).toContain('name = "twitch-token-broker-staging"');
+    expect(staging).toContain(`[env.staging.vars]`);
+    expect(staging).toContain(`TWITCH_CLIENT_ID = "${CLIENT_ID}"`);
+    expect(staging).toContain('ALLOWED_ORIGINS = "https://app.example"');
+    expect(staging).toContain(`[[env.staging.kv_namespaces]]\nbinding = "APP_TOKEN_CACHE"\nid = "${KV_ID}"`);
+    for (const className of ['UserVault', 'AppTokenMinter', 'OneTimeStore', 'UserDirectory', 'DeviceFlow', 'LoginRateLimiter']) {
+      expect(staging).toContain(`class_name = "${className}"`);
+    }
+    // The top level is untouched: production keeps its own settings and namespace.
+    expect(toml.slice(0, toml.indexOf('\n\n# Environment "staging"'))).toBe(original.replace(/\n*$/, ''));
+
+    const stored = JSON.parse(calls().find((call) => call.args[1] === 'bulk')!.stdin) as Record<string, string>;
+    expect(Object.keys(stored).sort()).toEqual([...SECRET_NAMES].sort());
+    expect(output).toContain(`add ${workerUrl}/staging/callback to the OAuth Redirect URLs`);
+    expect(output).toContain(`Checking ${workerUrl}/staging/health`);
+  });
+
+  it('the [env.staging] it writes is one wrangler accepts: a dry-run deploy of that environment bundles with its bindings', async () => {
+    cpSync(join(ROOT, 'src'), join(project, 'src'), { recursive: true });
+    healthPath = '/staging/health';
+    expect((await runSetup([...SCRIPTED, '--env', 'staging'], { TWITCH_CLIENT_SECRET: CLIENT_SECRET })).code).toBe(0);
+    const dryRun = await new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn(process.execPath, [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--env', 'staging', '--outdir', 'dist-staging'], {
+        cwd: project,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, HOME: project, CI: '1', WRANGLER_SEND_METRICS: 'false' },
+      });
+      let output = '';
+      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.once('close', (code) => resolve({ code, output }));
+    });
+    expect(dryRun.output).not.toMatch(/\[WARNING\]|\[ERROR\]/);
+    expect(dryRun.code).toBe(0);
+    expect(dryRun.output).toContain('env.USER_VAULT (UserVault)');
+    expect(dryRun.output).toContain(`env.APP_TOKEN_CACHE (${KV_ID})`);
+    expect(dryRun.output).toContain(`env.TWITCH_CLIENT_ID ("${CLIENT_ID}")`);
+  });
+
+  it('with --env, run again, keeps that environment\'s secrets and section; --env production gets its own beside it', async () => {
+    healthPath = '/staging/health';
+    expect((await runSetup([...SCRIPTED, '--env', 'staging'], { TWITCH_CLIENT_SECRET: CLIENT_SECRET })).code).toBe(0);
+    writeFileSync(log, '');
+    const again = await runSetup([...SCRIPTED, '--env', 'staging'], { FAKE_SECRETS: SECRET_NAMES.join(',') });
+    expect(again.code).toBe(0);
+    expect(calls().map((call) => call.args.join(' '))).toEqual(['whoami --json', 'secret list --env staging', 'deploy --env staging']);
+    const afterStaging = readFileSync(join(project, 'wrangler.toml'), 'utf8');
+    expect(afterStaging.match(/^\[env\.staging\]$/gm)).toHaveLength(1);
+
+    healthPath = '/production/health';
+    writeFileSync(log, '');
+    expect((await runSetup([...SCRIPTED, '--env', 'production'], { TWITCH_CLIENT_SECRET: CLIENT_SECRET })).code).toBe(0);
+    expect(calls().map((call) => call.args.at(-1))).toEqual(['--json', 'production', 'production', 'production', 'production']);
+    const toml = readFileSync(join(project, 'wrangler.toml'), 'utf8');
+    expect(toml.startsWith(afterStaging)).toBe(true);
+    expect(toml).toContain('[env.production]\nname = "twitch-token-broker-production"');
+    expect(toml).toContain(`[[env.production.kv_namespaces]]\nbinding = "APP_TOKEN_CACHE"\nid = "${KV_ID}"`);
+  });
+
+  it('refuses an --env name wrangler would not take, before calling wrangler', async () => {
+    const { code, output } = await runSetup([...SCRIPTED, '--env', 'my staging'], { TWITCH_CLIENT_SECRET: CLIENT_SECRET });
+    expect(code).toBe(1);
+    expect(output).toContain('--env my staging');
+    expect(calls()).toEqual([]);
   });
 });
