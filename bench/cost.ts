@@ -147,8 +147,9 @@ function unitCosts(m: Measurement) {
     overheadMs: Math.max(0, ((s.wallMs['UserDirectory.alarm'] ?? 0) - (s.wallMs.UserVault ?? 0)) / m.clock.alarms),
   };
   const b = m.burst.usage;
-  const laneCalls = b.requests['SweepLane.check'] ?? 0;
-  const lane = { calls: laneCalls, overheadMs: laneCalls > 0 ? (b.wallMs.SweepLane ?? 0) / laneCalls : 0 };
+  // Lanes are directory objects holding no users (`sweepLane`): their calls are `laneCheck`.
+  const laneCalls = b.requests['UserDirectory.laneCheck'] ?? 0;
+  const lane = { calls: laneCalls, overheadMs: laneCalls > 0 ? (b.wallMs['UserDirectory.laneCheck'] ?? 0) / laneCalls : 0 };
   const perCron = {
     doRequests: 2, // the minter's check and the directory's batch
     twitchCalls: 1,
@@ -296,7 +297,7 @@ const perRequest = (entry: { requests: number; usage: Usage }) =>
 
 console.log(`\nMeasured in workerd: ${m.users} users in use for ${m.simulatedHours.toFixed(1)} simulated hours, Twitch answering in ${m.latencyMs} ms`);
 console.log(`  per user-hour in use: ${u.checksPerUserHour.toFixed(3)} Twitch validations by the directory or a lane (0 DO requests, 0 rows written), and ${(1 / TOKEN_HOURS).toFixed(2)} vault wakes (one per ~${TOKEN_HOURS} h token, to hand over its copy: 1 DO request, 1 row written, ${u.vaultWakeMs.toFixed(1)} ms of the vault, no Twitch call); ${(m.sweep.logLines / m.users / m.simulatedHours).toFixed(2)} console lines`);
-console.log(`  measured: ${m.visits} vault wakes for ${m.copiesHeld} copies handed over, ${m.sweep.twitchCalls - m.clock.crons} validations over ${m.clock.alarms + m.clock.crons} batches; every user at once: ${m.burst.usage.requests['SweepLane.check'] ?? 0} lane calls (${u.lane.overheadMs.toFixed(1)} ms each beyond Twitch's answers), ${m.burst.usage.requests['UserVault.validate'] ?? 0} vault wakes for ${m.burst.users} users`);
+console.log(`  measured: ${m.visits} vault wakes for ${m.copiesHeld} copies handed over, ${m.sweep.twitchCalls - m.clock.crons} validations over ${m.clock.alarms + m.clock.crons} batches; every user at once: ${m.burst.usage.requests['UserDirectory.laneCheck'] ?? 0} lane calls (${u.lane.overheadMs.toFixed(1)} ms each beyond Twitch's answers), ${m.burst.usage.requests['UserVault.validate'] ?? 0} vault wakes for ${m.burst.users} users`);
 console.log(`  per directory batch: ${u.perBatch.rowsRead.toFixed(1)} rows read, ${u.perBatch.rowsWritten.toFixed(1)} rows written (cursor, evidence, alarms), ${u.perBatch.overheadMs.toFixed(1)} ms beyond Twitch's answers, ${u.logLinesPerBatch.toFixed(2)} console lines; per hourly cron: 2 DO requests, 1 Twitch call, ${u.perCron.kvWrites.toFixed(0)} KV write`);
 console.log(`  per idle spell (set aside, then brought back): ${u.perIdleSpell.doRequests} DO requests, ${u.perIdleSpell.rowsWritten.toFixed(1)} rows written`);
 console.log(`  storage: ${(m.storage.vaultBytes / 1024).toFixed(1)} KiB per vault, ${m.storage.directoryBytesPerUser.toFixed(0)} bytes per user in the directory`);

@@ -27,7 +27,7 @@ async function keyId(base64Key: string): Promise<string> {
 /** "Redeploys" with TOKEN_ENCRYPTION_KEY set to `keys`: every live object and the Worker see it. */
 async function deployKeys(keys: string): Promise<Env> {
   const rotated = { ...env, TOKEN_ENCRYPTION_KEY: keys } as Env;
-  for (const namespace of [env.USER_VAULT, env.APP_TOKEN_MINTER, env.USER_DIRECTORY, env.SWEEP_LANE] as unknown as DurableObjectNamespace<Rpc.DurableObjectBranded>[]) {
+  for (const namespace of [env.USER_VAULT, env.APP_TOKEN_MINTER, env.USER_DIRECTORY] as unknown as DurableObjectNamespace<Rpc.DurableObjectBranded>[]) {
     for (const id of await listDurableObjectIds(namespace)) {
       await runInDurableObject(namespace.get(id), (instance) => {
         (instance as unknown as { env: Env }).env = rotated;

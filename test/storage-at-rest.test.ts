@@ -51,7 +51,6 @@ describe('storage at rest', () => {
       await dumpNamespace(env.APP_TOKEN_MINTER),
       await dumpNamespace(env.ONE_TIME_STORE),
       directoryDump,
-      await dumpNamespace(env.SWEEP_LANE),
       await dumpKv(),
     ].join('\n');
 

@@ -64,7 +64,7 @@ async function installMeter(): Promise<void> {
       };
     }
   });
-  const namespaces = { UserVault: env.USER_VAULT, UserDirectory: env.USER_DIRECTORY, AppTokenMinter: env.APP_TOKEN_MINTER, OneTimeStore: env.ONE_TIME_STORE, SweepLane: env.SWEEP_LANE };
+  const namespaces = { UserVault: env.USER_VAULT, UserDirectory: env.USER_DIRECTORY, AppTokenMinter: env.APP_TOKEN_MINTER, OneTimeStore: env.ONE_TIME_STORE };
   for (const [label, namespace] of Object.entries(namespaces)) {
     const get = namespace.get.bind(namespace) as (id: DurableObjectId) => object;
     if (label === 'UserVault') harnessVault = (userId) => get(env.USER_VAULT.idFromName(userId)) as DurableObjectStub;
@@ -82,7 +82,11 @@ async function installMeter(): Promise<void> {
             if (metering) usage.requests[`${label}.${property}`] = (usage.requests[`${label}.${property}`] ?? 0) + 1;
             const result = Reflect.apply(value as (...a: unknown[]) => unknown, target, args) as unknown;
             return Promise.resolve(result).finally(() => {
-              if (metering) usage.wallMs[label] = (usage.wallMs[label] ?? 0) + (performance.now() - startedAt);
+              if (metering) {
+                const elapsed = performance.now() - startedAt;
+                usage.wallMs[label] = (usage.wallMs[label] ?? 0) + elapsed;
+                usage.wallMs[`${label}.${property}`] = (usage.wallMs[`${label}.${property}`] ?? 0) + elapsed;
+              }
             });
           };
         },

@@ -15,8 +15,8 @@ import { COPIES_PER_LANE, LANE_POOL, OWN_CHECKS_PER_BATCH, splitChecks } from '.
  * the vault, which owns refresh, single flight, revocation and generation checks exactly as before.
  * Past the refresh margin a caller may have refreshed the token, so the vault is asked again: it
  * hands over its current copy (no call to Twitch of its own) unless that one nears expiry too.
- * Copies beyond the directory's own calls go to lanes (src/sweep/sweep-lane.ts), COPIES_PER_LANE
- * each, so a round lasts about two Twitch round trips however many users it holds.
+ * Copies beyond the directory's own calls go to lanes (directory objects holding no users, see
+ * `sweepLane`), COPIES_PER_LANE each, so a round lasts about two Twitch round trips however many users it holds.
  */
 
 /** The copy columns of a `users` row. */
@@ -123,7 +123,7 @@ export class CopyValidator {
   /** One chunk on lane `index`; a lane that cannot be reached leaves its users to their vaults. */
   private async onLane(index: number, chunk: CopyToCheck[]): Promise<CopyCheck[]> {
     try {
-      return await sweepLane(this.env, index).check(chunk);
+      return await sweepLane(this.env, index).laneCheck(chunk);
     } catch (error) {
       logEvent('sweep.lane_unreachable', { lane: index, reason: error instanceof Error ? error.name : 'unknown' });
       return chunk.map((copy) => ({ userId: copy.userId, outcome: 'unknown' }));

@@ -1,11 +1,13 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
+import { getConfig } from '../config';
 import { ConfigError } from '../errors';
 import { logEvent } from '../log';
 import { observeBatch } from '../metrics/metrics';
 import { userVault } from '../vault/stubs';
 import type { AccessCopy, UserValidation, ValidateOptions, ValidationOutcome } from '../vault/vault-types';
 import { type AccessCopyRow, copyFromRow, CopyValidator, isUsable } from './access-copies';
+import { checkCopies, type CopyCheck, type CopyToCheck } from './copy-check';
 import {
   cycleStart,
   MAX_TICK_MS,
@@ -258,6 +260,15 @@ export class UserDirectory extends DurableObject<Env> {
   async forgetCopy(userId: string): Promise<void> {
     if (this.visiting.has(userId)) this.copyForgotten.add(userId);
     this.clearCopy(userId);
+  }
+
+  /**
+   * As a lane (an instance named `lane-<n>`, holding no users; see `sweepLane`): validates a chunk
+   * of copies for the directory from an invocation of its own, with its own six outgoing
+   * connections and subrequest allowance. Stores nothing; the directory records every outcome.
+   */
+  async laneCheck(copies: CopyToCheck[]): Promise<CopyCheck[]> {
+    return checkCopies(getConfig(this.env), copies);
   }
 
   /** How many users are indexed, in the sweep (in use), and owed a visit now. */
