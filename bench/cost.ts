@@ -2,8 +2,11 @@
  * What the broker's own work costs, in dollars: runs bench/cost/measure.cost.ts inside workerd
  * (the real sweep and token code over simulated users, with the platform metered), turns its
  * counts into per-user-hour and per-request figures, prices them with Cloudflare's published
- * prices (PRICES below, with where and when they were read) at 1k, 10k and 100k users on the Paid
- * plan, and finds the most users whose overhead fits in half of every Free daily quota.
+ * prices (bench/prices.ts; where and when they were read below) at 1k, 10k and 100k users on the
+ * Paid plan, and finds the most users whose overhead fits in half of every Free daily quota. At
+ * scale it runs the directory's own rule (rounds, `splitChecks` between its own calls and lanes,
+ * six calls in flight per invocation) with Twitch answering in --latency-ms, and one vault wake
+ * per token handed over (TOKEN_HOURS).
  *
  *   npm run bench:cost [-- --latency-ms 120] [-- --profile daily|always]
  *
@@ -11,9 +14,19 @@
  * overhead above the $5 base for the chosen usage profile (default `daily`; see PROFILES).
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { GB_PER_OBJECT, PRICES } from './prices';
 import { parseArgs } from 'node:util';
-import { SWEEP_CYCLE_MS, sweepBatchSize, sweepConcurrency, MAX_TICK_MS, MIN_TICK_MS } from '../src/sweep/schedule';
+import {
+  CONNECTIONS_PER_INVOCATION,
+  MAX_TICK_MS,
+  MIN_TICK_MS,
+  OWN_CHECKS_PER_BATCH,
+  splitChecks,
+  SWEEP_CYCLE_MS,
+  sweepBatchSize,
+  sweepConcurrency,
+} from '../src/sweep/schedule';
 import type { Usage } from './cost/usage';
 
 /**
@@ -31,7 +44,9 @@ import type { Usage } from './cost/usage';
  *   developers.cloudflare.com/workflows/reference/pricing/): requests 10 million/month +
  *   $0.30/million (Free 100,000/day); the broker's own Worker invocations are the hourly cron only.
  * - Limits: developers.cloudflare.com/workers/platform/limits/: subrequests 50/request Free,
- *   10,000/request Paid; 6 simultaneous outgoing connections per invocation.
+ *   10,000/request Paid; 6 simultaneous outgoing connections per invocation; CPU 10 ms Free.
+ * - Workers Logs: developers.cloudflare.com/workers/observability/logs/workers-logs/#pricing (and
+ *   the volume pricing from 2026-12-01), as bench/prices.ts quotes them.
  */
 const DAYS_PER_MONTH = 30;
 const HOURS_PER_MONTH = 24 * DAYS_PER_MONTH;
@@ -64,15 +79,29 @@ interface Measurement {
   users: number;
   simulatedHours: number;
   clock: { alarms: number; crons: number };
+  /** Vault wakes during the sweep phase: each user's first visit, the vault handing over its copy. */
   visits: number;
   batches: number;
+  /** Copies the directory held after the sweep phase (one row written each). */
+  copiesHeld: number;
   sweep: Usage;
+  /** Every user due at once with copies held: large rounds, spread over lanes. */
+  burst: { users: number; usage: Usage };
   idle: { users: number; visitsEstimate: number; usage: Usage; inUseUsers: number; durationMs: number };
   rejoin: { requests: number; usage: Usage };
   userRequest: { requests: number; usage: Usage };
   appRequest: { requests: number; usage: Usage };
   storage: { vaultBytes: number; directoryBytesPerUser: number };
 }
+
+/**
+ * Hours a user access token lives (Twitch: about four; the stand-in's 14,400 s). The directory
+ * validates a copy until the refresh margin, then wakes the vault once for the next token: one
+ * vault wake (and one row written) per token, however many hours it is in use.
+ */
+const TOKEN_HOURS = 4;
+/** Whether wrangler.toml leaves Workers Logs' invocation logs on (one log event per invocation). */
+const INVOCATION_LOGS = !/^\s*invocation_logs\s*=\s*false/m.test(readFileSync(new URL('../wrangler.toml', import.meta.url), 'utf8'));
 
 function measure(): Measurement {
   console.log('measuring inside workerd (bench/cost/measure.cost.ts, about a minute)…');
@@ -98,22 +127,29 @@ interface Monthly {
   workerRequests: number;
   storageGb: number;
   twitchCalls: number;
+  /** Workers Logs events: each invocation's own log, and each console line. */
+  logEvents: number;
 }
 
 /** Unit costs derived from the measurement. */
 function unitCosts(m: Measurement) {
   const s = m.sweep;
-  const visitsPerUserHour = m.visits / (m.users * m.simulatedHours);
-  // Each visit: one vault RPC, awaited for Twitch's answer plus the vault's own overhead. A vault
-  // not visited for an hour has usually been evicted: add the one row its record costs to read.
-  const vaultOverheadMs = Math.max(0, s.wallMs.UserVault! / m.visits - m.latencyMs);
   const calls = m.clock.alarms + m.clock.crons;
+  // Every validation of a user is one Twitch call by the directory or a lane (each cron adds the app token's).
+  const checksPerUserHour = (s.twitchCalls - m.clock.crons) / (m.users * m.simulatedHours);
+  // A vault woken to hand over its copy answers without calling Twitch: its wall time is its own overhead.
+  const vaultWakeMs = (s.wallMs.UserVault ?? 0) / Math.max(1, m.visits);
   const perBatch = {
-    rowsRead: s.rowsRead / calls,
-    rowsWritten: s.rowsWritten / calls,
-    // The directory's alarm beyond waiting for its round of vault calls (one round per batch here).
-    overheadMs: Math.max(0, (s.wallMs['UserDirectory.alarm'] ?? 0) / m.clock.alarms - (m.latencyMs + vaultOverheadMs)),
+    // Less the vault record read and the copy row written on each handover, priced per handover below.
+    rowsRead: Math.max(0, s.rowsRead - m.visits) / calls,
+    rowsWritten: Math.max(0, s.rowsWritten - m.copiesHeld) / calls,
+    // The directory's alarm beyond waiting for the vaults (Twitch answers at once here).
+    overheadMs: Math.max(0, ((s.wallMs['UserDirectory.alarm'] ?? 0) - (s.wallMs.UserVault ?? 0)) / m.clock.alarms),
   };
+  const b = m.burst.usage;
+  // Lanes are directory objects holding no users (`sweepLane`): their calls are `laneCheck`.
+  const laneCalls = b.requests['UserDirectory.laneCheck'] ?? 0;
+  const lane = { calls: laneCalls, overheadMs: laneCalls > 0 ? (b.wallMs['UserDirectory.laneCheck'] ?? 0) / laneCalls : 0 };
   const perCron = {
     doRequests: 2, // the minter's check and the directory's batch
     twitchCalls: 1,
@@ -130,32 +166,74 @@ function unitCosts(m: Measurement) {
     rowsRead: Math.max(0, (idle.rowsRead - s.rowsRead * cycleShare) / m.idle.users) + m.rejoin.usage.rowsRead / m.rejoin.requests,
     wallMs: (m.rejoin.usage.wallMs.UserDirectory ?? 0) / m.rejoin.requests + 5,
   };
-  return { visitsPerUserHour, vaultOverheadMs, perBatch, perCron, perIdleSpell };
+  const logLinesPerBatch = s.logLines / calls;
+  return { checksPerUserHour, vaultWakeMs, perBatch, lane, perCron, perIdleSpell, logLinesPerBatch };
+}
+
+type Units = ReturnType<typeof unitCosts>;
+
+/**
+ * One batch of `checks` validations, `handoverShare` of them after waking the vault for its copy,
+ * run by the directory's own rule (rounds, two flows at once, `splitChecks`): its wall time, its
+ * lane calls and their wall time, with Twitch answering in `latencyMs` and six calls in flight per
+ * invocation. Vault wakes and retries after a failed check are rare and left out.
+ */
+function batchOf(u: Units, checks: number, roundSize: number, handoverShare: number, latencyMs: number) {
+  let ownLeft = OWN_CHECKS_PER_BATCH;
+  let directoryMs = u.perBatch.overheadMs;
+  let laneCalls = 0;
+  let laneMs = 0;
+  const step = (count: number) => {
+    const { own, lanes } = splitChecks(Math.round(count), ownLeft);
+    ownLeft -= own;
+    laneCalls += lanes.length;
+    let waves = Math.ceil(own / CONNECTIONS_PER_INVOCATION);
+    for (const chunk of lanes) {
+      const chunkWaves = Math.ceil(chunk / CONNECTIONS_PER_INVOCATION);
+      laneMs += chunkWaves * latencyMs + u.lane.overheadMs;
+      waves = Math.max(waves, chunkWaves);
+    }
+    return waves * latencyMs;
+  };
+  for (let done = 0; done < checks; done += roundSize) {
+    const size = Math.min(roundSize, checks - done);
+    const handedOver = size * handoverShare;
+    // Two flows at once: copies held checked; vaults hand over theirs, checked on arrival.
+    const held = step(size - handedOver);
+    directoryMs += handedOver >= 0.5 ? Math.max(held, u.vaultWakeMs + step(handedOver)) : held;
+  }
+  return { directoryMs, laneCalls, laneMs };
 }
 
 /** The broker's own monthly use at `users` users with `profile`, Twitch answering in `latencyMs`. */
 function monthly(m: Measurement, users: number, profile: (typeof PROFILES)[keyof typeof PROFILES], latencyMs: number): Monthly {
   const u = unitCosts(m);
   const inUse = Math.max(1, users * profile.inUseShare);
-  const visitsPerHour = inUse * u.visitsPerUserHour;
+  const checksPerHour = inUse * u.checksPerUserHour;
+  const handoversPerHour = inUse / TOKEN_HOURS;
   // Batches: spaced by the schedule while users wait, one a minute at most when few are due.
   const spacingMs = Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, (SWEEP_CYCLE_MS / 2) * (sweepBatchSize(inUse) / inUse)));
-  const batchesPerHour = Math.min(visitsPerHour, 3600_000 / spacingMs);
-  const rounds = Math.ceil(visitsPerHour / batchesPerHour / sweepConcurrency(inUse));
-  const directoryMsPerHour = batchesPerHour * (rounds * (latencyMs + u.vaultOverheadMs) + u.perBatch.overheadMs);
-  const vaultMsPerHour = visitsPerHour * (latencyMs + u.vaultOverheadMs);
+  const batchesPerHour = Math.min(checksPerHour, 3600_000 / spacingMs);
+  const batch = batchOf(u, checksPerHour / batchesPerHour, sweepConcurrency(inUse), Math.min(1, handoversPerHour / checksPerHour), latencyMs);
   const spellsPerMonth = users * profile.idleSpellsPerDay * DAYS_PER_MONTH;
   const h = HOURS_PER_MONTH;
+  const perHour = {
+    doRequests: batchesPerHour * (1 + batch.laneCalls) + handoversPerHour + u.perCron.doRequests,
+    wallMs: batchesPerHour * (batch.directoryMs + batch.laneMs) + handoversPerHour * u.vaultWakeMs + u.perCron.minterMs,
+  };
   return {
-    doRequests: h * (visitsPerHour + batchesPerHour + u.perCron.doRequests) + spellsPerMonth * u.perIdleSpell.doRequests,
-    gbSeconds: (GB_PER_OBJECT * (h * (vaultMsPerHour + directoryMsPerHour + u.perCron.minterMs) + spellsPerMonth * u.perIdleSpell.wallMs)) / 1000,
-    rowsRead: h * (visitsPerHour * 1 + batchesPerHour * u.perBatch.rowsRead) + spellsPerMonth * u.perIdleSpell.rowsRead,
-    rowsWritten: h * batchesPerHour * u.perBatch.rowsWritten + spellsPerMonth * u.perIdleSpell.rowsWritten,
+    doRequests: h * perHour.doRequests + spellsPerMonth * u.perIdleSpell.doRequests,
+    gbSeconds: (GB_PER_OBJECT * (h * perHour.wallMs + spellsPerMonth * u.perIdleSpell.wallMs)) / 1000,
+    rowsRead: h * (handoversPerHour * 1 + batchesPerHour * u.perBatch.rowsRead) + spellsPerMonth * u.perIdleSpell.rowsRead,
+    rowsWritten: h * (handoversPerHour * 1 + batchesPerHour * u.perBatch.rowsWritten) + spellsPerMonth * u.perIdleSpell.rowsWritten,
     kvReads: 0,
     kvWrites: h * u.perCron.kvWrites,
     workerRequests: h,
     storageGb: (users * (m.storage.vaultBytes + m.storage.directoryBytesPerUser)) / 1e9,
-    twitchCalls: h * (visitsPerHour + u.perCron.twitchCalls),
+    twitchCalls: h * (checksPerHour + u.perCron.twitchCalls),
+    // The sweep's console lines; with invocation logs on, each Durable Object request and the cron add theirs.
+    logEvents:
+      h * (batchesPerHour * u.logLinesPerBatch + (INVOCATION_LOGS ? perHour.doRequests + 1 : 0)) + (INVOCATION_LOGS ? spellsPerMonth * u.perIdleSpell.doRequests : 0),
   };
 }
 
@@ -170,6 +248,7 @@ function paidDollars(use: Monthly): Record<string, number> {
     storage: Math.max(0, use.storageGb - PRICES.storageGb.includedMonthly) * PRICES.storageGb.perGbMonth,
     'KV writes': over(use.kvWrites, PRICES.kvWrites),
     'Worker requests': over(use.workerRequests, PRICES.workerRequests),
+    'Workers Logs': over(use.logEvents, PRICES.logEvents),
   };
 }
 
@@ -184,6 +263,7 @@ function freeShares(use: Monthly): Record<string, number> {
     'KV reads': day(use.kvReads) / PRICES.kvReads.freeDaily,
     'KV writes': day(use.kvWrites) / PRICES.kvWrites.freeDaily,
     'Worker requests': day(use.workerRequests) / PRICES.workerRequests.freeDaily,
+    'log events': day(use.logEvents) / PRICES.logEvents.freeDaily,
     storage: use.storageGb / PRICES.storageGb.freeTotal,
   };
 }
@@ -216,8 +296,9 @@ const perRequest = (entry: { requests: number; usage: Usage }) =>
   `${(sum(entry.usage.requests) / entry.requests).toFixed(2)} DO requests, ${(entry.usage.rowsRead / entry.requests).toFixed(1)} rows read, ${(entry.usage.rowsWritten / entry.requests).toFixed(1)} rows written, ${(entry.usage.kvReads / entry.requests).toFixed(2)} KV reads, ${(entry.usage.twitchCalls / entry.requests).toFixed(2)} Twitch calls`;
 
 console.log(`\nMeasured in workerd: ${m.users} users in use for ${m.simulatedHours.toFixed(1)} simulated hours, Twitch answering in ${m.latencyMs} ms`);
-console.log(`  per user-hour in use: ${u.visitsPerUserHour.toFixed(3)} vault visits (1 DO request each, ${u.vaultOverheadMs.toFixed(1)} ms beyond Twitch's answer), 0 rows written per user, ${(m.sweep.logLines / m.users / m.simulatedHours).toFixed(2)} log lines`);
-console.log(`  per directory batch: ${u.perBatch.rowsRead.toFixed(1)} rows read, ${u.perBatch.rowsWritten.toFixed(1)} rows written (cursor, evidence, alarms); per hourly cron: 2 DO requests, 1 Twitch call, ${u.perCron.kvWrites.toFixed(0)} KV write`);
+console.log(`  per user-hour in use: ${u.checksPerUserHour.toFixed(3)} Twitch validations by the directory or a lane (0 DO requests, 0 rows written), and ${(1 / TOKEN_HOURS).toFixed(2)} vault wakes (one per ~${TOKEN_HOURS} h token, to hand over its copy: 1 DO request, 1 row written, ${u.vaultWakeMs.toFixed(1)} ms of the vault, no Twitch call); ${(m.sweep.logLines / m.users / m.simulatedHours).toFixed(2)} console lines`);
+console.log(`  measured: ${m.visits} vault wakes for ${m.copiesHeld} copies handed over, ${m.sweep.twitchCalls - m.clock.crons} validations over ${m.clock.alarms + m.clock.crons} batches; every user at once: ${m.burst.usage.requests['UserDirectory.laneCheck'] ?? 0} lane calls (${u.lane.overheadMs.toFixed(1)} ms each beyond Twitch's answers), ${m.burst.usage.requests['UserVault.validate'] ?? 0} vault wakes for ${m.burst.users} users`);
+console.log(`  per directory batch: ${u.perBatch.rowsRead.toFixed(1)} rows read, ${u.perBatch.rowsWritten.toFixed(1)} rows written (cursor, evidence, alarms), ${u.perBatch.overheadMs.toFixed(1)} ms beyond Twitch's answers, ${u.logLinesPerBatch.toFixed(2)} console lines; per hourly cron: 2 DO requests, 1 Twitch call, ${u.perCron.kvWrites.toFixed(0)} KV write`);
 console.log(`  per idle spell (set aside, then brought back): ${u.perIdleSpell.doRequests} DO requests, ${u.perIdleSpell.rowsWritten.toFixed(1)} rows written`);
 console.log(`  storage: ${(m.storage.vaultBytes / 1024).toFixed(1)} KiB per vault, ${m.storage.directoryBytesPerUser.toFixed(0)} bytes per user in the directory`);
 console.log(`\nPer caller request (what callers pay for, not overhead):`);
@@ -226,17 +307,18 @@ console.log(`  GET /token/app, warm: ${perRequest(m.appRequest)}`);
 console.log(`  GET /token/users/:id bringing an idle user back (refresh + rejoin): ${perRequest(m.rejoin)}`);
 
 console.log(`\nOverhead above the $${PRICES.baseMonthly} Paid base, per month (prices read ${PRICES.readOn}):`);
-console.log('| profile | Twitch | users | DO requests | GB-s | rows written | $ requests | $ duration | $ other | $ total |');
-console.log('|---|---|---|---|---|---|---|---|---|---|');
+console.log('| profile | Twitch | users | DO requests | GB-s | rows written | log events | $ requests | $ duration | $ logs | $ other | $ total |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const [name, profile] of Object.entries(PROFILES)) {
-  for (const [users, latencyMs] of [[1_000, LATENCY_MS], [10_000, LATENCY_MS], [100_000, LATENCY_MS], [100_000, 400]] as const) {
-    if (latencyMs === 400 && LATENCY_MS === 400) continue;
+  const rows: [number, number][] = [[1_000, LATENCY_MS], [10_000, LATENCY_MS], [100_000, LATENCY_MS]];
+  if (LATENCY_MS !== 400) rows.push([100_000, 400]);
+  for (const [users, latencyMs] of rows) {
     const use = monthly(m, users, profile, latencyMs);
     const dollars = paidDollars(use);
     const total = sum(dollars);
-    const other = Math.max(0, total - dollars['DO requests']! - dollars['DO duration']!);
+    const other = Math.max(0, total - dollars['DO requests']! - dollars['DO duration']! - dollars['Workers Logs']!);
     console.log(
-      `| ${name} | ${latencyMs} ms | ${users.toLocaleString('en')} | ${(use.doRequests / 1e6).toFixed(2)} M | ${(use.gbSeconds / 1e3).toFixed(0)} k | ${(use.rowsWritten / 1e6).toFixed(2)} M | ${money(dollars['DO requests']!)} | ${money(dollars['DO duration']!)} | ${money(other)} | ${money(total)} |`,
+      `| ${name} | ${latencyMs} ms | ${users.toLocaleString('en')} | ${(use.doRequests / 1e6).toFixed(2)} M | ${(use.gbSeconds / 1e3).toFixed(0)} k | ${(use.rowsWritten / 1e6).toFixed(2)} M | ${(use.logEvents / 1e6).toFixed(2)} M | ${money(dollars['DO requests']!)} | ${money(dollars['DO duration']!)} | ${money(dollars['Workers Logs']!)} | ${money(other)} | ${money(total)} |`,
     );
   }
 }
@@ -244,6 +326,16 @@ for (const [name, profile] of Object.entries(PROFILES)) {
   const holds = freePlanHolds(m, profile);
   const tightest = tightestFreeQuota(monthly(m, holds, profile, LATENCY_MS));
   console.log(`free plan, ${name}: ${holds.toLocaleString('en')} users within half of every daily quota (tightest: ${tightest} of the daily quota)`);
+  const shares = Object.entries(freeShares(monthly(m, holds, profile, LATENCY_MS))).map(([quota, share]) => `${quota} ${(share * 100).toFixed(1)}%`);
+  console.log(`  shares of each daily quota there: ${shares.join(', ')}`);
+}
+{
+  // From 2026-12-01 logs are priced by volume; at ~1 KB per event (an assumption: invocation logs carry their metadata) the same events come to:
+  const use = monthly(m, 100_000, PROFILES.always, LATENCY_MS);
+  const gb = use.logEvents / 1e6;
+  const o = PRICES.observabilityFrom20261201;
+  console.log(`Workers Logs: invocation logs ${INVOCATION_LOGS ? 'on' : 'off'} (wrangler.toml)`);
+  console.log(`Workers Logs from 2026-12-01, always, 100,000 users: ~${gb.toFixed(0)} GB a month at ~1 KB an event (${o.includedMonthlyGb} GB included: $${(Math.max(0, gb - o.includedMonthlyGb) * o.perGb).toFixed(2)})`);
 }
 const profile = PROFILES[profileName];
 const headline = sum(paidDollars(monthly(m, 100_000, profile, LATENCY_MS)));

@@ -29,6 +29,7 @@ interface WorkerModule {
   signSession(secret: string, userId: string, sessionVersion: number): Promise<{ token: string }>;
   verifySession(secret: string, token: string): Promise<unknown>;
   utf8(text: string): Uint8Array<ArrayBuffer>;
+  checkCopies(config: unknown, copies: readonly { userId: string; sealedAccessToken: string }[]): Promise<{ outcome: string }[]>;
 }
 
 /** The bundle's entry: src/index.ts as deployed, plus the functions measured step by step. */
@@ -38,6 +39,7 @@ export { getConfig } from './src/config.ts';
 export { utf8 } from './src/crypto/encoding.ts';
 export { seal, unseal } from './src/crypto/seal.ts';
 export { signSession, verifySession } from './src/session/session-token.ts';
+export { checkCopies } from './src/sweep/copy-check.ts';
 `;
 
 // workerd extends WebCrypto with a constant-time comparison; Node has it in node:crypto.
@@ -152,7 +154,7 @@ async function main(): Promise<void> {
 async function measureAll(file: string): Promise<void> {
   // First, before anything runs: evaluating the Worker's modules must do no I/O and no crypto.
   const { worker, calls, evaluationMs } = await importWorkerCountingIo(file);
-  const { getConfig, seal, unseal, signSession, verifySession, utf8 } = worker;
+  const { getConfig, seal, unseal, signSession, verifySession, utf8, checkCopies } = worker;
   const config = getConfig(env);
 
   // The pieces the two token paths are made of.
@@ -169,6 +171,33 @@ async function measureAll(file: string): Promise<void> {
   steps.push(await measure('session: verifySession (jose jwtVerify HS256)', () => verifySession(SESSION_SECRET, sessionToken)));
   steps.push(await measure('unseal: JWE dir/A256GCM (jose compactDecrypt)', () => unseal(sealed, 'app:access', config.tokenKeys)));
   steps.push(await measure('config: getConfig on a new env (uncached)', () => getConfig({ ...env })));
+
+  // The sweep's own CPU per invocation (Free allows 10 ms): a directory batch makes at most 40 calls
+  // to Twitch itself, a lane 12; each unseals a copy, builds the request, reads and checks the answer.
+  // Twitch is the only fake: fetch answers at once, as the stand-in would.
+  const copies = await Promise.all(
+    Array.from({ length: 40 }, async (_, i) => ({ userId: String(100001 + i), sealedAccessToken: await seal(`tok-${100001 + i}`, `user:${100001 + i}:access`, config.tokenKeys) })),
+  );
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+    const request = new Request(input, init);
+    const userId = request.headers.get('Authorization')!.slice('OAuth tok-'.length);
+    return new Response(JSON.stringify({ client_id: env.TWITCH_CLIENT_ID, login: `user_${userId}`, user_id: userId, scopes: ['user:read:email'], expires_in: 12_000 }), {
+      headers: { 'Content-Type': 'application/json' },
+    });
+  };
+  try {
+    for (const count of [40, 12]) {
+      steps.push(
+        await measure(`sweep: ${count} copies validated (one invocation)`, async () => {
+          const checked = await checkCopies(config, copies.slice(0, count));
+          if (checked.some((check) => check.outcome !== 'alive')) throw new Error('a copy was not validated');
+        }),
+      );
+    }
+  } finally {
+    globalThis.fetch = realFetch;
+  }
   steps.push(await measure('config: getConfig on the same env (cached)', () => getConfig(env)));
 
   // Whole requests through the Worker's fetch handler, with stubbed bindings (no I/O).

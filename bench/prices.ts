@@ -13,6 +13,15 @@ export const PRICES = {
   kvReads: { includedMonthly: 10e6, perMillion: 0.5, freeDaily: 100_000 },
   kvWrites: { includedMonthly: 1e6, perMillion: 5.0, freeDaily: 1_000 },
   workerRequests: { includedMonthly: 10e6, perMillion: 0.3, freeDaily: 100_000 },
+  /**
+   * Workers Logs (observability is on in wrangler.toml), per log event: each invocation's log and
+   * each console line. developers.cloudflare.com/workers/observability/logs/workers-logs/#pricing,
+   * read 2026-11-29: Free 200,000 a day, Paid 20 million a month + $0.60/million. From 2026-12-01
+   * (developers.cloudflare.com/observability/pricing/): by volume instead, Free 0.5 GB a day, Paid
+   * 50 GB a month + $0.25/GB ingested, 12 GB-month + $0.10/GB-month stored (seven days kept).
+   */
+  logEvents: { includedMonthly: 20e6, perMillion: 0.6, freeDaily: 200_000 },
+  observabilityFrom20261201: { freeDailyGb: 0.5, includedMonthlyGb: 50, perGb: 0.25 },
 } as const;
 
 /** Duration is billed at 128 MB per object, whatever it uses. */

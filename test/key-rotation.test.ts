@@ -1,5 +1,5 @@
 import { env } from 'cloudflare:workers';
-import { createExecutionContext, listDurableObjectIds, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
+import { createExecutionContext, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
 import worker from '../src/index';
@@ -8,6 +8,7 @@ import { forgetAppToken } from '../src/vault/app-token-cache';
 import { API_KEY, APP_ORIGIN, BROKER, TEST_BINDINGS } from './test-bindings';
 import { login } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
+import { directory } from './support/seed';
 import { twitch } from './support/twitch';
 
 freshStateForEachTest();
@@ -26,7 +27,7 @@ async function keyId(base64Key: string): Promise<string> {
 /** "Redeploys" with TOKEN_ENCRYPTION_KEY set to `keys`: every live object and the Worker see it. */
 async function deployKeys(keys: string): Promise<Env> {
   const rotated = { ...env, TOKEN_ENCRYPTION_KEY: keys } as Env;
-  for (const namespace of [env.USER_VAULT, env.APP_TOKEN_MINTER] as unknown as DurableObjectNamespace<Rpc.DurableObjectBranded>[]) {
+  for (const namespace of [env.USER_VAULT, env.APP_TOKEN_MINTER, env.USER_DIRECTORY] as unknown as DurableObjectNamespace<Rpc.DurableObjectBranded>[]) {
     for (const id of await listDurableObjectIds(namespace)) {
       await runInDurableObject(namespace.get(id), (instance) => {
         (instance as unknown as { env: Env }).env = rotated;
@@ -57,14 +58,32 @@ async function sealedKeyIds(): Promise<Set<string>> {
       collect(await runInDurableObject(namespace.get(id), async (_instance, ctx) => JSON.stringify([...(await ctx.storage.list()).values()])));
     }
   }
+  // The directory's copies of access tokens, in its SQL table.
+  for (const id of await listDurableObjectIds(env.USER_DIRECTORY)) {
+    collect(await runInDurableObject(env.USER_DIRECTORY.get(id), (_instance, ctx) => JSON.stringify(ctx.storage.sql.exec('SELECT sealed_access FROM users').toArray())));
+  }
   for (const { name } of (await env.APP_TOKEN_CACHE.list()).keys) collect((await env.APP_TOKEN_CACHE.get(name)) ?? '');
   return ids;
+}
+
+/** The number of sealed access-token copies the directory holds. */
+const directoryCopies = () =>
+  runInDurableObject(directory(), (_instance, ctx) => ctx.storage.sql.exec<{ n: number }>('SELECT COUNT(sealed_access) AS n FROM users').one().n);
+
+/** Makes every user owed a visit now and runs the directory's alarm once (not forced: copies are checked by the directory). */
+async function routineSweepNow(): Promise<void> {
+  await runInDurableObject(directory(), (_instance, ctx) => {
+    ctx.storage.sql.exec('UPDATE users SET next_due_at = ?', Date.now());
+  });
+  expect(await runDurableObjectAlarm(directory())).toBe(true);
 }
 
 describe('rotating TOKEN_ENCRYPTION_KEY', () => {
   it('keeps every live user and the app token through new-key-first, re-seal, and retiring the old key', async () => {
     for (const userId of USERS) await login({ userId });
     expect((await call(env, '/token/app')).status).toBe(200);
+    await routineSweepNow(); // the vaults hand the directory their copies, sealed with OLD
+    expect(await directoryCopies()).toBe(USERS.length);
     expect(await sealedKeyIds()).toEqual(new Set([await keyId(OLD_KEY)]));
 
     // 1. Deploy NEW,OLD: everything still unseals; new writes use NEW.
@@ -84,6 +103,22 @@ describe('rotating TOKEN_ENCRYPTION_KEY', () => {
       expect(await response.json()).toMatchObject({ user_id: userId });
     }
     expect((await call(onlyNew, '/token/app')).status).toBe(200);
+  });
+
+  it('re-seals the directory’s copies with the new key on a routine sweep, without waking a vault', async () => {
+    for (const userId of USERS) await login({ userId });
+    await routineSweepNow();
+    expect(await directoryCopies()).toBe(USERS.length);
+    const both = await deployKeys(`${NEW_KEY},${OLD_KEY}`);
+    const before = (await twitch.counts()).validate;
+    await routineSweepNow();
+    // One validate per copy, by the directory; each copy re-sealed with NEW (the vaults still hold OLD).
+    expect((await twitch.counts()).validate).toBe(before + USERS.length);
+    const copies = await runInDurableObject(directory(), (_instance, ctx) =>
+      ctx.storage.sql.exec<{ sealed_access: string }>('SELECT sealed_access FROM users').toArray(),
+    );
+    expect(new Set(copies.map((row) => String(decodeProtectedHeader(row.sealed_access).kid)))).toEqual(new Set([await keyId(NEW_KEY)]));
+    for (const userId of USERS) expect((await call(both, `/token/users/${userId}`)).status).toBe(200);
   });
 
   it('shows a key-rotation mistake in /health and answers a clear error, without losing the grant', async () => {

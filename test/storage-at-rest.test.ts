@@ -36,16 +36,21 @@ describe('storage at rest', () => {
   it('holds no access token, refresh token, code or secret in plain text', async () => {
     await twitch.configure({ userAccessTokenTtlSeconds: 120 });
     const { jar } = await login({ userId: '100001' });
+    await twitch.configure({ userAccessTokenTtlSeconds: 14400 }); // the refresh's pair and later logins live long enough to be copied
     await login({ userId: '100002' });
     await jar.fetch('/token'); // a refresh: a second pair gets stored
     await broker('/token/app', { headers: { Authorization: `Bearer ${API_KEY}` } });
     await login({ userId: '100003' }); // leaves an unused session code behind
+    // The sweep: every vault hands the directory a sealed copy of its access token.
+    expect((await broker('/admin/sweep', { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(200);
+    const directoryDump = await dumpNamespace(env.USER_DIRECTORY);
+    expect(directoryDump.match(/eyJ[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+\./g)).toHaveLength(3);
 
     const dump = [
       await dumpNamespace(env.USER_VAULT),
       await dumpNamespace(env.APP_TOKEN_MINTER),
       await dumpNamespace(env.ONE_TIME_STORE),
-      await dumpNamespace(env.USER_DIRECTORY),
+      directoryDump,
       await dumpKv(),
     ].join('\n');
 

@@ -12,7 +12,9 @@ import type { Usage } from './usage';
 
 /**
  * What the broker's own work costs, measured inside workerd on the real code: the sweep over
- * simulated users for two cycles of simulated time (the clock is faked), users going idle and coming back, and callers' token requests. The platform is
+ * simulated users for two cycles of simulated time (the clock is faked; each user's first visit
+ * wakes the vault to hand over its copy, later ones do not), every user due at once (rounds spread
+ * over lanes), users going idle and coming back, and callers' token requests. The platform is
  * metered, not mocked: the runtime's storage methods and the Durable Object stubs are wrapped to
  * count what Cloudflare bills (Durable Object requests, SQLite rows read and written from each
  * cursor's `rowsRead` / `rowsWritten`, key-value storage calls as rows, KV operations, wall time
@@ -80,7 +82,11 @@ async function installMeter(): Promise<void> {
             if (metering) usage.requests[`${label}.${property}`] = (usage.requests[`${label}.${property}`] ?? 0) + 1;
             const result = Reflect.apply(value as (...a: unknown[]) => unknown, target, args) as unknown;
             return Promise.resolve(result).finally(() => {
-              if (metering) usage.wallMs[label] = (usage.wallMs[label] ?? 0) + (performance.now() - startedAt);
+              if (metering) {
+                const elapsed = performance.now() - startedAt;
+                usage.wallMs[label] = (usage.wallMs[label] ?? 0) + elapsed;
+                usage.wallMs[`${label}.${property}`] = (usage.wallMs[`${label}.${property}`] ?? 0) + elapsed;
+              }
             });
           };
         },
@@ -192,6 +198,23 @@ it('measures the broker’s own work and its callers’ requests', async () => {
     const clock = await runClock(simulatedMs, async (work) => add(sweep, await metered(work)));
     const visits = sweep.requests['UserVault.validate'] ?? 0;
     const batches = (await directory().evidence(10_000)).length;
+    // Copies the vaults handed over (one row each): the first visit of each user.
+    const copiesHeld = await runInDurableObject(harnessDirectory(), (_instance, ctx) =>
+      ctx.storage.sql.exec<{ n: number }>('SELECT COUNT(sealed_access) AS n FROM users').one().n,
+    );
+
+    // --- Every user due at once, copies held: large rounds spread over lanes. ---
+    await runInDurableObject(harnessDirectory(), (_instance, ctx) => {
+      ctx.storage.sql.exec('UPDATE users SET next_due_at = ?', Date.now());
+    });
+    const burst = await metered(async () => {
+      for (let guard = 0; guard < 20 && (await (harnessDirectory() as unknown as { stats(): Promise<{ due: number }> }).stats()).due > 0; guard++) {
+        const startedAt = performance.now();
+        expect(await runDurableObjectAlarm(harnessDirectory())).toBe(true);
+        usage.alarms++;
+        usage.wallMs['UserDirectory.alarm'] = (usage.wallMs['UserDirectory.alarm'] ?? 0) + (performance.now() - startedAt);
+      }
+    });
 
     // --- Users going idle: their tokens expired hours ago and nobody asked for another. ---
     const idle = await seedUsers(IDLE_USERS, 800000, 5 * HOUR);
@@ -236,7 +259,9 @@ it('measures the broker’s own work and its callers’ requests', async () => {
         clock,
         visits,
         batches,
+        copiesHeld,
         sweep,
+        burst: { users: USERS, usage: burst },
         idle: { users: IDLE_USERS, visitsEstimate: idleVisits, usage: idleSpell, inUseUsers: USERS, durationMs: idleMs },
         rejoin: { requests: IDLE_USERS, usage: rejoin },
         userRequest: { requests: USERS, usage: userRequest },

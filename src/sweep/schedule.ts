@@ -20,10 +20,48 @@ export const SWEEP_CYCLE_MS = 54 * 60_000;
 export const SWEEP_BATCH_SIZE = 250;
 /** Vault calls in flight at once while the directory is small; see `sweepConcurrency`. */
 export const SWEEP_CONCURRENCY = 25;
-/** Vault calls in flight at once, at most: a million users at 400 ms per Twitch call need ~150 to keep up, 500 catch up after a burst. */
-export const MAX_SWEEP_CONCURRENCY = 500;
-/** The largest batch: 1,000 subrequests, the Free plan's limit to Cloudflare services per invocation. */
-export const MAX_SWEEP_BATCH_SIZE = 1_000;
+/**
+ * Users per round, at most. A round lasts about two Twitch round trips whatever its size (its copies
+ * spread over lanes), so a million users at 400 ms need rounds of ~620 to keep up at twice the pace.
+ */
+export const MAX_SWEEP_CONCURRENCY = 1_000;
+/**
+ * The largest batch. Its subrequests to Cloudflare services (a vault RPC per user without a copy, a
+ * lane call per 12 copies) stay under 1,000 while a Free plan's users could be in use (Free allows
+ * 1,000 per invocation; a batch this large needs some 600,000 users in use), and far under Paid's 10,000.
+ */
+export const MAX_SWEEP_BATCH_SIZE = 2_000;
+/**
+ * Calls to Twitch in flight at once from one invocation: it has six simultaneous outgoing
+ * connections (developers.cloudflare.com/workers/platform/limits, read 2026-11-29); more only queue.
+ */
+export const CONNECTIONS_PER_INVOCATION = 6;
+/**
+ * Copies of access tokens the directory validates itself in one batch (one invocation); lanes check
+ * the rest. The Free plan allows 50 subrequests to the internet and 10 ms of CPU per invocation: a
+ * copy costs about 0.16 ms of CPU (unseal, request, answer; `npm run bench:micro`), 30 about 5 ms.
+ */
+export const OWN_CHECKS_PER_BATCH = 30;
+/** Copies per lane call: two waves of six connections, so a lane answers in about two Twitch round trips. */
+export const COPIES_PER_LANE = 12;
+/** Lanes a batch spreads its chunks over, in turn: more than one round's chunks, so no two chunks in flight share a lane. */
+export const LANE_POOL = 256;
+/** A step this small the directory checks alone (while its allowance lasts): a lane call would cost more than it saves. */
+export const CHECKED_ALONE_UP_TO = 25;
+
+/**
+ * How one step of a round splits `count` copies to check: how many the directory checks itself
+ * (of the `ownLeft` calls its batch may still make), and the sizes of the chunks sent to lanes,
+ * all at once. Small steps stay in the directory; large ones spread so a step lasts about two
+ * Twitch round trips however many users are due.
+ */
+export function splitChecks(count: number, ownLeft: number): { own: number; lanes: number[] } {
+  const own = Math.max(0, Math.min(ownLeft, count <= CHECKED_ALONE_UP_TO ? count : COPIES_PER_LANE));
+  const lanes: number[] = [];
+  for (let rest = count - own; rest > 0; rest -= COPIES_PER_LANE) lanes.push(Math.min(COPIES_PER_LANE, rest));
+  return { own, lanes };
+}
+
 /** Bounds on the gap between two batches while users are due. */
 export const MIN_TICK_MS = 1_000;
 export const MAX_TICK_MS = 60_000;
@@ -46,12 +84,13 @@ export function slotOf(userId: string): number {
 export const cycleStart = (at: number): number => at - (at % SWEEP_CYCLE_MS);
 
 /**
- * Vault calls in flight at once for `activeUsers`: enough that rounds of 400 ms Twitch calls, one
- * round a second, get through a cycle's visits in half the cycle; at least `SWEEP_CONCURRENCY`.
+ * Users per round for `activeUsers`: enough that rounds, each lasting about two Twitch round trips
+ * (its copies checked in waves of six, on lanes, or one vault call), get through a cycle's visits
+ * in half the cycle at 400 ms per call; at least `SWEEP_CONCURRENCY`.
  */
 export function sweepConcurrency(activeUsers: number): number {
   const visitsPerSecond = activeUsers / (SWEEP_CYCLE_MS / 1000 / 2);
-  return Math.min(MAX_SWEEP_CONCURRENCY, Math.max(SWEEP_CONCURRENCY, Math.ceil(visitsPerSecond)));
+  return Math.min(MAX_SWEEP_CONCURRENCY, Math.max(SWEEP_CONCURRENCY, Math.ceil(2 * visitsPerSecond)));
 }
 
 /** Users per batch for `activeUsers`: four rounds, between `SWEEP_BATCH_SIZE` and `MAX_SWEEP_BATCH_SIZE`. */

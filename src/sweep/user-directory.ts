@@ -1,10 +1,13 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env';
+import { getConfig } from '../config';
 import { ConfigError } from '../errors';
 import { logEvent } from '../log';
 import { observeBatch } from '../metrics/metrics';
 import { userVault } from '../vault/stubs';
-import type { UserValidation, ValidationOutcome } from '../vault/vault-types';
+import type { AccessCopy, UserValidation, ValidateOptions, ValidationOutcome } from '../vault/vault-types';
+import { type AccessCopyRow, copyFromRow, CopyValidator, isUsable } from './access-copies';
+import { checkCopies, type CopyCheck, type CopyToCheck } from './copy-check';
 import {
   cycleStart,
   MAX_TICK_MS,
@@ -66,6 +69,8 @@ interface Visit {
   force: boolean;
   /** `next_due_at` when the user was picked: a user owed a visit has their row moved on. */
   owed: boolean;
+  /** The sealed copy of the user's access token the directory holds, if any. */
+  copy: AccessCopy | null;
 }
 
 /**
@@ -83,6 +88,8 @@ export class UserDirectory extends DurableObject<Env> {
   private readonly visiting = new Set<string>();
   /** Users a caller brought back while a batch was visiting them: their `idle` answer is stale. */
   private readonly rejoined = new Set<string>();
+  /** Users whose vault replaced or dropped its token while a batch was visiting them: the copy it brings back may be stale. */
+  private readonly copyForgotten = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -111,6 +118,7 @@ export class UserDirectory extends DurableObject<Env> {
     // entry. `users_schedule` serves both the owed (next_due_at > 0, by time) and the users on
     // their moment (next_due_at = 0, in (slot, user_id) order from the cursor); `users_by_moment`
     // serves a forced pass over everyone.
+    this.migrateAccessCopies();
     sql.exec('DROP INDEX IF EXISTS users_due');
     sql.exec('CREATE INDEX IF NOT EXISTS users_schedule ON users (next_due_at, slot, user_id)');
     sql.exec('CREATE INDEX IF NOT EXISTS users_by_moment ON users (slot, user_id)');
@@ -160,6 +168,20 @@ export class UserDirectory extends DurableObject<Env> {
     migrateDirectoryLogins(sql);
   }
 
+  /**
+   * Migration step (issue 12): the sealed copy of each user's current access token, which the sweep
+   * validates without waking the vault (src/sweep/access-copies.ts). No index holds these columns,
+   * so storing a copy (once per token a vault hands over) writes one row and no index entry.
+   */
+  private migrateAccessCopies(): void {
+    const sql = this.ctx.storage.sql;
+    const columns = sql.exec<{ name: string }>('PRAGMA table_info(users)').toArray();
+    if (columns.some((column) => column.name === 'sealed_access')) return;
+    sql.exec('ALTER TABLE users ADD COLUMN sealed_access TEXT');
+    sql.exec('ALTER TABLE users ADD COLUMN copy_generation INTEGER');
+    sql.exec('ALTER TABLE users ADD COLUMN copy_expires_at INTEGER');
+  }
+
   private state(): StateRow {
     return this.ctx.storage.sql.exec<StateRow>('SELECT * FROM sweep_state').one();
   }
@@ -198,6 +220,8 @@ export class UserDirectory extends DurableObject<Env> {
     for (const userId of userIds) {
       if (this.visiting.has(userId)) this.rejoined.add(userId);
       this.setUser(userId, IN_USE, dueAt);
+      // A new login replaced the token the copy holds: the next visit asks the vault for the new one.
+      this.clearCopy(userId);
     }
     await this.scheduleNextBatch();
   }
@@ -228,6 +252,24 @@ export class UserDirectory extends DurableObject<Env> {
   }
 
   // --- End of the console's view. ---
+
+  /**
+   * The vault replaced its token early (an operator's refresh) or dropped it (logout, deletion):
+   * the copy is forgotten, and the next visit asks the vault.
+   */
+  async forgetCopy(userId: string): Promise<void> {
+    if (this.visiting.has(userId)) this.copyForgotten.add(userId);
+    this.clearCopy(userId);
+  }
+
+  /**
+   * As a lane (an instance named `lane-<n>`, holding no users; see `sweepLane`): validates a chunk
+   * of copies for the directory from an invocation of its own, with its own six outgoing
+   * connections and subrequest allowance. Stores nothing; the directory records every outcome.
+   */
+  async laneCheck(copies: CopyToCheck[]): Promise<CopyCheck[]> {
+    return checkCopies(getConfig(this.env), copies);
+  }
 
   /** How many users are indexed, in the sweep (in use), and owed a visit now. */
   async stats(): Promise<{ users: number; active: number; due: number }> {
@@ -283,6 +325,8 @@ export class UserDirectory extends DurableObject<Env> {
     const concurrency = sweepConcurrency(state.in_use);
     let budget = sweepBatchSize(state.in_use);
     const counts: SweepCounts = { validated: 0, refreshed: 0, revoked: 0, failed: 0, skipped: 0, remaining: 0 };
+    // One per batch: it keeps count of the calls to Twitch this invocation makes itself.
+    const validator = new CopyValidator(this.env, (userId, options) => this.validateOne(userId, options));
     const notValidated: string[] = [];
     // Set, not incremented, with each round's position: a batch that dies before its first round reuses the number.
     const batch = state.batches + 1;
@@ -296,7 +340,7 @@ export class UserDirectory extends DurableObject<Env> {
      */
     const visitRound = async (round: Visit[], position: 'cursor' | 'forced' | 'none', savePosition: () => void = () => {}) => {
       for (const user of round) this.visiting.add(user.userId);
-      const results = await Promise.all(round.map((user) => this.validateOne(user.userId, user.force)));
+      const results = await validator.visit(round);
       round.forEach((user, i) => {
         const result = results[i]!;
         this.visiting.delete(user.userId);
@@ -314,14 +358,14 @@ export class UserDirectory extends DurableObject<Env> {
 
     // 1. Users owed a visit (overdue at registration, retries).
     const owed = this.ctx.storage.sql
-      .exec<{ user_id: string; forced: number }>(
-        `SELECT user_id, forced FROM users WHERE active = ${IN_USE} AND next_due_at > ${ON_MOMENT} AND next_due_at <= ?
+      .exec<{ user_id: string; forced: number } & AccessCopyRow>(
+        `SELECT user_id, forced, sealed_access, copy_generation, copy_expires_at FROM users WHERE active = ${IN_USE} AND next_due_at > ${ON_MOMENT} AND next_due_at <= ?
          ORDER BY next_due_at LIMIT ?`,
         startedAt,
         budget,
       )
       .toArray()
-      .map((row): Visit => ({ userId: row.user_id, force: row.forced === 1 || state.forced_slot !== null, owed: true }));
+      .map((row): Visit => ({ userId: row.user_id, force: row.forced === 1 || state.forced_slot !== null, owed: true, copy: copyFromRow(row) }));
     const visitedOwed = new Set(owed.map((user) => user.userId));
     let forcedSlot: number | null = state.forced_slot;
     let forcedUser: string | null = state.forced_user;
@@ -339,7 +383,9 @@ export class UserDirectory extends DurableObject<Env> {
         const final = passEnds && i + concurrency >= forced.length;
         await visitRound(
           // Users just visited as owed (with force, since a forced pass is under way) are not visited twice.
-          round.filter((row) => !visitedOwed.has(row.user_id)).map((row) => ({ userId: row.user_id, force: true, owed: row.next_due_at > ON_MOMENT })),
+          round
+            .filter((row) => !visitedOwed.has(row.user_id))
+            .map((row) => ({ userId: row.user_id, force: true, owed: row.next_due_at > ON_MOMENT, copy: copyFromRow(row) })),
           'forced',
           () => {
             forcedSlot = final ? null : last.slot;
@@ -362,7 +408,7 @@ export class UserDirectory extends DurableObject<Env> {
         const round = users.slice(i, i + concurrency);
         const last = round[round.length - 1]!;
         const final = exhausted && i + concurrency >= users.length;
-        await visitRound(round.map((row) => ({ userId: row.user_id, force: false, owed: false })), 'cursor', () => {
+        await visitRound(round.map((row) => ({ userId: row.user_id, force: false, owed: false, copy: copyFromRow(row) })), 'cursor', () => {
           cursor = final ? { at: segmentEnd + 1, userId: null } : { at: base + last.slot, userId: last.user_id };
         });
       }
@@ -383,8 +429,8 @@ export class UserDirectory extends DurableObject<Env> {
    */
   private usersAfter(slot: number, userId: string | null, lastSlot: number, limit: number, onMomentOnly: boolean) {
     return this.ctx.storage.sql
-      .exec<{ user_id: string; slot: number; next_due_at: number }>(
-        `SELECT user_id, slot, next_due_at FROM users
+      .exec<{ user_id: string; slot: number; next_due_at: number } & AccessCopyRow>(
+        `SELECT user_id, slot, next_due_at, sealed_access, copy_generation, copy_expires_at FROM users
          WHERE (slot, user_id) > (?, ?) AND slot <= ? AND active = ${IN_USE}
          ${onMomentOnly ? `AND next_due_at = ${ON_MOMENT}` : ''}
          ORDER BY slot, user_id LIMIT ?`,
@@ -480,9 +526,10 @@ export class UserDirectory extends DurableObject<Env> {
       }));
   }
 
-  private async validateOne(userId: string, force: boolean): Promise<UserValidation> {
+  /** Wakes the user's vault to validate (or to hand over its copy); a vault that cannot be reached is a failure to retry. */
+  private async validateOne(userId: string, options: ValidateOptions): Promise<UserValidation> {
     try {
-      return await userVault(this.env, userId).validate({ force });
+      return await userVault(this.env, userId).validate(options);
     } catch (error) {
       logEvent('sweep.vault_unreachable', { userId, reason: error instanceof Error ? error.name : 'unknown' });
       return { outcome: 'failed', lastValidatedAt: null };
@@ -493,8 +540,11 @@ export class UserDirectory extends DurableObject<Env> {
   private recordOutcome(user: Visit, result: UserValidation, cursorAt: number): void {
     const now = Date.now();
     const next = nextVisit(result.outcome, now);
-    if (next.kind === 'idle' && this.rejoined.delete(user.userId)) return;
-    this.rejoined.delete(user.userId);
+    const rejoined = this.rejoined.delete(user.userId);
+    const forgotten = this.copyForgotten.delete(user.userId);
+    if (next.kind === 'idle' && rejoined) return;
+    // A copy handed over before a new login registered the user (or the vault replaced its token) may be stale.
+    if (!rejoined && !forgotten && next.kind !== 'idle' && next.kind !== 'gone') this.storeCopy(user, result.copy);
     if (next.kind === 'moment') {
       if (user.owed) {
         // Back on their moment, unless it comes up within the skip window (or the cursor has yet
@@ -509,7 +559,43 @@ export class UserDirectory extends DurableObject<Env> {
       this.ctx.storage.sql.exec('UPDATE users SET next_due_at = ? WHERE user_id = ?', next.at, user.userId);
     } else {
       this.setUser(user.userId, next.kind === 'idle' ? IDLE : GONE, ON_MOMENT);
+      // An expired or dead token is worth nothing to keep: the vault hands over the next one.
+      this.clearCopy(user.userId);
     }
+  }
+
+  /**
+   * Keeps a copy the visit brought back, when it is newer than the one held, or the same token
+   * sealed anew or with an earlier expiry (Twitch's word); a copy past use is not kept.
+   */
+  private storeCopy(user: Visit, copy: AccessCopy | undefined): void {
+    const held = user.copy;
+    if (!copy || (!isUsable(copy, Date.now()) && !held)) return;
+    if (held && copy.generation < held.generation) return;
+    const sameAsHeld =
+      held && copy.generation === held.generation && copy.sealedAccessToken === held.sealedAccessToken && copy.expiresAt >= held.expiresAt - 60_000;
+    if (sameAsHeld) return;
+    this.ctx.storage.sql.exec(
+      // The generation check in SQL too: a later generation stored meanwhile is never overwritten.
+      `UPDATE users SET sealed_access = ?, copy_generation = ?, copy_expires_at = ?
+       WHERE user_id = ? AND (copy_generation IS NULL OR copy_generation <= ?)`,
+      copy.sealedAccessToken,
+      copy.generation,
+      copy.expiresAt,
+      user.userId,
+      copy.generation,
+    );
+  }
+
+  /**
+   * Forgets a user's copy (a new login, gone idle or out of the sweep); writes nothing when there is
+   * none. The generation stays, so a copy older than the forgotten one is never stored again.
+   */
+  private clearCopy(userId: string): void {
+    this.ctx.storage.sql.exec(
+      'UPDATE users SET sealed_access = NULL, copy_expires_at = NULL WHERE user_id = ? AND sealed_access IS NOT NULL',
+      userId,
+    );
   }
 
   /** When the next batch would go if the state did not change (see `nextBatchAt` in schedule.ts); Infinity: never. */
@@ -583,6 +669,7 @@ export interface SweepEvidence {
 }
 
 function countOutcome(counts: SweepCounts, outcome: ValidationOutcome): void {
-  if (outcome === 'inactive' || outcome === 'idle') counts.skipped++;
+  // `handed_over` never reaches here (the validator checks the copy); counted as skipped should it.
+  if (outcome === 'inactive' || outcome === 'idle' || outcome === 'handed_over') counts.skipped++;
   else counts[outcome]++;
 }

@@ -27,6 +27,13 @@ export const userDirectory = (env: Env) => env.USER_DIRECTORY.get(env.USER_DIREC
 export const directoryFor = (env: Env, _userId: string) => userDirectory(env);
 
 /**
+ * Lane `index` of the sweep: a directory object that holds no users, named `lane-<index>`, which
+ * validates a chunk of copies from an invocation of its own (`UserDirectory.laneCheck`). The
+ * directory spreads its calls to Twitch over lanes 1, 2, …
+ */
+export const sweepLane = (env: Env, index: number) => env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(`lane-${index}`));
+
+/**
  * The single-use record named `name` (`state:<state>`, `session:<code>`, `cooldown:<what>`). The
  * object is addressed by the name's SHA-256: the platform keeps the names objects were made from,
  * and a state or code is a secret that must not sit there.

@@ -16,7 +16,7 @@ import { RefreshBackoff } from './refresh-backoff';
 import { RevocationQueue } from './revocation-queue';
 import { directoryFor } from './stubs';
 import { FORCED_CHECK_WINDOW_MS, USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
-import type { ForcedRefreshOutcome, NewGrant, UserSummary, UserTokenResult, UserValidation } from './vault-types';
+import type { AccessCopy, ForcedRefreshOutcome, NewGrant, UserSummary, UserTokenResult, UserValidation, ValidateOptions } from './vault-types';
 
 /** The grant as stored: both tokens sealed, times absolute. */
 interface StoredGrant {
@@ -49,6 +49,9 @@ type RefreshResult =
   | { kind: 'unavailable'; retryAfterSeconds: number };
 
 const RECORD_KEY = 'user';
+
+/** The copy of a grant's access token the sweep's directory validates: still sealed, never the refresh token. */
+const copyOf = (grant: StoredGrant): AccessCopy => ({ sealedAccessToken: grant.sealedAccessToken, generation: grant.generation, expiresAt: grant.expiresAt });
 
 const sameScopes = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && [...a].sort().join(' ') === [...b].sort().join(' ');
@@ -479,8 +482,11 @@ export class UserVault extends DurableObject<Env> {
    * for a new one (no token of this user is in use; the refresh a caller triggers re-proves the
    * grant and brings the user back). A routine success writes nothing unless something changed:
    * the sweep's directory records the batch as the evidence; a forced one adds an audit entry.
+   * Every answer for an active grant carries the sealed copy of the current access token, which
+   * the directory validates itself until it nears expiry (`handover`: without this vault waiting
+   * for Twitch first).
    */
-  async validate(options: { force?: boolean } = {}): Promise<UserValidation> {
+  async validate(options: ValidateOptions = {}): Promise<UserValidation> {
     if (this.refreshInFlight) await this.refreshInFlight;
     const record = await this.load();
     const grant = record?.grant;
@@ -489,21 +495,31 @@ export class UserVault extends DurableObject<Env> {
     const lastProof = Math.max(grant.lastValidatedAt, this.validatedInMemory?.generation === grant.generation ? this.validatedInMemory.at : 0);
     if (!options.force && grant.expiresAt <= now) return { outcome: 'idle', lastValidatedAt: lastProof };
     if (!options.force && now - lastProof < VALIDATION_SKIP_WINDOW_MS) {
-      return { outcome: 'skipped', lastValidatedAt: lastProof };
+      return { outcome: 'skipped', lastValidatedAt: lastProof, copy: copyOf(grant) };
+    }
+    // A copy with time to live is validated by the directory itself: this vault need not wait for Twitch.
+    if (options.handover && !options.force && options.deadGeneration === undefined && grant.expiresAt - now > USER_REFRESH_MARGIN_MS) {
+      return { outcome: 'handed_over', lastValidatedAt: lastProof, copy: copyOf(grant) };
     }
 
     let info;
-    try {
-      info = await validateToken(this.config, await this.accessTokenOf(grant), BACKGROUND_BUDGET);
-    } catch (error) {
-      await this.audit.append(record.userId, 'validate_failed', describeFailure(error));
-      return { outcome: 'failed', lastValidatedAt: lastProof };
+    if (options.deadGeneration === grant.generation) {
+      // Twitch called this very token invalid moments ago: asking again would only cost a call.
+      info = null;
+    } else {
+      try {
+        info = await validateToken(this.config, await this.accessTokenOf(grant), BACKGROUND_BUDGET);
+      } catch (error) {
+        await this.audit.append(record.userId, 'validate_failed', describeFailure(error));
+        return { outcome: 'failed', lastValidatedAt: lastProof };
+      }
     }
     if (info === null) {
       await this.neverServeAgain(grant);
       const result = await this.refreshOnce(BACKGROUND_BUDGET);
-      const lastValidatedAt = this.record?.grant?.lastValidatedAt ?? null;
-      if (result.kind === 'refreshed') return { outcome: 'refreshed', lastValidatedAt };
+      const current = this.record?.grant;
+      const lastValidatedAt = current?.lastValidatedAt ?? null;
+      if (result.kind === 'refreshed') return { outcome: 'refreshed', lastValidatedAt, ...(current ? { copy: copyOf(current) } : {}) };
       return { outcome: result.kind === 'revoked' ? 'revoked' : 'failed', lastValidatedAt };
     }
 
@@ -527,7 +543,8 @@ export class UserVault extends DurableObject<Env> {
     }
     // An operator's forced sweep (rare, and asked for) is worth an entry in the user's own trail.
     if (options.force) await this.audit.append(record.userId, 'validated');
-    return { outcome: 'validated', lastValidatedAt: now };
+    const latest = this.record?.grant;
+    return { outcome: 'validated', lastValidatedAt: now, ...(latest ? { copy: copyOf(latest) } : {}) };
   }
 
   /**
@@ -547,6 +564,23 @@ export class UserVault extends DurableObject<Env> {
         this.rejoinInFlight = null;
       });
     return this.rejoinInFlight;
+  }
+
+  /**
+   * The sweep's directory validates a copy of the access token until it nears expiry. When the
+   * token is replaced early (an operator's refresh) or dropped (logout, deletion) the copy is
+   * forgotten, so the directory asks this vault at the next visit instead of validating a token no
+   * longer in use. Best effort: the replaced token is revoked at Twitch, and a 401 on the copy
+   * sends the directory here anyway.
+   */
+  private async forgetDirectoryCopy(): Promise<void> {
+    const userId = this.record?.userId;
+    if (!userId) return;
+    try {
+      await directoryFor(this.env, userId).forgetCopy(userId);
+    } catch (error) {
+      logEvent('sweep.forget_copy_failed', { userId, reason: error instanceof Error ? error.name : 'unknown' });
+    }
   }
 
   /** Values sealed with a retired key are re-sealed with the newest one on their next write. */
@@ -607,6 +641,7 @@ export class UserVault extends DurableObject<Env> {
       sessionVersion: record.sessionVersion + 1,
     });
     this.plainAccessToken = null;
+    if (grant) await this.forgetDirectoryCopy();
     let failed: string[] = [];
     if (grant) {
       const config = this.config;
@@ -680,6 +715,7 @@ export class UserVault extends DurableObject<Env> {
         this.accessTokenOf(current),
       ]);
       if (replaced !== null && replaced !== fresh) await this.revokeLater([replaced]);
+      await this.forgetDirectoryCopy();
     }
     return { outcome: 'refreshed', expiresAt: current.expiresAt };
   }

@@ -35,12 +35,39 @@ export interface NewGrant {
  * What one validation of one user came to. `idle`: the access token has expired and no caller
  * asked for a new one, so no token of this user is in use and there is nothing to validate.
  */
-export type ValidationOutcome = 'validated' | 'refreshed' | 'revoked' | 'failed' | 'skipped' | 'idle' | 'inactive';
+export type ValidationOutcome = 'validated' | 'refreshed' | 'revoked' | 'failed' | 'skipped' | 'idle' | 'inactive' | 'handed_over';
 
-/** The sweep's answer for one user: the outcome and when the user was last known valid. */
+/**
+ * The sealed copy of a user's current access token (never the refresh token) that the vault hands
+ * the sweep's directory, so that the directory validates it with Twitch without waking the vault.
+ */
+export interface AccessCopy {
+  /** The vault's own sealed value: TOKEN_ENCRYPTION_KEY, purpose `user:<id>:access`. */
+  sealedAccessToken: string;
+  /** The grant's generation: a copy never replaces one of a later generation. */
+  generation: number;
+  expiresAt: number;
+}
+
+/**
+ * The sweep's answer for one user: the outcome, when the user was last known valid, and the copy
+ * of the current access token while the grant is active. `handed_over`: not validated by the vault,
+ * whose copy the directory validates itself.
+ */
 export interface UserValidation {
   outcome: ValidationOutcome;
   lastValidatedAt: number | null;
+  copy?: AccessCopy;
+}
+
+/** What the directory asks of a vault it visits. */
+export interface ValidateOptions {
+  /** An operator's forced sweep: validate even if proven alive moments ago, with an audit entry. */
+  force?: boolean;
+  /** Hand over the copy instead of calling Twitch while the token has more than the refresh margin left. */
+  handover?: boolean;
+  /** Twitch has just called the copy of this generation invalid (401), to the directory: no second validate. */
+  deadGeneration?: number;
 }
 
 /** The app access token as the minter hands it out. */

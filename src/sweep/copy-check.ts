@@ -1,0 +1,68 @@
+import type { Config } from '../config';
+import { isSealedWithOldKey, seal, unseal } from '../crypto/seal';
+import { validateToken } from '../twitch/identity';
+import type { CallBudget } from '../twitch/twitch-fetch';
+import { CONNECTIONS_PER_INVOCATION } from './schedule';
+
+/**
+ * The sweep validating users' access tokens itself, from the sealed copies their vaults handed it,
+ * instead of waking one vault per user-hour. Only Twitch's two clear answers count: 200 (alive)
+ * and 401 (dead, for the vault to act on: the directory never refreshes or revokes). Anything else
+ * is `unknown` and goes to the vault, which retries within its own budget and invocation.
+ */
+
+/** A user's copy to validate. */
+export interface CopyToCheck {
+  userId: string;
+  sealedAccessToken: string;
+}
+
+/**
+ * What Twitch said of one copy; `resealed`: the copy sealed again with the newest key (after a
+ * rotation); `expiresAt`: when Twitch says the token expires (null: it never does).
+ */
+export interface CopyCheck {
+  userId: string;
+  outcome: 'alive' | 'dead' | 'unknown';
+  resealed?: string;
+  expiresAt?: number | null;
+}
+
+
+/**
+ * One attempt, never repeated here: each copy costs exactly one subrequest (the Free plan allows
+ * 50 to the internet per invocation), and a failure is the vault's to retry.
+ */
+const COPY_CHECK_BUDGET: CallBudget = { deadlineMs: 5_000, attemptTimeoutMs: 5_000, retryAmbiguous: false, maxAttempts: 1 };
+
+/** Validates each copy with Twitch, at most CONNECTIONS_PER_INVOCATION at once, in the order given. */
+export async function checkCopies(config: Config, copies: readonly CopyToCheck[]): Promise<CopyCheck[]> {
+  const results: CopyCheck[] = new Array<CopyCheck>(copies.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < copies.length) {
+      const index = next++;
+      results[index] = await checkCopy(config, copies[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECTIONS_PER_INVOCATION, copies.length) }, worker));
+  return results;
+}
+
+async function checkCopy(config: Config, copy: CopyToCheck): Promise<CopyCheck> {
+  const purpose = `user:${copy.userId}:access`;
+  try {
+    const accessToken = await unseal(copy.sealedAccessToken, purpose, config.tokenKeys);
+    const info = await validateToken(config, accessToken, COPY_CHECK_BUDGET);
+    if (info === null) return { userId: copy.userId, outcome: 'dead' };
+    // A token of someone else (a copy in the wrong row) proves nothing about this user.
+    if (info.userId !== null && info.userId !== copy.userId) return { userId: copy.userId, outcome: 'unknown' };
+    if (await isSealedWithOldKey(copy.sealedAccessToken, config.tokenKeys)) {
+      return { userId: copy.userId, outcome: 'alive', expiresAt: info.expiresAt, resealed: await seal(accessToken, purpose, config.tokenKeys) };
+    }
+    return { userId: copy.userId, outcome: 'alive', expiresAt: info.expiresAt };
+  } catch {
+    // Twitch could not answer, or no configured key unseals the copy: the vault finds out which.
+    return { userId: copy.userId, outcome: 'unknown' };
+  }
+}
