@@ -105,20 +105,26 @@ describe('rotating TOKEN_ENCRYPTION_KEY', () => {
     expect((await call(onlyNew, '/token/app')).status).toBe(200);
   });
 
-  it('re-seals the directory’s copies with the new key on a routine sweep, without waking a vault', async () => {
+  it('re-seals every grant, refresh tokens included, on one routine sweep: the old key can go after it', async () => {
     for (const userId of USERS) await login({ userId });
     await routineSweepNow();
     expect(await directoryCopies()).toBe(USERS.length);
     const both = await deployKeys(`${NEW_KEY},${OLD_KEY}`);
-    const before = (await twitch.counts()).validate;
     await routineSweepNow();
-    // One validate per copy, by the directory; each copy re-sealed with NEW (the vaults still hold OLD).
-    expect((await twitch.counts()).validate).toBe(before + USERS.length);
+    // A copy sealed with OLD goes back to its vault, which re-seals its grant and hands over a new copy.
+    expect(await sealedKeyIds()).toEqual(new Set([await keyId(NEW_KEY)]));
     const copies = await runInDurableObject(directory(), (_instance, ctx) =>
       ctx.storage.sql.exec<{ sealed_access: string }>('SELECT sealed_access FROM users').toArray(),
     );
     expect(new Set(copies.map((row) => String(decodeProtectedHeader(row.sealed_access).kid)))).toEqual(new Set([await keyId(NEW_KEY)]));
     for (const userId of USERS) expect((await call(both, `/token/users/${userId}`)).status).toBe(200);
+
+    // OLD retired: each refresh token must unseal with NEW alone.
+    const onlyNew = await deployKeys(NEW_KEY);
+    for (const userId of USERS) {
+      await twitch.expire({ user_id: userId });
+      expect((await call(onlyNew, `/token/users/${userId}?force_refresh=true`)).status).toBe(200);
+    }
   });
 
   it('shows a key-rotation mistake in /health and answers a clear error, without losing the grant', async () => {

@@ -2,8 +2,8 @@ import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it } from 'vitest';
 import { COPIES_PER_LANE, OWN_CHECKS_PER_BATCH } from '../src/sweep/schedule';
-import { API_KEY } from './test-bindings';
-import { broker } from './support/broker';
+import { API_KEY, TWITCH } from './test-bindings';
+import { broker, login } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { directory, HOUR, seedUsers, vault } from './support/seed';
 import { sweepLane, USER_DIRECTORY_NAME } from '../src/vault/stubs';
@@ -229,4 +229,33 @@ describe('the sweep validating from the copies vaults handed over', () => {
     expect(rows.find((row) => row.user_id === kept)!.sealed_access).not.toBeNull();
     expect(rows.find((row) => row.user_id === gone)!.sealed_access).toBeNull();
   });
+
+  it("follows a user's rename on Twitch, so the console finds them by the new login", async () => {
+    await login({ userId: '100001' });
+    await sweepEveryoneNow(); // the vault hands its copy over
+    const renamed = await fetch(`${TWITCH}/_standin/users`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ users: [{ id: '100001', login: 'alice_renamed' }] }),
+    });
+    expect(renamed.status).toBe(200);
+    const vaultCalls = countVaultCalls();
+    await sweepEveryoneNow(); // validated from the copy: Twitch's answer names the new login
+
+    expect(vaultCalls).toEqual({});
+    const found = await broker('/admin/users?q=alice_renamed', { headers: { Authorization: `Bearer ${API_KEY}` } });
+    expect((await found.json<{ users: { user_id: string }[] }>()).users.map((user) => user.user_id)).toEqual(['100001']);
+  });
+
+  it('forgets the copy of a grant Twitch refused to refresh (revoked), though its access token still validates', async () => {
+    await login({ userId: '100001' });
+    await sweepEveryoneNow();
+    expect((await copies()).find((row) => row.user_id === '100001')?.sealed_access).toBeTruthy();
+    await twitch.inject({ path: '/oauth2/token', grantType: 'refresh_token', status: 400, body: JSON.stringify({ status: 400, message: 'Invalid refresh token' }) });
+    const refreshed = await broker('/admin/users/100001/refresh', { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` } });
+    expect(refreshed.status).toBeLessThan(500);
+    expect((await (await userToken('100001')).json<{ error: string }>()).error).toBe('reauthorization_required');
+    expect((await copies()).find((row) => row.user_id === '100001')?.sealed_access ?? null).toBeNull();
+  });
 });
+

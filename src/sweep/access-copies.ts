@@ -77,8 +77,8 @@ export class CopyValidator {
         if (check.outcome === 'alive') {
           // The vault refreshes by the expiry Twitch reports: an earlier one ends the copy's use earlier too.
           const expiresAt = typeof check.expiresAt === 'number' ? Math.min(copy.expiresAt, check.expiresAt) : copy.expiresAt;
-          const kept = { ...copy, expiresAt, ...(check.resealed ? { sealedAccessToken: check.resealed } : {}) };
-          results[index] = { outcome: 'validated', lastValidatedAt: Date.now(), copy: kept };
+          const kept = { ...copy, expiresAt };
+          results[index] = { outcome: 'validated', lastValidatedAt: Date.now(), copy: kept, ...(check.login ? { login: check.login } : {}) };
         } else {
           // 401: the vault refreshes if the copy is of its current token, or validates its newer
           // one (never revoked on a stale copy's word); no clear answer: the vault retries.

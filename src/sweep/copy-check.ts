@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { isSealedWithOldKey, seal, unseal } from '../crypto/seal';
+import { isSealedWithOldKey, unseal } from '../crypto/seal';
 import { validateToken } from '../twitch/identity';
 import type { CallBudget } from '../twitch/twitch-fetch';
 import { CONNECTIONS_PER_INVOCATION } from './schedule';
@@ -18,14 +18,15 @@ export interface CopyToCheck {
 }
 
 /**
- * What Twitch said of one copy; `resealed`: the copy sealed again with the newest key (after a
- * rotation); `expiresAt`: when Twitch says the token expires (null: it never does).
+ * What Twitch said of one copy; `expiresAt`: when Twitch says the token expires (null: it never
+ * does).
  */
 export interface CopyCheck {
   userId: string;
   outcome: 'alive' | 'dead' | 'unknown';
-  resealed?: string;
   expiresAt?: number | null;
+  /** The login Twitch reported for the token (users may rename). */
+  login?: string;
 }
 
 
@@ -52,15 +53,15 @@ export async function checkCopies(config: Config, copies: readonly CopyToCheck[]
 async function checkCopy(config: Config, copy: CopyToCheck): Promise<CopyCheck> {
   const purpose = `user:${copy.userId}:access`;
   try {
+    // After a key rotation the vault must validate once itself: only it can re-seal the refresh
+    // token, and the old key may be retired once every grant is re-sealed (README: key rotation).
+    if (await isSealedWithOldKey(copy.sealedAccessToken, config.tokenKeys)) return { userId: copy.userId, outcome: 'unknown' };
     const accessToken = await unseal(copy.sealedAccessToken, purpose, config.tokenKeys);
     const info = await validateToken(config, accessToken, COPY_CHECK_BUDGET);
     if (info === null) return { userId: copy.userId, outcome: 'dead' };
     // A token of someone else (a copy in the wrong row) proves nothing about this user.
     if (info.userId !== null && info.userId !== copy.userId) return { userId: copy.userId, outcome: 'unknown' };
-    if (await isSealedWithOldKey(copy.sealedAccessToken, config.tokenKeys)) {
-      return { userId: copy.userId, outcome: 'alive', expiresAt: info.expiresAt, resealed: await seal(accessToken, purpose, config.tokenKeys) };
-    }
-    return { userId: copy.userId, outcome: 'alive', expiresAt: info.expiresAt };
+    return { userId: copy.userId, outcome: 'alive', expiresAt: info.expiresAt, ...(info.login ? { login: info.login } : {}) };
   } catch {
     // Twitch could not answer, or no configured key unseals the copy: the vault finds out which.
     return { userId: copy.userId, outcome: 'unknown' };

@@ -545,6 +545,8 @@ export class UserDirectory extends DurableObject<Env> {
     if (next.kind === 'idle' && rejoined) return;
     // A copy handed over before a new login registered the user (or the vault replaced its token) may be stale.
     if (!rejoined && !forgotten && next.kind !== 'idle' && next.kind !== 'gone') this.storeCopy(user, result.copy);
+    // A renamed user is found by the new login; the update writes nothing while the login is unchanged.
+    if (result.login) recordLogins(this.ctx.storage.sql, [{ userId: user.userId, login: result.login }]);
     if (next.kind === 'moment') {
       if (user.owed) {
         // Back on their moment, unless it comes up within the skip window (or the cursor has yet

@@ -469,6 +469,8 @@ export class UserVault extends DurableObject<Env> {
       sessionVersion: record.sessionVersion + 1,
     });
     this.plainAccessToken = null;
+    // The directory must not go on counting a copy of a revoked grant's access token as validated.
+    await this.forgetDirectoryCopy();
     recordRevocation(notifiedAs);
     await this.audit.append(record.userId, 'revoked', reason);
     this.live.broadcast({ type: 'revoked', reason: notifiedAs });
@@ -488,9 +490,14 @@ export class UserVault extends DurableObject<Env> {
    */
   async validate(options: ValidateOptions = {}): Promise<UserValidation> {
     if (this.refreshInFlight) await this.refreshInFlight;
-    const record = await this.load();
-    const grant = record?.grant;
-    if (!record || !grant || record.status !== 'active') return { outcome: 'inactive', lastValidatedAt: null };
+    const loaded = await this.load();
+    if (!loaded?.grant || loaded.status !== 'active') return { outcome: 'inactive', lastValidatedAt: null };
+    // After a key rotation every visit re-seals the grant, refresh token included, whatever it does
+    // next: the old key may be retired once a sweep has passed (README: key rotation).
+    const resealed = await this.resealedIfOldKey(loaded.grant);
+    if (Object.keys(resealed).length > 0) await this.save({ ...loaded, grant: { ...loaded.grant, ...resealed } });
+    const record = this.record!;
+    const grant = record.grant!;
     const now = Date.now();
     const lastProof = Math.max(grant.lastValidatedAt, this.validatedInMemory?.generation === grant.generation ? this.validatedInMemory.at : 0);
     if (!options.force && grant.expiresAt <= now) return { outcome: 'idle', lastValidatedAt: lastProof };
@@ -544,7 +551,7 @@ export class UserVault extends DurableObject<Env> {
     // An operator's forced sweep (rare, and asked for) is worth an entry in the user's own trail.
     if (options.force) await this.audit.append(record.userId, 'validated');
     const latest = this.record?.grant;
-    return { outcome: 'validated', lastValidatedAt: now, ...(latest ? { copy: copyOf(latest) } : {}) };
+    return { outcome: 'validated', lastValidatedAt: now, ...(latest ? { copy: copyOf(latest) } : {}), ...(info.login ? { login: info.login } : {}) };
   }
 
   /**

@@ -58,6 +58,8 @@ export interface UserValidation {
   outcome: ValidationOutcome;
   lastValidatedAt: number | null;
   copy?: AccessCopy;
+  /** The login Twitch reported with a 200 now (users may rename): the console's search follows it. */
+  login?: string;
 }
 
 /** What the directory asks of a vault it visits. */
