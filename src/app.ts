@@ -5,6 +5,7 @@ import { methodNotAllowed } from 'hono/method-not-allowed';
 import { secureHeaders } from 'hono/secure-headers';
 import { getConfig } from './config';
 import type { AppEnv } from './env';
+import { isConsolePath } from './console/console-guard';
 import { isUnknownSealingKey, noteUnknownSealingKey } from './crypto/key-health';
 import { BrokerError, ConfigError, temporarilyUnavailable } from './errors';
 import { requestBodyLimit, requestSizeLimits } from './http/request-limits';
@@ -47,6 +48,9 @@ app.use(
   cors({
     // Only listed origins get CORS, and only they get credentials; a broken ALLOWED_ORIGINS gets none.
     origin: (origin, c) => {
+      // The console is for the broker's own pages only: an allowed frontend on the same site would
+      // otherwise read it with the operator's SameSite=Strict cookie (a same-site request carries it).
+      if (isConsolePath(c.req.path)) return null;
       try {
         return getConfig(c.env).allowedOrigins.has(origin) ? origin : null;
       } catch {

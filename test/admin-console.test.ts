@@ -204,7 +204,42 @@ describe('what counts as an admin session', () => {
   });
 });
 
+describe('a frontend of the same site', () => {
+  it.each(['/admin', '/admin/console/users?q=', '/admin/console/users/100001', '/admin/console/compliance.csv'])(
+    'gets no CORS answer for %s, so its scripts cannot read the console with the operator\'s cookie',
+    async (path) => {
+      await login({ userId: '100001' });
+      const jar = await signIn();
+      const response = await jar.fetch(path, { headers: { Origin: APP_ORIGIN, 'Sec-Fetch-Site': 'same-site', 'Sec-Fetch-Mode': 'cors' } });
+      // Without Access-Control-Allow-Origin the browser hands the response to no script.
+      expect(response.headers.get('Access-Control-Allow-Origin')).toBeNull();
+    },
+  );
+
+  it('still gets CORS on the token routes it is allowed', async () => {
+    const response = await broker('/health', { headers: { Origin: APP_ORIGIN } });
+    expect(response.headers.get('Access-Control-Allow-Origin')).toBe(APP_ORIGIN);
+  });
+});
+
 describe('forms that change something', () => {
+  it('answers 400, not 500, to a form body that does not parse', async () => {
+    const jar = await signIn();
+    const response = await jar.fetch('/admin/console/sign-out', {
+      method: 'POST',
+      body: 'junk',
+      headers: { ...SAME_ORIGIN, 'Content-Type': 'multipart/form-data; boundary=x' },
+    });
+    expect(response.status).toBe(400);
+    const signInForm = await broker('/admin/console/sign-in', {
+      method: 'POST',
+      body: 'junk',
+      headers: { ...SAME_ORIGIN, 'Content-Type': 'multipart/form-data; boundary=x' },
+    });
+    expect(signInForm.status).toBe(400);
+  });
+
+
   const refreshPath = '/admin/console/users/100001/refresh';
 
   it.each([

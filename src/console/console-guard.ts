@@ -85,3 +85,6 @@ export async function checkCsrfToken(sessionSecret: string, sessionId: string, p
     throw new BrokerError(403, 'invalid_csrf_token', 'This form is out of date or was not made by the console. Reload the page and try again.');
   }
 }
+
+/** The console's pages and forms: `/admin` and everything under `/admin/console/`. */
+export const isConsolePath = (path: string): boolean => path === '/admin' || path.startsWith('/admin/console/');

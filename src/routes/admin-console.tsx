@@ -50,9 +50,18 @@ async function operatorOf(c: ConsoleContext): Promise<Operator> {
   return { keyName: session.keyName, csrf: await csrfTokenFor(getConfig(c.env).sessionSecret, session.sessionId), expiresAt: session.expiresAt };
 }
 
+/** A console form's fields; a body that is no form is the sender's mistake (400), not ours. */
+async function formOf(c: ConsoleContext): Promise<Record<string, string | File>> {
+  try {
+    return await c.req.parseBody();
+  } catch {
+    throw new BrokerError(400, 'invalid_request', 'the body is not a form');
+  }
+}
+
 /** Checks a console form's CSRF token and returns its fields. */
 async function checkedForm(c: ConsoleContext): Promise<Record<string, string | File>> {
-  const form = await c.req.parseBody();
+  const form = await formOf(c);
   await checkCsrfToken(getConfig(c.env).sessionSecret, c.get('adminSession')!.sessionId, form['csrf']);
   return form;
 }
@@ -112,7 +121,7 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
       403: html('`forbidden_origin`: not sent from the console'),
     },
   }), limitLoginRate, requireSameOrigin, async (c) => {
-    const form = await c.req.parseBody();
+    const form = await formOf(c);
     const returnTo = consolePath(form['return_to']);
     const config = getConfig(c.env);
     const caller = await apiCallerFor(config, typeof form['api_key'] === 'string' ? form['api_key'] : undefined);
@@ -183,7 +192,7 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
     const [user, events] = await Promise.all([getAdminUser(c.env, userId), userVault(c.env, userId).events()]);
     if (!user) throw new BrokerError(404, 'not_found', `This broker has no record of user ${userId}.`);
     const done = c.req.query('done');
-    const result = done !== undefined && done in ACTION_RESULTS ? (done as ActionResult) : undefined;
+    const result = done !== undefined && Object.hasOwn(ACTION_RESULTS, done) ? (done as ActionResult) : undefined;
     return render(c, 200, <UserPage operator={await operatorOf(c)} user={user} events={events ?? []} result={result} now={Date.now()} />);
   })
 
