@@ -3,6 +3,7 @@ import { sealingKeyProblem } from '../crypto/key-health';
 import type { Env } from '../env';
 import { eventSubSettings } from '../eventsub/subscriptions';
 import type { SweepEvidence } from '../sweep/user-directory';
+import { batchSummaryJson, isoTime } from './evidence-json';
 import { appTokenMinter, userDirectory } from '../vault/stubs';
 
 /** Batches the console's overview shows. */
@@ -48,7 +49,7 @@ export async function brokerStatus(env: Env): Promise<BrokerStatus> {
 
 /** The status as `GET /admin/status` sends it. */
 export function brokerStatusJson(status: BrokerStatus) {
-  const iso = (at: number) => new Date(at).toISOString();
+  const iso = isoTime;
   return {
     configuration: Object.keys(status.problems).length === 0 ? ('complete' as const) : ('incomplete' as const),
     problems: status.problems,
@@ -58,17 +59,7 @@ export function brokerStatusJson(status: BrokerStatus) {
       users: status.sweep.users,
       in_use: status.sweep.inUse,
       due: status.sweep.due,
-      recent_batches: status.sweep.recentBatches.map((batch) => ({
-        batch: batch.batch,
-        started_at: iso(batch.startedAt),
-        finished_at: iso(batch.finishedAt),
-        visited: batch.visited,
-        validated: batch.validated,
-        refreshed: batch.refreshed,
-        revoked: batch.revoked,
-        failed: batch.failed,
-        skipped: batch.skipped,
-      })),
+      recent_batches: status.sweep.recentBatches.map(batchSummaryJson),
     },
   };
 }

@@ -1,6 +1,7 @@
 import type { Env } from '../env';
 import { SWEEP_CYCLE_MS } from '../sweep/schedule';
 import type { SweepEvidence } from '../sweep/user-directory';
+import { batchEvidenceJson, isoTime } from './evidence-json';
 import { userDirectory } from '../vault/stubs';
 import { VALIDATION_INTERVAL_MS } from '../vault/timing';
 
@@ -109,21 +110,10 @@ const CSV_COLUMNS = ['batch', 'started_at', 'finished_at', 'moments_from', 'mome
 
 /** The window's batches as CSV (RFC 4180, header row, CRLF), safe to open in a spreadsheet. */
 export function complianceCsv(report: ComplianceReport): string {
-  const iso = (at: number) => new Date(at).toISOString();
-  const rows = report.batches.map((batch) => [
-    String(batch.batch),
-    iso(batch.startedAt),
-    iso(batch.finishedAt),
-    iso(batch.momentsFrom),
-    iso(batch.momentsTo),
-    String(batch.visited),
-    String(batch.validated),
-    String(batch.refreshed),
-    String(batch.revoked),
-    String(batch.failed),
-    String(batch.skipped),
-    batch.notValidated.join(' '),
-  ]);
+  const rows = report.batches.map((batch) => {
+    const row = complianceBatch(batch);
+    return CSV_COLUMNS.map((column) => String(row[column]));
+  });
   return [[...CSV_COLUMNS], ...rows].map((row) => row.map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
 
@@ -137,9 +127,12 @@ export function csvCell(value: string): string {
   return `"${inert.replace(/"/g, '""')}"`;
 }
 
+/** One batch as the JSON export and the CSV show it. */
+const complianceBatch = (batch: SweepEvidence) => ({ ...batchEvidenceJson(batch), not_validated: batch.notValidated.join(' ') });
+
 /** The report as the JSON export and `GET /admin/compliance.json` send it. */
 export function complianceJson(report: ComplianceReport) {
-  const iso = (at: number) => new Date(at).toISOString();
+  const iso = isoTime;
   const hour = report.lastHour;
   return {
     generated_at: iso(report.generatedAt),
@@ -158,20 +151,7 @@ export function complianceJson(report: ComplianceReport) {
       not_validated: hour.notValidated.map((entry) => ({ user_id: entry.userId, outcome: entry.outcome })),
     },
     window_hours: report.windowHours,
-    batches: report.batches.map((batch) => ({
-      batch: batch.batch,
-      started_at: iso(batch.startedAt),
-      finished_at: iso(batch.finishedAt),
-      moments_from: iso(batch.momentsFrom),
-      moments_to: iso(batch.momentsTo),
-      visited: batch.visited,
-      validated: batch.validated,
-      refreshed: batch.refreshed,
-      revoked: batch.revoked,
-      failed: batch.failed,
-      skipped: batch.skipped,
-      not_validated: batch.notValidated.join(' '),
-    })),
+    batches: report.batches.map(complianceBatch),
   };
 }
 

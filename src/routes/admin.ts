@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
+import { batchEvidenceJson } from '../admin/evidence-json';
 import { requireApiKey } from '../auth/api-key';
 import type { AppEnv } from '../env';
 import { BrokerError } from '../errors';
@@ -59,21 +60,10 @@ export const adminRoutes = new Hono<AppEnv>()
     },
   }), requireApiKey('admin'), async (c) => {
     const batches = await userDirectory(c.env).evidence(100);
-    const iso = (at: number) => new Date(at).toISOString();
     c.header('Cache-Control', 'no-store');
     return c.json({
       batches: batches.map((batch) => ({
-        batch: batch.batch,
-        started_at: iso(batch.startedAt),
-        finished_at: iso(batch.finishedAt),
-        moments_from: iso(batch.momentsFrom),
-        moments_to: iso(batch.momentsTo),
-        visited: batch.visited,
-        validated: batch.validated,
-        refreshed: batch.refreshed,
-        revoked: batch.revoked,
-        failed: batch.failed,
-        skipped: batch.skipped,
+        ...batchEvidenceJson(batch),
         not_validated: batch.notValidated.map((entry) => {
           const [userId, outcome] = entry.split(':');
           return { user_id: userId, outcome };

@@ -1,13 +1,14 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium } from '../e2e/chromium';
 import { startLocalSystem, type LocalSystem } from '../e2e/local-system';
 
 /**
@@ -17,9 +18,7 @@ import { startLocalSystem, type LocalSystem } from '../e2e/local-system';
  * Skipped, loudly, without Chromium, like the other real-browser test.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`SKIPPING the overlay browser test: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+const hasChromium = chromiumAvailable('the overlay browser test');
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
 let system: LocalSystem;
@@ -51,10 +50,7 @@ beforeAll(async () => {
   // Another site than the broker's 127.0.0.1: the cross-site case, where only PKCE gets a session.
   appOrigin = `http://localhost:${(appServer.address() as AddressInfo).port}`;
   [system] = await Promise.all([startLocalSystem('overlay', { allowedOrigins: appOrigin }), build]);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, 180_000);
 
 afterAll(async () => {

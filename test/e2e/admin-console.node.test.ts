@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser as Chromium, type ConsoleMessage } from 'playwright-core';
+import type { Browser as Chromium, ConsoleMessage } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium } from './chromium';
 import { Browser, startLocalSystem, type LocalSystem } from './local-system';
 import { logInAs } from './log-in';
 
@@ -12,9 +13,7 @@ import { logInAs } from './log-in';
  * and the API key nowhere in the page, the URL or the browser's storage.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`SKIPPING the admin console browser test: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+const hasChromium = chromiumAvailable('the admin console browser test');
 /** Screenshots for a person to look at; git-ignored. */
 const SCREENSHOTS = fileURLToPath(new URL('./screenshots/', import.meta.url));
 
@@ -30,10 +29,7 @@ beforeAll(async () => {
   // A forced sweep, so the overview has an app token, a batch and its chart to show.
   const sweep = await fetch(`${system.broker.url}/admin/sweep`, { method: 'POST', headers: { Authorization: `Bearer ${system.apiKey}` } });
   expect(sweep.status).toBe(200);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

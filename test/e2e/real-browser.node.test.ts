@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, launchChromium } from './chromium';
 import type { DevServer } from './dev-server';
 import { startLocalSystem, type LocalSystem } from './local-system';
 
@@ -11,9 +11,7 @@ import { startLocalSystem, type LocalSystem } from './local-system';
  * (`apt-get install chromium`); CI always has it.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`SKIPPING the real-browser test: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
+const hasChromium = chromiumAvailable('the real-browser test');
 let system: LocalSystem;
 let broker: DevServer;
 let twitch: LocalSystem['twitch'];
@@ -23,10 +21,7 @@ beforeAll(async () => {
   if (!hasChromium) return;
   system = await startLocalSystem('browser', { allowedOrigins: '' });
   ({ broker, twitch } = system);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
