@@ -186,21 +186,31 @@ export const deviceAuthorizedBody = named(
   "The user approved: the grant is stored; fetch tokens with GET /token/users/{userId}.",
 );
 
+/** A sweep batch's times and counts (src/admin/evidence-json.ts `batchSummaryJson`). */
+const batchSummaryShape = {
+  batch: z.int(),
+  started_at: z.iso.datetime(),
+  finished_at: z.iso.datetime(),
+  visited: z.int(),
+  validated: z.int(),
+  refreshed: z.int(),
+  revoked: z.int(),
+  failed: z.int(),
+  skipped: z.int(),
+};
+
+/** With the moments of the cycle it covered (`batchEvidenceJson`). */
+const batchEvidenceShape = {
+  ...batchSummaryShape,
+  moments_from: describe(z.iso.datetime(), 'the first moment of the cycle this batch covered'),
+  moments_to: z.iso.datetime(),
+};
+
 export const sweepEvidenceBody = named(
   z.object({
     batches: z.array(
       z.object({
-        batch: z.int(),
-        started_at: z.iso.datetime(),
-        finished_at: z.iso.datetime(),
-        moments_from: describe(z.iso.datetime(), 'the first moment of the cycle this batch covered'),
-        moments_to: z.iso.datetime(),
-        visited: z.int(),
-        validated: z.int(),
-        refreshed: z.int(),
-        revoked: z.int(),
-        failed: z.int(),
-        skipped: z.int(),
+        ...batchEvidenceShape,
         not_validated: describe(z.array(z.object({ user_id: z.string(), outcome: z.string() })), 'users found revoked or not validated, and why'),
       }),
     ),
@@ -263,17 +273,7 @@ export const complianceBody = named(
     window_hours: z.int(),
     batches: z.array(
       z.object({
-        batch: z.int(),
-        started_at: z.iso.datetime(),
-        finished_at: z.iso.datetime(),
-        moments_from: z.iso.datetime(),
-        moments_to: z.iso.datetime(),
-        visited: z.int(),
-        validated: z.int(),
-        refreshed: z.int(),
-        revoked: z.int(),
-        failed: z.int(),
-        skipped: z.int(),
+        ...batchEvidenceShape,
         not_validated: describe(z.string(), '`userId:outcome` of each user not validated, space-separated'),
       }),
     ),
@@ -292,19 +292,7 @@ export const brokerStatusBody = named(
       users: z.int(),
       in_use: z.int(),
       due: z.int(),
-      recent_batches: z.array(
-        z.object({
-          batch: z.int(),
-          started_at: z.iso.datetime(),
-          finished_at: z.iso.datetime(),
-          visited: z.int(),
-          validated: z.int(),
-          refreshed: z.int(),
-          revoked: z.int(),
-          failed: z.int(),
-          skipped: z.int(),
-        }),
-      ),
+      recent_batches: z.array(z.object(batchSummaryShape)),
     }),
   }),
   'BrokerStatus',
