@@ -71,6 +71,8 @@ interface Visit {
   owed: boolean;
   /** The sealed copy of the user's access token the directory holds, if any. */
   copy: AccessCopy | null;
+  /** The login the directory searches by (null: registered before logins were kept). */
+  login: string | null;
 }
 
 /**
@@ -358,14 +360,14 @@ export class UserDirectory extends DurableObject<Env> {
 
     // 1. Users owed a visit (overdue at registration, retries).
     const owed = this.ctx.storage.sql
-      .exec<{ user_id: string; forced: number } & AccessCopyRow>(
-        `SELECT user_id, forced, sealed_access, copy_generation, copy_expires_at FROM users WHERE active = ${IN_USE} AND next_due_at > ${ON_MOMENT} AND next_due_at <= ?
+      .exec<{ user_id: string; forced: number; login: string | null } & AccessCopyRow>(
+        `SELECT user_id, forced, login, sealed_access, copy_generation, copy_expires_at FROM users WHERE active = ${IN_USE} AND next_due_at > ${ON_MOMENT} AND next_due_at <= ?
          ORDER BY next_due_at LIMIT ?`,
         startedAt,
         budget,
       )
       .toArray()
-      .map((row): Visit => ({ userId: row.user_id, force: row.forced === 1 || state.forced_slot !== null, owed: true, copy: copyFromRow(row) }));
+      .map((row): Visit => ({ userId: row.user_id, force: row.forced === 1 || state.forced_slot !== null, owed: true, copy: copyFromRow(row), login: row.login }));
     const visitedOwed = new Set(owed.map((user) => user.userId));
     let forcedSlot: number | null = state.forced_slot;
     let forcedUser: string | null = state.forced_user;
@@ -385,7 +387,7 @@ export class UserDirectory extends DurableObject<Env> {
           // Users just visited as owed (with force, since a forced pass is under way) are not visited twice.
           round
             .filter((row) => !visitedOwed.has(row.user_id))
-            .map((row) => ({ userId: row.user_id, force: true, owed: row.next_due_at > ON_MOMENT, copy: copyFromRow(row) })),
+            .map((row) => ({ userId: row.user_id, force: true, owed: row.next_due_at > ON_MOMENT, copy: copyFromRow(row), login: row.login })),
           'forced',
           () => {
             forcedSlot = final ? null : last.slot;
@@ -408,7 +410,7 @@ export class UserDirectory extends DurableObject<Env> {
         const round = users.slice(i, i + concurrency);
         const last = round[round.length - 1]!;
         const final = exhausted && i + concurrency >= users.length;
-        await visitRound(round.map((row) => ({ userId: row.user_id, force: false, owed: false, copy: copyFromRow(row) })), 'cursor', () => {
+        await visitRound(round.map((row) => ({ userId: row.user_id, force: false, owed: false, copy: copyFromRow(row), login: row.login })), 'cursor', () => {
           cursor = final ? { at: segmentEnd + 1, userId: null } : { at: base + last.slot, userId: last.user_id };
         });
       }
@@ -429,8 +431,8 @@ export class UserDirectory extends DurableObject<Env> {
    */
   private usersAfter(slot: number, userId: string | null, lastSlot: number, limit: number, onMomentOnly: boolean) {
     return this.ctx.storage.sql
-      .exec<{ user_id: string; slot: number; next_due_at: number } & AccessCopyRow>(
-        `SELECT user_id, slot, next_due_at, sealed_access, copy_generation, copy_expires_at FROM users
+      .exec<{ user_id: string; slot: number; next_due_at: number; login: string | null } & AccessCopyRow>(
+        `SELECT user_id, slot, next_due_at, login, sealed_access, copy_generation, copy_expires_at FROM users
          WHERE (slot, user_id) > (?, ?) AND slot <= ? AND active = ${IN_USE}
          ${onMomentOnly ? `AND next_due_at = ${ON_MOMENT}` : ''}
          ORDER BY slot, user_id LIMIT ?`,
@@ -545,8 +547,9 @@ export class UserDirectory extends DurableObject<Env> {
     if (next.kind === 'idle' && rejoined) return;
     // A copy handed over before a new login registered the user (or the vault replaced its token) may be stale.
     if (!rejoined && !forgotten && next.kind !== 'idle' && next.kind !== 'gone') this.storeCopy(user, result.copy);
-    // A renamed user is found by the new login; the update writes nothing while the login is unchanged.
-    if (result.login) recordLogins(this.ctx.storage.sql, [{ userId: user.userId, login: result.login }]);
+    // A renamed user is found by the new login; compared with the row the batch read, so an
+    // unchanged login costs no statement.
+    if (result.login && result.login.toLowerCase() !== user.login) recordLogins(this.ctx.storage.sql, [{ userId: user.userId, login: result.login }]);
     if (next.kind === 'moment') {
       if (user.owed) {
         // Back on their moment, unless it comes up within the skip window (or the cursor has yet
