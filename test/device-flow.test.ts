@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { DeviceStartedBody } from '../src/openapi/bodies';
 import { API_KEY, APP_ONLY_API_KEY } from './test-bindings';
 import { broker, json } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
@@ -8,13 +9,6 @@ freshStateForEachTest();
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
-interface Started {
-  user_code: string;
-  verification_uri: string;
-  expires_in: number;
-  interval: number;
-  poll_token: string;
-}
 
 const post = (path: string, body: unknown, key = API_KEY) =>
   broker(path, { method: 'POST', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
@@ -22,7 +16,7 @@ const post = (path: string, body: unknown, key = API_KEY) =>
 const start = async (scope = 'chat:read chat:edit') => {
   const response = await post('/device', { scope });
   expect(response.status).toBe(200);
-  return json<Started>(response);
+  return json<DeviceStartedBody>(response);
 };
 
 const poll = (pollToken: string) => post('/device/poll', { poll_token: pollToken });

@@ -175,6 +175,9 @@ export const deviceStartBody = named(
   'A device-code login started for a headless bot.',
 );
 
+/** `POST /device`'s answer, for the scripts and tests that read it. */
+export type DeviceStartedBody = z.infer<typeof deviceStartBody>;
+
 export const deviceAuthorizedBody = named(
   z.object({
     user_id: z.string(),
