@@ -55,8 +55,8 @@ export default defineConfig({
           // One stand-in serves every file: files run one at a time so their Twitch state stays apart.
           fileParallelism: false,
           testTimeout: 30_000,
-          // Each test's reset erases every object a file created; on a busy two-core machine that
-          // can pass the default 10 s late in a long file.
+          // A reset after a long test wakes every object the file created (test/support/reset.ts);
+          // on a busy two-core machine that can pass the default 10 s.
           hookTimeout: 30_000,
         },
       },

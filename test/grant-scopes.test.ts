@@ -1,10 +1,10 @@
 import { env } from 'cloudflare:workers';
-import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import type { Env } from '../src/env';
 import { API_KEY, APP_ORIGIN, TWITCH } from './test-bindings';
 import { broker, consent, CookieJar, json, login, startLogin } from './support/broker';
-import { freshStateForEachTest } from './support/reset';
+import { abortEveryObject, freshStateForEachTest } from './support/reset';
 import { twitch } from './support/twitch';
 
 freshStateForEachTest();
@@ -69,7 +69,7 @@ describe('a login never silently narrows a stored grant (login CSRF)', () => {
       const record = await ctx.storage.get<{ grant: { lastValidatedAt: number } }>('user');
       await ctx.storage.put('user', { ...record, grant: { ...record!.grant, lastValidatedAt: Date.now() - 3_600_000 } });
     });
-    await abortAllDurableObjects();
+    await abortEveryObject();
 
     await login({ userId: '100001', scope: 'user:read:email' });
     const replaced = await userToken('100001');

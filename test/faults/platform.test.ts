@@ -1,8 +1,7 @@
 import { env } from 'cloudflare:workers';
-import { abortAllDurableObjects, evictDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { CookieJar, json, login } from '../support/broker';
-import { freshStateForEachTest } from '../support/reset';
+import { abortEveryObject, evictObject, freshStateForEachTest } from '../support/reset';
 import { twitch } from '../support/twitch';
 import { callsTo } from './fault-catalogue';
 
@@ -37,8 +36,8 @@ async function tearDownMidRefresh(jar: CookieJar, tearDown: () => Promise<void>,
 }
 
 const TEAR_DOWNS = [
-  ['evicted', () => evictDurableObject(vault())],
-  ['aborted', () => abortAllDurableObjects()],
+  ['evicted', () => evictObject(vault())],
+  ['aborted', () => abortEveryObject()],
 ] as const;
 
 describe('a user vault torn down in the middle of a refresh', () => {
@@ -60,7 +59,7 @@ describe('a user vault torn down in the middle of a refresh', () => {
   // out on the next refresh, marks the user revoked once, and a new login works.
   it('after Twitch rotated but before the vault stored the answer: asks for one new login, then works', async () => {
     const jar = await loginWithExpiringToken();
-    await tearDownMidRefresh(jar, () => abortAllDurableObjects(), 'after');
+    await tearDownMidRefresh(jar, () => abortEveryObject(), 'after');
     const next = await jar.fetch('/token');
     expect(next.status).toBe(401);
     expect(await json(next)).toMatchObject({ error: 'reauthorization_required' });

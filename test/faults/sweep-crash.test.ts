@@ -1,8 +1,8 @@
-import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { MAX_TICK_MS } from '../../src/sweep/schedule';
 import { SWEEP_CONCURRENCY } from '../../src/sweep/user-directory';
-import { freshStateForEachTest } from '../support/reset';
+import { abortEveryObject, freshStateForEachTest } from '../support/reset';
 import { directory, HOUR, seedUsers } from '../support/seed';
 import { twitch } from '../support/twitch';
 import { callsTo } from './fault-catalogue';
@@ -27,7 +27,7 @@ describe('the sweep crashing half-way', () => {
       if ((await callsTo('/oauth2/validate')).filter((call) => call.status === 200).length >= 2 * SWEEP_CONCURRENCY) break;
       await sleep(50);
     }
-    await abortAllDurableObjects();
+    await abortEveryObject();
     expect(await crashed).toBeInstanceOf(Error);
     const doneBeforeCrash = (await callsTo('/oauth2/validate')).filter((call) => call.status === 200).length;
     expect(doneBeforeCrash).toBeGreaterThan(0);
