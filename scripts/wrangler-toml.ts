@@ -95,12 +95,27 @@ export function withKvId(toml: string, env: string | null, binding: string, id: 
 }
 
 /**
- * Appends a section for environment `env`, built from the top level: its own Worker name, the
- * top-level [vars] (values to be replaced), the KV binding without an id and every Durable Object
- * binding. Wrangler does not inherit bindings or vars into an environment; it does inherit the cron
- * trigger, the migrations and everything else, so those are not repeated.
+ * A rate-limiting namespace id no [[ratelimits]] block of the file uses. The id is account-wide
+ * (Workers sharing one share counters), so it is drawn at random from a range other Workers'
+ * copied examples (1001, …) stay out of.
  */
-export function withEnvSection(toml: string, env: string): string {
+export function freshNamespaceId(toml: string, random: () => number = Math.random): string {
+  const taken = new Set([...toml.matchAll(/^namespace_id\s*=\s*"?(\d+)"?/gm)].map((match) => match[1]));
+  for (;;) {
+    const id = String(100_000 + Math.floor(random() * 900_000_000));
+    if (!taken.has(id)) return id;
+  }
+}
+
+/**
+ * Appends a section for environment `env`, built from the top level: its own Worker name, the
+ * top-level [vars] (values to be replaced), the KV binding without an id, every Durable Object
+ * binding, and each rate limiter with a namespace id of its own (an environment sharing the top
+ * level's would share its counters). Wrangler does not inherit bindings or vars into an
+ * environment; it does inherit the cron trigger, the migrations and everything else, so those are
+ * not repeated.
+ */
+export function withEnvSection(toml: string, env: string, random: () => number = Math.random): string {
   if (!ENV_NAME.test(env)) throw new TomlError(`"${env}" is not a wrangler environment name (letters, digits, - and _)`);
   const all = sections(toml);
   const bodyOf = (section: Section) => toml.slice(section.bodyStart, section.end);
@@ -114,12 +129,23 @@ export function withEnvSection(toml: string, env: string): string {
     .filter((section) => section.table === 'durable_objects.bindings')
     .map((section) => ({ name: bodyOf(section).match(/^name\s*=\s*"([^"]+)"/m)?.[1], className: bodyOf(section).match(/^class_name\s*=\s*"([^"]+)"/m)?.[1] }))
     .filter((binding): binding is { name: string; className: string } => binding.name !== undefined && binding.className !== undefined);
+  const rateLimiters = all
+    .filter((section) => section.table === 'ratelimits')
+    .map((section) => bodyOf(section).split('\n').filter((line) => /^(name|simple)\s*=/.test(line)))
+    .filter((lines) => lines.length === 2);
+  let idsTaken = toml;
+  const namespaceId = () => {
+    const id = freshNamespaceId(idsTaken, random);
+    idsTaken += `\nnamespace_id = "${id}"`;
+    return id;
+  };
 
   const block = [
     '',
-    `# Environment "${env}" (npm run setup -- --env ${env}): its own Worker, KV namespace, Durable Objects`,
-    '# and secrets. Wrangler does not inherit bindings or [vars] into an environment, so they are repeated',
-    '# here; the cron trigger, the migrations and the build settings above are inherited.',
+    `# Environment "${env}" (npm run setup -- --env ${env}): its own Worker, KV namespace, Durable Objects,`,
+    '# login rate-limit counters and secrets. Wrangler does not inherit bindings or [vars] into an',
+    '# environment, so they are repeated here; the cron trigger, the migrations and the build settings',
+    '# above are inherited.',
     `[env.${env}]`,
     `name = "${workerName(toml)}-${env}"`,
     '',
@@ -128,9 +154,7 @@ export function withEnvSection(toml: string, env: string): string {
     '',
     ...kvBindings.flatMap((binding) => [`[[env.${env}.kv_namespaces]]`, `binding = "${binding}"`, '']),
     ...durableObjects.flatMap(({ name, className }) => [`[[env.${env}.durable_objects.bindings]]`, `name = "${name}"`, `class_name = "${className}"`, '']),
-    `# No [[env.${env}.ratelimits]]: the LoginRateLimiter object limits logins. To use Workers rate limiting,`,
-    '# add one with a namespace_id no other Worker of the account uses.',
-    '',
+    ...rateLimiters.flatMap((lines) => [`[[env.${env}.ratelimits]]`, ...lines, `namespace_id = "${namespaceId()}"`, '']),
   ];
   return `${toml.replace(/\n*$/, '\n')}${block.join('\n')}`;
 }

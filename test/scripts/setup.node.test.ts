@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { freshNamespaceId } from '../../scripts/wrangler-toml';
 
 /**
  * `npm run setup` against a fake `wrangler` first on PATH that records every call (arguments and stdin)
@@ -243,6 +244,11 @@ describe('npm run setup (scripted, against a fake wrangler)', () => {
     for (const className of ['UserVault', 'AppTokenMinter', 'OneTimeStore', 'UserDirectory', 'DeviceFlow', 'LoginRateLimiter']) {
       expect(staging).toContain(`class_name = "${className}"`);
     }
+    // Its own login limiter: sharing the top level's namespace id would share its counters.
+    const limiter = staging.match(/\[\[env\.staging\.ratelimits\]\]\nname = "LOGIN_RATE_LIMITER"\nsimple = \{ limit = 60, period = 60 \}\nnamespace_id = "(\d+)"/);
+    expect(limiter).not.toBeNull();
+    expect(original).toMatch(/^namespace_id = "72846"$/m);
+    expect(limiter![1]).not.toBe('72846');
     // The top level is untouched: production keeps its own settings and namespace.
     expect(toml.slice(0, toml.indexOf('\n\n# Environment "staging"'))).toBe(original.replace(/\n*$/, ''));
 
@@ -272,6 +278,7 @@ describe('npm run setup (scripted, against a fake wrangler)', () => {
     expect(dryRun.output).toContain('env.USER_VAULT (UserVault)');
     expect(dryRun.output).toContain(`env.APP_TOKEN_CACHE (${KV_ID})`);
     expect(dryRun.output).toContain(`env.TWITCH_CLIENT_ID ("${CLIENT_ID}")`);
+    expect(dryRun.output).toMatch(/env\.LOGIN_RATE_LIMITER \(\d+\)/);
   });
 
   it('with --env, run again, keeps that environment\'s secrets and section; --env production gets its own beside it', async () => {
@@ -292,6 +299,9 @@ describe('npm run setup (scripted, against a fake wrangler)', () => {
     expect(toml.startsWith(afterStaging)).toBe(true);
     expect(toml).toContain('[env.production]\nname = "twitch-token-broker-production"');
     expect(toml).toContain(`[[env.production.kv_namespaces]]\nbinding = "APP_TOKEN_CACHE"\nid = "${KV_ID}"`);
+    const namespaceIds = [...toml.matchAll(/^namespace_id = "(\d+)"$/gm)].map((match) => match[1]);
+    expect(namespaceIds).toHaveLength(3);
+    expect(new Set(namespaceIds).size).toBe(3);
   });
 
   it('refuses an --env name wrangler would not take, before calling wrangler', async () => {
@@ -299,5 +309,16 @@ describe('npm run setup (scripted, against a fake wrangler)', () => {
     expect(code).toBe(1);
     expect(output).toContain('--env my staging');
     expect(calls()).toEqual([]);
+  });
+});
+
+describe('a new rate-limiting namespace id', () => {
+  it('is never one the file already uses, nor the docs\' example every copied Worker shares', () => {
+    const toml = 'namespace_id = "100000"\n[[env.a.ratelimits]]\nnamespace_id = "100001"\n';
+    // The first two draws land on ids the file uses; the third is free.
+    const draws = [0.5, 1.5, 2.5].map((n) => n / 900_000_000);
+    const id = freshNamespaceId(toml, () => draws.shift()!);
+    expect(id).toBe('100002');
+    expect(Number(freshNamespaceId(''))).toBeGreaterThan(1001);
   });
 });
