@@ -278,7 +278,7 @@ describe('npm run setup (scripted, against a fake wrangler)', () => {
     expect(dryRun.output).toContain('env.USER_VAULT (UserVault)');
     expect(dryRun.output).toContain(`env.APP_TOKEN_CACHE (${KV_ID})`);
     expect(dryRun.output).toContain(`env.TWITCH_CLIENT_ID ("${CLIENT_ID}")`);
-    expect(dryRun.output).toMatch(/env\.LOGIN_RATE_LIMITER \(\d+\)/);
+    expect(dryRun.output).toMatch(/env\.LOGIN_RATE_LIMITER \(60 requests\/60s\)\s+Rate Limit/);
   });
 
   it('with --env, run again, keeps that environment\'s secrets and section; --env production gets its own beside it', async () => {
