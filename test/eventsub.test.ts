@@ -2,11 +2,14 @@ import { env } from 'cloudflare:workers';
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import worker from '../src/index';
+import { getConfig } from '../src/config';
+import { ensureRevokeSubscription } from '../src/eventsub/subscriptions';
 import type { Env } from '../src/env';
 import { API_KEY, BROKER } from './test-bindings';
 import { broker, json, login } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { twitch, type EventSubDelivery } from './support/twitch';
+import { signIn } from './support/console';
 
 freshStateForEachTest();
 
@@ -143,6 +146,41 @@ describe('EventSub: user.authorization.revoke', () => {
     expect(await twitch.eventsub.subscriptions()).toEqual([]);
     await subscribe();
     expect((await twitch.eventsub.subscriptions())[0]!.id).not.toBe(first!.id);
+  });
+
+  it('checks again with a new app token when Helix calls the one held dead, instead of failing the hour', async () => {
+    await subscribe();
+    const minted = (await twitch.counts()).token.client_credentials;
+    await twitch.expire({ app: true });
+    expect(await ensureRevokeSubscription(withEventSub, getConfig(withEventSub))).toEqual({ outcome: 'exists' });
+    expect((await twitch.counts()).token.client_credentials).toBe(minted + 1);
+  });
+
+  it("tells the operator how the subscription's last check went: created, live, revoked by Twitch, failed (and why)", async () => {
+    const lastCheck = async () =>
+      (await json<{ eventsub: { last_check: { outcome: string; at: string; detail?: string } | null } }>(await call(withEventSub, '/admin/status', { headers: { Authorization: `Bearer ${API_KEY}` } })))
+        .eventsub.last_check;
+    expect(await lastCheck()).toBeNull();
+    await subscribe();
+    expect(await lastCheck()).toMatchObject({ outcome: 'created' });
+    await runCron(withEventSub);
+    const live = await lastCheck();
+    expect(live).toEqual({ outcome: 'exists', at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    expect(Math.abs(Date.parse(live!.at) - Date.now())).toBeLessThan(60_000);
+
+    const [subscription] = await twitch.eventsub.subscriptions();
+    await twitch.eventsub.revokeSubscription(subscription!.id, 'notification_failures_exceeded');
+    await deliver();
+    expect(await lastCheck()).toMatchObject({ outcome: 'revoked', detail: 'notification_failures_exceeded' });
+
+    // No app token to ask Helix with: the check fails and says so, in the console too.
+    await twitch.expire({ app: true });
+    await twitch.inject({ path: '/oauth2/token', grantType: 'client_credentials', status: 403, times: -1, body: JSON.stringify({ status: 403, message: 'invalid client secret' }) });
+    await runCron(withEventSub);
+    expect(await lastCheck()).toMatchObject({ outcome: 'failed', detail: 'no app token' });
+    const page = await (await (await signIn()).fetch('/admin', {}, withEventSub)).text();
+    expect(page).toMatch(/<dd class="bad">check failed \([^)]+\), (now|\d+ min ago)<\/dd>/);
+    for (const secret of await twitch.secrets()) expect(page).not.toContain(secret);
   });
 
   it('is off, and says why in /health, without EVENTSUB_SECRET or PUBLIC_URL', async () => {

@@ -1,6 +1,7 @@
 import { getConfig } from '../config';
 import { sealingKeyProblem } from '../crypto/key-health';
 import type { Env } from '../env';
+import { lastSubscriptionCheck, type SubscriptionLastCheck } from '../eventsub/last-check';
 import { eventSubSettings } from '../eventsub/subscriptions';
 import type { SweepEvidence } from '../sweep/user-directory';
 import { batchSummaryJson, isoTime } from './evidence-json';
@@ -25,24 +26,26 @@ export interface BrokerStatus {
   problems: Record<string, string>;
   /** The app token the minter holds: its expiry and when it was minted; null when none is held. */
   appToken: { expiresAt: number; mintedAt: number } | null;
-  eventSub: { enabled: true; callback: string } | { enabled: false; reason: string };
+  /** `lastCheck`: the hourly check's last outcome (or Twitch's revocation since); null before the first. */
+  eventSub: { enabled: true; callback: string; lastCheck: SubscriptionLastCheck | null } | { enabled: false; reason: string };
   sweep: { users: number; inUse: number; due: number; recentBatches: SweepEvidence[] };
 }
 
 /** Reads every panel of the console's overview in parallel. */
 export async function brokerStatus(env: Env): Promise<BrokerStatus> {
   const directory = userDirectory(env);
-  const [problems, appToken, stats, recentBatches] = await Promise.all([
+  const [problems, appToken, stats, recentBatches, lastCheck] = await Promise.all([
     configurationProblems(env),
     appTokenMinter(env).status(),
     directory.stats(),
     directory.evidence(RECENT_BATCHES),
+    lastSubscriptionCheck(env),
   ]);
   const eventSub = problems['EVENTSUB_SECRET'] || problems['PUBLIC_URL'] ? { enabled: false as const, reason: 'see the configuration problems' } : eventSubSettings(getConfig(env));
   return {
     problems,
     appToken,
-    eventSub: eventSub.enabled ? { enabled: true, callback: eventSub.callback } : { enabled: false, reason: eventSub.reason },
+    eventSub: eventSub.enabled ? { enabled: true, callback: eventSub.callback, lastCheck } : { enabled: false, reason: eventSub.reason },
     sweep: { users: stats.users, inUse: stats.active, due: stats.due, recentBatches },
   };
 }
@@ -54,7 +57,9 @@ export function brokerStatusJson(status: BrokerStatus) {
     configuration: Object.keys(status.problems).length === 0 ? ('complete' as const) : ('incomplete' as const),
     problems: status.problems,
     app_token: status.appToken ? { expires_at: iso(status.appToken.expiresAt), minted_at: iso(status.appToken.mintedAt) } : null,
-    eventsub: status.eventSub,
+    eventsub: status.eventSub.enabled
+      ? { enabled: true as const, callback: status.eventSub.callback, last_check: lastCheckJson(status.eventSub.lastCheck) }
+      : status.eventSub,
     sweep: {
       users: status.sweep.users,
       in_use: status.sweep.inUse,
@@ -62,6 +67,10 @@ export function brokerStatusJson(status: BrokerStatus) {
       recent_batches: status.sweep.recentBatches.map(batchSummaryJson),
     },
   };
+}
+
+function lastCheckJson(check: SubscriptionLastCheck | null) {
+  return check && { outcome: check.outcome, at: isoTime(check.at), ...(check.detail === undefined ? {} : { detail: check.detail }) };
 }
 
 /** The status body. */

@@ -1,4 +1,5 @@
 import type { BrokerStatus } from '../admin/broker-status';
+import type { SubscriptionLastCheck } from '../eventsub/last-check';
 import type { ComplianceReport } from '../admin/compliance';
 import { SWEEP_CYCLE_MS } from '../sweep/schedule';
 import { BatchChart } from './batch-chart';
@@ -65,7 +66,7 @@ export function OverviewPage(props: { operator: Operator; status: BrokerStatus; 
                 <code>{status.eventSub.callback}</code>
               </dd>
               <dt>Subscription</dt>
-              <dd>checked hourly by the cron</dd>
+              <SubscriptionState check={status.eventSub.lastCheck} now={now} />
             </dl>
           ) : (
             <p>Off: {status.eventSub.reason}.</p>
@@ -157,5 +158,25 @@ export function OverviewPage(props: { operator: Operator; status: BrokerStatus; 
         )}
       </section>
     </Layout>
+  );
+}
+
+const CHECK_WORDS: Record<SubscriptionLastCheck['outcome'], string> = {
+  exists: 'live',
+  created: 'created',
+  failed: 'check failed',
+  revoked: 'revoked by Twitch; the next hourly check subscribes again',
+};
+
+/** The subscription as its last hourly check (or Twitch's revocation since) left it. */
+function SubscriptionState(props: { check: SubscriptionLastCheck | null; now: number }) {
+  const { check, now } = props;
+  if (check === null) return <dd>not checked yet: the hourly cron checks it</dd>;
+  const healthy = check.outcome === 'exists' || check.outcome === 'created';
+  return (
+    <dd class={healthy ? 'ok' : 'bad'}>
+      {CHECK_WORDS[check.outcome]}
+      {check.detail === undefined ? '' : ` (${check.detail})`}, {relative(check.at, now)}
+    </dd>
   );
 }

@@ -5,6 +5,7 @@ import { logEvent } from '../log';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, callTwitch } from '../twitch/twitch-fetch';
 import { getAppToken } from '../vault/app-token-cache';
+import { recordSubscriptionCheck } from './last-check';
 
 /** The one event the broker subscribes to: a user disconnecting the app at Twitch. */
 export const REVOKE_SUBSCRIPTION = { type: 'user.authorization.revoke', version: '1' } as const;
@@ -32,67 +33,76 @@ const subscriptionList = z.object({
   ),
 });
 
-/** What the hourly check of the subscription came to. */
-export type SubscriptionCheck = 'off' | 'exists' | 'created' | 'failed';
+/** What the hourly check of the subscription came to; a failure says why (never a secret). */
+export type SubscriptionCheck = { outcome: 'off' | 'exists' | 'created' } | { outcome: 'failed'; reason: string };
 
 /**
  * Keeps exactly one live webhook subscription to `user.authorization.revoke` for this broker's
  * callback: run hourly (and so after Twitch revoked one). Ours in a dead state (failed
- * verification, revoked) are deleted and created anew; a 409 means one exists already.
+ * verification, revoked) are deleted and created anew; a 409 means one exists already. A 401 means
+ * Twitch no longer takes the app token the broker holds: the minter checks it, mints a new one
+ * once, and the check runs again with it.
  */
 export async function ensureRevokeSubscription(env: Env, config: Config): Promise<SubscriptionCheck> {
   const settings = eventSubSettings(config);
-  if (!settings.enabled) return 'off';
-  const appToken = await getAppToken(env);
-  if (!appToken.ok) {
-    logEvent('eventsub.check_failed', { reason: 'no app token' });
-    return 'failed';
+  if (!settings.enabled) return { outcome: 'off' };
+  for (const forceRefresh of [false, true]) {
+    const appToken = await getAppToken(env, { forceRefresh });
+    if (!appToken.ok) return { outcome: 'failed', reason: 'no app token' };
+    try {
+      return await keepSubscription(config, settings, appToken.token.accessToken);
+    } catch (error) {
+      if (!forceRefresh && error instanceof TwitchError && error.status === 401) continue;
+      return { outcome: 'failed', reason: describeFailure(error) };
+    }
   }
+  return { outcome: 'failed', reason: 'app token refused' };
+}
+
+async function keepSubscription(config: Config, settings: EventSubSettings & { enabled: true }, appAccessToken: string): Promise<SubscriptionCheck> {
   const helix = (method: string, path: string, body?: unknown) => () =>
     new Request(`${config.apiBaseUrl}/helix/eventsub/subscriptions${path}`, {
       method,
       headers: {
-        Authorization: `Bearer ${appToken.token.accessToken}`,
+        Authorization: `Bearer ${appAccessToken}`,
         'Client-Id': config.clientId,
         ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-  try {
-    const listed = await callTwitch(helix('GET', `?type=${REVOKE_SUBSCRIPTION.type}`), BACKGROUND_BUDGET);
-    const ours = (subscriptionList.safeParse(listed.body).data?.data ?? []).filter(
-      (subscription) => subscription.transport.method === 'webhook' && subscription.transport.callback === settings.callback,
-    );
-    if (ours.some((subscription) => subscription.status === 'enabled' || subscription.status === 'webhook_callback_verification_pending')) {
-      return 'exists';
-    }
-    for (const dead of ours) await callTwitch(helix('DELETE', `?id=${encodeURIComponent(dead.id)}`), BACKGROUND_BUDGET);
-    try {
-      await callTwitch(
-        helix('POST', '', {
-          ...REVOKE_SUBSCRIPTION,
-          condition: { client_id: config.clientId },
-          transport: { method: 'webhook', callback: settings.callback, secret: settings.secret },
-        }),
-        BACKGROUND_BUDGET,
-      );
-    } catch (error) {
-      if (error instanceof TwitchError && error.status === 409) return 'exists';
-      throw error;
-    }
-    logEvent('eventsub.subscribed', { type: REVOKE_SUBSCRIPTION.type });
-    return 'created';
-  } catch (error) {
-    logEvent('eventsub.check_failed', { reason: describeFailure(error) });
-    return 'failed';
+  const listed = await callTwitch(helix('GET', `?type=${REVOKE_SUBSCRIPTION.type}`), BACKGROUND_BUDGET);
+  const ours = (subscriptionList.safeParse(listed.body).data?.data ?? []).filter(
+    (subscription) => subscription.transport.method === 'webhook' && subscription.transport.callback === settings.callback,
+  );
+  if (ours.some((subscription) => subscription.status === 'enabled' || subscription.status === 'webhook_callback_verification_pending')) {
+    return { outcome: 'exists' };
   }
+  for (const dead of ours) await callTwitch(helix('DELETE', `?id=${encodeURIComponent(dead.id)}`), BACKGROUND_BUDGET);
+  try {
+    await callTwitch(
+      helix('POST', '', {
+        ...REVOKE_SUBSCRIPTION,
+        condition: { client_id: config.clientId },
+        transport: { method: 'webhook', callback: settings.callback, secret: settings.secret },
+      }),
+      BACKGROUND_BUDGET,
+    );
+  } catch (error) {
+    if (error instanceof TwitchError && error.status === 409) return { outcome: 'exists' };
+    throw error;
+  }
+  logEvent('eventsub.subscribed', { type: REVOKE_SUBSCRIPTION.type });
+  return { outcome: 'created' };
 }
 
-/** The cron's entry: a broken configuration is logged once instead of thrown. */
+/** The cron's entry: logs and records the outcome for the console; a broken configuration is logged, not thrown. */
 export async function runScheduledSubscriptionCheck(env: Env): Promise<void> {
   try {
-    const outcome = await ensureRevokeSubscription(env, getConfig(env));
-    if (outcome !== 'off') logEvent('eventsub.check', { outcome });
+    const check = await ensureRevokeSubscription(env, getConfig(env));
+    if (check.outcome === 'off') return;
+    if (check.outcome === 'failed') logEvent('eventsub.check_failed', { reason: check.reason });
+    else logEvent('eventsub.check', { outcome: check.outcome });
+    await recordSubscriptionCheck(env, { outcome: check.outcome, at: Date.now(), ...(check.outcome === 'failed' ? { detail: check.reason } : {}) });
   } catch (error) {
     logEvent('eventsub.check_failed', { reason: describeFailure(error) });
   }

@@ -290,7 +290,17 @@ export const brokerStatusBody = named(
     configuration: z.enum(['complete', 'incomplete']),
     problems: describe(z.record(z.string(), z.string()), 'what is wrong with each setting, by name (never a value)'),
     app_token: describe(z.nullable(z.object({ expires_at: z.iso.datetime(), minted_at: z.iso.datetime() })), 'the app token the broker holds; null before the first mint'),
-    eventsub: z.union([z.object({ enabled: z.literal(true), callback: z.string() }), z.object({ enabled: z.literal(false), reason: z.string() })]),
+    eventsub: z.union([
+      z.object({
+        enabled: z.literal(true),
+        callback: z.string(),
+        last_check: describe(
+          z.nullable(z.object({ outcome: z.enum(['exists', 'created', 'failed', 'revoked']), at: z.iso.datetime(), detail: z.optional(z.string()) })),
+          "the hourly subscription check's last outcome, or `revoked` when Twitch revoked the subscription since (`detail`: why it failed, or Twitch's status); null before the first check",
+        ),
+      }),
+      z.object({ enabled: z.literal(false), reason: z.string() }),
+    ]),
     sweep: z.object({
       users: z.int(),
       in_use: z.int(),

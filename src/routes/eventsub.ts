@@ -5,6 +5,7 @@ import { getConfig } from '../config';
 import type { AppEnv } from '../env';
 import { BrokerError, invalidRequest } from '../errors';
 import { eventSubSignatureValid } from '../eventsub/signature';
+import { recordSubscriptionCheck } from '../eventsub/last-check';
 import { eventSubSettings, REVOKE_SUBSCRIPTION } from '../eventsub/subscriptions';
 import { logEvent } from '../log';
 import { errorResponse } from '../openapi/describe';
@@ -76,8 +77,10 @@ export const eventSubRoutes = new Hono<AppEnv>()
     if (!(await seen.claim(SEEN_MESSAGE_TTL_MS)).ok) return c.body(null, 204);
     try {
       if (type === 'revocation') {
-        // The hourly check subscribes again.
-        logEvent('eventsub.subscription_revoked', { type: message.subscription.type, status: message.subscription.status ?? 'unknown' });
+        // The hourly check subscribes again; till then the console says why it is gone.
+        const status = /^[a-z_]{1,64}$/.test(message.subscription.status ?? '') ? message.subscription.status! : 'unknown';
+        logEvent('eventsub.subscription_revoked', { type: message.subscription.type, status });
+        if (message.subscription.type === REVOKE_SUBSCRIPTION.type) await recordSubscriptionCheck(c.env, { outcome: 'revoked', at: Date.now(), detail: status });
       } else if (type === 'notification' && message.subscription.type === REVOKE_SUBSCRIPTION.type) {
         const userId = message.event?.user_id;
         if (message.event?.client_id === config.clientId && userId && /^[0-9]{1,20}$/.test(userId)) {
