@@ -80,7 +80,10 @@ export const eventSubRoutes = new Hono<AppEnv>()
         // The hourly check subscribes again; till then the console says why it is gone.
         const status = /^[a-z_]{1,64}$/.test(message.subscription.status ?? '') ? message.subscription.status! : 'unknown';
         logEvent('eventsub.subscription_revoked', { type: message.subscription.type, status });
-        if (message.subscription.type === REVOKE_SUBSCRIPTION.type) await recordSubscriptionCheck(c.env, { outcome: 'revoked', at: Date.now(), detail: status });
+        // Only a note for the console: a KV hiccup must not make Twitch deliver this again.
+        if (message.subscription.type === REVOKE_SUBSCRIPTION.type) {
+          await recordSubscriptionCheck(c.env, { outcome: 'revoked', at: Date.now(), detail: status }).catch(() => undefined);
+        }
       } else if (type === 'notification' && message.subscription.type === REVOKE_SUBSCRIPTION.type) {
         const userId = message.event?.user_id;
         if (message.event?.client_id === config.clientId && userId && /^[0-9]{1,20}$/.test(userId)) {
