@@ -2,7 +2,8 @@ import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 import { createTwitchStandin } from './standin/index';
 import { createStandinNodeListener } from './standin/node-host';
-import { TEST_BINDINGS } from './test/test-bindings';
+import { createAnalyticsSqlStandin } from './test/analytics-sql/analytics-sql';
+import { ANALYTICS_SQL_HOST, TEST_BINDINGS } from './test/test-bindings';
 
 /**
  * Two projects. `workers`: the broker inside workerd (real KV, Durable Objects, cron), with every
@@ -10,6 +11,8 @@ import { TEST_BINDINGS } from './test/test-bindings';
  * tests and the end-to-end test against a real `wrangler dev`-style server.
  */
 const twitch = createTwitchStandin();
+const twitchListener = createStandinNodeListener(twitch);
+const analyticsSql = createAnalyticsSqlStandin();
 
 export default defineConfig({
   test: {
@@ -42,7 +45,11 @@ export default defineConfig({
                 { name: 'metrics-sink', modules: true, scriptPath: './test/metrics-sink/worker.js', compatibilityDate: '2026-04-01' },
               ],
               // The Node listener form lets the stand-in drop connections like a real server would.
-              outboundService: { node: createStandinNodeListener(twitch) },
+              // Cloudflare's Analytics Engine SQL API (CLOUDFLARE_API_BASE_URL in the tests) has its own stand-in.
+              outboundService: {
+                node: (incoming, outgoing) =>
+                  (incoming.headers.host === ANALYTICS_SQL_HOST ? analyticsSql.listener : twitchListener)(incoming, outgoing),
+              },
             },
           }),
         ],

@@ -26,6 +26,8 @@ export interface Config {
   readonly helixProxyAllow: readonly { method: string; prefix: string }[];
   /** Where the broker tells the app about events, and the secret it signs them with; null when off. */
   readonly notify: { url: string; secret: string } | null;
+  /** How the console reads the METRICS dataset back (Analytics Engine's SQL API); null when not set up. */
+  readonly metricsQuery: MetricsQuerySettings | null;
   /** Names of settings that are missing or malformed, for /health. */
   readonly problems: readonly string[];
   /** What is wrong with each of those settings (never its value). */
@@ -33,6 +35,13 @@ export interface Config {
 }
 
 type Parsed<T> = { value: T } | { problem: string };
+
+export interface MetricsQuerySettings {
+  accountId: string;
+  apiToken: string;
+  dataset: string;
+  apiBaseUrl: string;
+}
 
 /** What an API key may fetch. */
 export type ApiScope = 'app' | 'users' | 'admin';
@@ -193,6 +202,25 @@ function parseNotifySecret(raw: string | undefined, url: Parsed<string | null>):
   return secret.value.length >= 32 ? secret : { problem: 'must be at least 32 characters' };
 }
 
+/** CF_ACCOUNT_ID: the 32-hex-digit account id; unset leaves the console without metrics charts. */
+function parseAccountId(raw: string | undefined): Parsed<string | null> {
+  if (!raw?.trim()) return { value: null };
+  return /^[0-9a-f]{32}$/.test(raw.trim()) ? { value: raw.trim() } : { problem: 'must be the 32 hexadecimal digits of your Cloudflare account id' };
+}
+
+/** CF_ANALYTICS_TOKEN: required with CF_ACCOUNT_ID (an API token with Account Analytics Read). */
+function parseAnalyticsToken(raw: string | undefined, accountId: Parsed<string | null>): Parsed<string | null> {
+  if (!('value' in accountId) || accountId.value === null) return { value: null };
+  const token = required(raw);
+  return 'problem' in token ? { problem: 'is not set, but CF_ACCOUNT_ID is: the console reads metrics with it' } : token;
+}
+
+/** METRICS_DATASET: the dataset METRICS writes to (it goes into SQL, so a bare name only). */
+function parseDataset(raw: string | undefined): Parsed<string> {
+  const name = raw?.trim() || 'twitch_token_broker';
+  return /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) ? { value: name } : { problem: 'must be a dataset name: letters, digits and _' };
+}
+
 function parsePublicUrl(raw: string | undefined): Parsed<string | null> {
   if (!raw?.trim()) return { value: null };
   const parsed = parseBaseUrl(raw, '');
@@ -208,6 +236,7 @@ export function getConfig(env: Env): Config {
 
   const allowedScopes = parseAllowedScopes(env.ALLOWED_SCOPES);
   const notifyUrl = parseNotifyUrl(env.NOTIFY_URL);
+  const accountId = parseAccountId(env.CF_ACCOUNT_ID);
   const settings = {
     TWITCH_CLIENT_ID: required(env.TWITCH_CLIENT_ID),
     TWITCH_CLIENT_SECRET: required(env.TWITCH_CLIENT_SECRET),
@@ -225,6 +254,10 @@ export function getConfig(env: Env): Config {
     HELIX_PROXY_ALLOW: parseHelixProxyAllow(env.HELIX_PROXY_ALLOW),
     NOTIFY_URL: notifyUrl,
     NOTIFY_SECRET: parseNotifySecret(env.NOTIFY_SECRET, notifyUrl),
+    CF_ACCOUNT_ID: accountId,
+    CF_ANALYTICS_TOKEN: parseAnalyticsToken(env.CF_ANALYTICS_TOKEN, accountId),
+    METRICS_DATASET: parseDataset(env.METRICS_DATASET),
+    CLOUDFLARE_API_BASE_URL: parseBaseUrl(env.CLOUDFLARE_API_BASE_URL, 'https://api.cloudflare.com/client/v4'),
   };
   type Name = keyof typeof settings;
   const read = <T>(name: Name): T => {
@@ -251,6 +284,11 @@ export function getConfig(env: Env): Config {
     get notify() {
       const url = read<string | null>('NOTIFY_URL');
       return url === null ? null : { url, secret: read<string>('NOTIFY_SECRET') };
+    },
+    get metricsQuery() {
+      const accountId = read<string | null>('CF_ACCOUNT_ID');
+      if (accountId === null) return null;
+      return { accountId, apiToken: read<string>('CF_ANALYTICS_TOKEN'), dataset: read<string>('METRICS_DATASET'), apiBaseUrl: read<string>('CLOUDFLARE_API_BASE_URL') };
     },
     problems: (Object.keys(settings) as Name[]).filter((name) => 'problem' in settings[name]),
     problemDetails: Object.fromEntries(

@@ -30,6 +30,14 @@ export interface Env {
   NOTIFY_URL?: string;
   /** Secret for NOTIFY_URL's `Broker-Signature` (required with it). */
   NOTIFY_SECRET?: string;
+  /** Optional: the account id, with CF_ANALYTICS_TOKEN, lets the console chart the METRICS dataset. */
+  CF_ACCOUNT_ID?: string;
+  /** Secret with CF_ACCOUNT_ID: an API token with Account Analytics Read (for the SQL API). */
+  CF_ANALYTICS_TOKEN?: string;
+  /** Optional: the dataset METRICS writes to, if not `twitch_token_broker`. */
+  METRICS_DATASET?: string;
+  /** Optional: Cloudflare's API base URL (the tests point it at a local stand-in). */
+  CLOUDFLARE_API_BASE_URL?: string;
 
   APP_TOKEN_CACHE: KVNamespace;
   USER_VAULT: DurableObjectNamespace<UserVault>;

@@ -33,3 +33,8 @@ export const APP_ONLY_API_KEY = 'second-api-key-0123456789abcdef';
 /** Scope users only. */
 export const USERS_ONLY_API_KEY = 'users-only-key-0123456789abcdef';
 export const TWITCH = 'https://twitch.test';
+/** Cloudflare's Analytics Engine SQL API, played by test/analytics-sql (the host selects it). */
+export const ANALYTICS_SQL_HOST = 'cloudflare-api.test';
+export const ANALYTICS_SQL = `https://${ANALYTICS_SQL_HOST}`;
+/** The Cloudflare API token the console's metrics chart reads with (CF_ANALYTICS_TOKEN). */
+export const ANALYTICS_TOKEN = 'test-analytics-token-0123456789abcdef';

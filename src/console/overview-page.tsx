@@ -2,12 +2,14 @@ import type { BrokerStatus } from '../admin/broker-status';
 import type { SubscriptionLastCheck } from '../eventsub/last-check';
 import type { ComplianceReport } from '../admin/compliance';
 import { SWEEP_CYCLE_MS } from '../sweep/schedule';
+import type { MetricsView } from '../metrics/metrics-query';
 import { BatchChart } from './batch-chart';
+import { MetricsChart, MetricsTotals } from './metrics-chart';
 import { percent, relative, utc } from './format';
 import { Layout, type Operator } from './layout';
 
 /** The console's front page: the broker's health, the sweep, the compliance evidence, a user search. */
-export function OverviewPage(props: { operator: Operator; status: BrokerStatus; compliance: ComplianceReport; now: number }) {
+export function OverviewPage(props: { operator: Operator; status: BrokerStatus; compliance: ComplianceReport; metrics: MetricsView; now: number }) {
   const { status, compliance, now } = props;
   const problems = Object.entries(status.problems);
   const hour = compliance.lastHour;
@@ -113,6 +115,20 @@ export function OverviewPage(props: { operator: Operator; status: BrokerStatus; 
           Export the last 24 hours' batches: <a href="/admin/console/compliance.csv?hours=24">CSV</a> ·{' '}
           <a href="/admin/console/compliance.json?hours=24">JSON</a>
         </p>
+      </section>
+
+      <section>
+        <h2>Refreshes, revocations and Twitch errors, last 24 hours (Analytics Engine)</h2>
+        {props.metrics.state === 'ok' ? (
+          <>
+            <MetricsChart report={props.metrics.report} />
+            <MetricsTotals report={props.metrics.report} />
+          </>
+        ) : props.metrics.state === 'failed' ? (
+          <p class="bad">Could not read the metrics: {props.metrics.reason}.</p>
+        ) : (
+          <p>Not charted: {props.metrics.reason}.</p>
+        )}
       </section>
 
       <section>

@@ -10,6 +10,7 @@ import { getConfig } from '../config';
 import { checkCsrfToken, consoleHeaders, requireAdminSession, requireSameOrigin, SignInRequired, verifiedAdminSession } from '../console/console-guard';
 import { MessagePage, SignInPage, type Operator } from '../console/layout';
 import { OverviewPage } from '../console/overview-page';
+import { metricsForConsole } from '../metrics/metrics-query';
 import { CONSOLE_FAVICON, CONSOLE_STYLESHEET } from '../console/stylesheet';
 import { UserPage, ACTION_RESULTS, type ActionResult } from '../console/user-page';
 import { UsersPage } from '../console/users-page';
@@ -104,8 +105,9 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
     // Anyone may see the sign-in form; a cookie that no longer holds gets it with a 401 and why.
     if (!readAdminSessionCookie(c)) return render(c, 200, <SignInPage />);
     c.set('adminSession', await verifiedAdminSession(c));
-    const [status, compliance] = await Promise.all([brokerStatus(c.env), complianceReport(c.env, 1)]);
-    return render(c, 200, <OverviewPage operator={await operatorOf(c)} status={status} compliance={compliance} now={Date.now()} />);
+    const now = Date.now();
+    const [status, compliance, metrics] = await Promise.all([brokerStatus(c.env), complianceReport(c.env, 1), metricsForConsole(c.env, now)]);
+    return render(c, 200, <OverviewPage operator={await operatorOf(c)} status={status} compliance={compliance} metrics={metrics} now={now} />);
   })
 
   /**

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect } from 'vitest';
-import { API_KEY, APP_ONLY_API_KEY, TEST_BINDINGS, USERS_ONLY_API_KEY } from '../test-bindings';
+import { ANALYTICS_TOKEN, API_KEY, APP_ONLY_API_KEY, TEST_BINDINGS, USERS_ONLY_API_KEY } from '../test-bindings';
 import { twitch } from './twitch';
 
 /**
@@ -30,6 +30,7 @@ afterAll(async () => {
     API_KEY,
     APP_ONLY_API_KEY,
     USERS_ONLY_API_KEY,
+    ANALYTICS_TOKEN,
   ];
   const leaks = captured.filter((line) => secrets.some((secret) => secret.length >= 8 && line.includes(secret)));
   expect(leaks, 'log lines holding a secret').toEqual([]);
