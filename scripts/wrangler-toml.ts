@@ -129,10 +129,20 @@ export function withEnvSection(toml: string, env: string, random: () => number =
     .filter((section) => section.table === 'durable_objects.bindings')
     .map((section) => ({ name: bodyOf(section).match(/^name\s*=\s*"([^"]+)"/m)?.[1], className: bodyOf(section).match(/^class_name\s*=\s*"([^"]+)"/m)?.[1] }))
     .filter((binding): binding is { name: string; className: string } => binding.name !== undefined && binding.className !== undefined);
-  const rateLimiters = all
-    .filter((section) => section.table === 'ratelimits')
-    .map((section) => bodyOf(section).split('\n').filter((line) => /^(name|simple)\s*=/.test(line)))
-    .filter((lines) => lines.length === 2);
+  // `simple = { … }` inline, or (as in Cloudflare's docs) a [ratelimits.simple] table right after the block.
+  const rateLimiters = all.flatMap((section, index) => {
+    if (section.table !== 'ratelimits') return [];
+    const lines = bodyOf(section).split('\n');
+    const name = lines.find((line) => /^name\s*=/.test(line));
+    let simple = lines.find((line) => /^simple\s*=/.test(line));
+    const next = all[index + 1];
+    if (simple === undefined && next?.table === 'ratelimits.simple') {
+      const fields = bodyOf(next).split('\n').filter((line) => /^(limit|period)\s*=/.test(line)).map((line) => line.replace(/\s*#.*$/, '').trim());
+      if (fields.length === 2) simple = `simple = { ${fields.join(', ')} }`;
+    }
+    if (name === undefined || simple === undefined) throw new TomlError('a [[ratelimits]] block has no name or no simple = { limit, period }: copy it into the environment by hand');
+    return [[name, simple]];
+  });
   let idsTaken = toml;
   const namespaceId = () => {
     const id = freshNamespaceId(idsTaken, random);

@@ -215,8 +215,9 @@ function parseAnalyticsToken(raw: string | undefined, accountId: Parsed<string |
   return 'problem' in token ? { problem: 'is not set, but CF_ACCOUNT_ID is: the console reads metrics with it' } : token;
 }
 
-/** METRICS_DATASET: the dataset METRICS writes to (it goes into SQL, so a bare name only). */
-function parseDataset(raw: string | undefined): Parsed<string> {
+/** METRICS_DATASET: the dataset METRICS writes to (it goes into SQL, so a bare name only); read only with CF_ACCOUNT_ID. */
+function parseDataset(raw: string | undefined, accountId: Parsed<string | null>): Parsed<string> {
+  if (!('value' in accountId) || accountId.value === null) return { value: '' };
   const name = raw?.trim() || 'twitch_token_broker';
   return /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) ? { value: name } : { problem: 'must be a dataset name: letters, digits and _' };
 }
@@ -256,8 +257,9 @@ export function getConfig(env: Env): Config {
     NOTIFY_SECRET: parseNotifySecret(env.NOTIFY_SECRET, notifyUrl),
     CF_ACCOUNT_ID: accountId,
     CF_ANALYTICS_TOKEN: parseAnalyticsToken(env.CF_ANALYTICS_TOKEN, accountId),
-    METRICS_DATASET: parseDataset(env.METRICS_DATASET),
-    CLOUDFLARE_API_BASE_URL: parseBaseUrl(env.CLOUDFLARE_API_BASE_URL, 'https://api.cloudflare.com/client/v4'),
+    METRICS_DATASET: parseDataset(env.METRICS_DATASET, accountId),
+    // Where CF_ANALYTICS_TOKEN is sent: checked only when the chart is on.
+    CLOUDFLARE_API_BASE_URL: 'value' in accountId && accountId.value !== null ? parseBaseUrl(env.CLOUDFLARE_API_BASE_URL, 'https://api.cloudflare.com/client/v4') : { value: '' },
   };
   type Name = keyof typeof settings;
   const read = <T>(name: Name): T => {

@@ -148,6 +148,17 @@ describe('EventSub: user.authorization.revoke', () => {
     expect((await twitch.eventsub.subscriptions())[0]!.id).not.toBe(first!.id);
   });
 
+  it('keeps the last check when a revocation sent before it arrives late', async () => {
+    await subscribe();
+    const [first] = await twitch.eventsub.subscriptions();
+    await twitch.eventsub.revokeSubscription(first!.id);
+    // The hourly check replaces the subscription before the revocation is delivered.
+    await runCron(withEventSub);
+    await deliver();
+    const status = await json<{ eventsub: { last_check: { outcome: string } } }>(await call(withEventSub, '/admin/status', { headers: { Authorization: `Bearer ${API_KEY}` } }));
+    expect(status.eventsub.last_check.outcome).toBe('created');
+  });
+
   it('checks again with a new app token when Helix calls the one held dead, instead of failing the hour', async () => {
     await subscribe();
     const minted = (await twitch.counts()).token.client_credentials;
@@ -177,9 +188,9 @@ describe('EventSub: user.authorization.revoke', () => {
     await twitch.expire({ app: true });
     await twitch.inject({ path: '/oauth2/token', grantType: 'client_credentials', status: 403, times: -1, body: JSON.stringify({ status: 403, message: 'invalid client secret' }) });
     await runCron(withEventSub);
-    expect(await lastCheck()).toMatchObject({ outcome: 'failed', detail: 'no app token' });
+    expect(await lastCheck()).toMatchObject({ outcome: 'failed', detail: expect.stringMatching(/^no app token \(minting failed; retry in \d+ s\)$/) });
     const page = await (await (await signIn()).fetch('/admin', {}, withEventSub)).text();
-    expect(page).toMatch(/<dd class="bad">check failed \([^)]+\), (now|\d+ min ago)<\/dd>/);
+    expect(page).toMatch(/<dd class="bad">check failed \(no app token \(minting failed; retry in \d+ s\)\), (now|\d+ min ago)<\/dd>/);
     for (const secret of await twitch.secrets()) expect(page).not.toContain(secret);
   });
 

@@ -60,6 +60,9 @@ describe('the console chart of Analytics Engine metrics', () => {
     // Three hours ago, and more than a day ago (outside the chart).
     await analyticsSql('/points', { points: [{ indexes: ['twitch_error'], blobs: ['twitch_error', '/oauth2/token', 'unavailable'], doubles: [1, 503] }], at: Date.now() - 3 * 3_600_000 });
     await analyticsSql('/points', { points: [{ indexes: ['refresh'], blobs: ['refresh', 'ok', 'request'], doubles: [1, 80] }], at: Date.now() - 25 * 3_600_000 });
+    // Within the SQL's day but, almost always, in the hour before the chart's first bar: totals add up what the bars show.
+    const edge = Date.now() - 24 * 3_600_000 + 10_000;
+    await analyticsSql('/points', { points: [{ indexes: ['revocation'], blobs: ['revocation', 'sweep'], doubles: [1] }], at: edge });
 
     const page = await overview(withMetricsQuery);
     expect(page).toContain('aria-label="refreshes, revocations and Twitch errors per hour"');
@@ -70,6 +73,8 @@ describe('the console chart of Analytics Engine metrics', () => {
     expect(page).toMatch(/<td>refresh<\/td><td>ok<\/td><td class="">1<\/td>/);
     expect(page).toMatch(/<td>revocation<\/td><td>refresh_refused<\/td><td class="bad">1<\/td>/);
     expect(page).toMatch(/<td>twitch_error<\/td><td>\/oauth2\/token<\/td><td class="bad">1<\/td>/);
+    const edgeInChart = Math.floor(edge / 3_600_000) * 3_600_000 >= thisHour - 23 * 3_600_000;
+    expect(page.includes('<td>revocation</td><td>sweep</td>')).toBe(edgeInChart);
     expect(page).not.toContain(ANALYTICS_TOKEN);
     expect(await analyticsSql<{ queries: number }>('/queries')).toEqual({ queries: 1 });
   });

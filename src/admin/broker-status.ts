@@ -39,7 +39,8 @@ export async function brokerStatus(env: Env): Promise<BrokerStatus> {
     appTokenMinter(env).status(),
     directory.stats(),
     directory.evidence(RECENT_BATCHES),
-    lastSubscriptionCheck(env),
+    // A display-only note: a KV hiccup shows as "not checked yet", not as a failed page.
+    lastSubscriptionCheck(env).catch(() => null),
   ]);
   const eventSub = problems['EVENTSUB_SECRET'] || problems['PUBLIC_URL'] ? { enabled: false as const, reason: 'see the configuration problems' } : eventSubSettings(getConfig(env));
   return {

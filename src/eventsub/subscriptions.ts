@@ -47,16 +47,16 @@ export async function ensureRevokeSubscription(env: Env, config: Config): Promis
   const settings = eventSubSettings(config);
   if (!settings.enabled) return { outcome: 'off' };
   for (const forceRefresh of [false, true]) {
-    const appToken = await getAppToken(env, { forceRefresh });
-    if (!appToken.ok) return { outcome: 'failed', reason: 'no app token' };
     try {
+      const appToken = await getAppToken(env, { forceRefresh });
+      if (!appToken.ok) return { outcome: 'failed', reason: `no app token (minting failed; retry in ${appToken.retryAfterSeconds} s)` };
       return await keepSubscription(config, settings, appToken.token.accessToken);
     } catch (error) {
       if (!forceRefresh && error instanceof TwitchError && error.status === 401) continue;
       return { outcome: 'failed', reason: describeFailure(error) };
     }
   }
-  return { outcome: 'failed', reason: 'app token refused' };
+  return { outcome: 'failed', reason: 'Helix refused the app token twice' };
 }
 
 async function keepSubscription(config: Config, settings: EventSubSettings & { enabled: true }, appAccessToken: string): Promise<SubscriptionCheck> {
@@ -102,8 +102,11 @@ export async function runScheduledSubscriptionCheck(env: Env): Promise<void> {
     if (check.outcome === 'off') return;
     if (check.outcome === 'failed') logEvent('eventsub.check_failed', { reason: check.reason });
     else logEvent('eventsub.check', { outcome: check.outcome });
-    await recordSubscriptionCheck(env, { outcome: check.outcome, at: Date.now(), ...(check.outcome === 'failed' ? { detail: check.reason } : {}) });
+    await recordSubscriptionCheck(env, { outcome: check.outcome, at: Date.now(), ...(check.outcome === 'failed' ? { detail: check.reason } : {}) }).catch(
+      (error: unknown) => logEvent('eventsub.record_failed', { reason: describeFailure(error) }),
+    );
   } catch (error) {
+    // A broken configuration: the console shows the problem itself, and this line says the check did not run.
     logEvent('eventsub.check_failed', { reason: describeFailure(error) });
   }
 }

@@ -89,12 +89,13 @@ function summarize(rows: { hour: number; event: string; label: string; count: nu
   }));
   const totals = new Map<string, { event: string; label: string; count: number }>();
   for (const row of rows) {
+    // `NOW() - INTERVAL '1' DAY` reaches into a 25th hour: the totals add up what the bars show.
+    const hour = hours[(row.hour - hours[0]!.hour) / HOUR_MS];
+    if (hour === undefined) continue;
     const key = `${row.event} ${row.label}`;
     const total = totals.get(key) ?? { event: row.event, label: row.label, count: 0 };
     total.count += row.count;
     totals.set(key, total);
-    const hour = hours[(row.hour - hours[0]!.hour) / HOUR_MS];
-    if (hour === undefined) continue;
     if (row.event === 'refresh') {
       if (row.label === 'ok') hour.refreshesOk += row.count;
       else hour.refreshesFailed += row.count;

@@ -5,7 +5,7 @@ import { getConfig } from '../config';
 import type { AppEnv } from '../env';
 import { BrokerError, invalidRequest } from '../errors';
 import { eventSubSignatureValid } from '../eventsub/signature';
-import { recordSubscriptionCheck } from '../eventsub/last-check';
+import { lastSubscriptionCheck, recordSubscriptionCheck } from '../eventsub/last-check';
 import { eventSubSettings, REVOKE_SUBSCRIPTION } from '../eventsub/subscriptions';
 import { logEvent } from '../log';
 import { errorResponse } from '../openapi/describe';
@@ -81,8 +81,10 @@ export const eventSubRoutes = new Hono<AppEnv>()
         const status = /^[a-z_]{1,64}$/.test(message.subscription.status ?? '') ? message.subscription.status! : 'unknown';
         logEvent('eventsub.subscription_revoked', { type: message.subscription.type, status });
         // Only a note for the console: a KV hiccup must not make Twitch deliver this again.
+        // A revocation sent before the last check (delivered late) says nothing about the subscription that check left.
         if (message.subscription.type === REVOKE_SUBSCRIPTION.type) {
-          await recordSubscriptionCheck(c.env, { outcome: 'revoked', at: Date.now(), detail: status }).catch(() => undefined);
+          const lastCheckedAt = (await lastSubscriptionCheck(c.env).catch(() => null))?.at ?? 0;
+          if (lastCheckedAt <= sentAt) await recordSubscriptionCheck(c.env, { outcome: 'revoked', at: sentAt, detail: status }).catch(() => undefined);
         }
       } else if (type === 'notification' && message.subscription.type === REVOKE_SUBSCRIPTION.type) {
         const userId = message.event?.user_id;

@@ -41,12 +41,12 @@ export async function resetAll(): Promise<void> {
 
 /** Brings every object that has storage on disk back into memory, where `reset()` reaches it. */
 async function wakeEveryStoredObject(): Promise<void> {
-  await wakeNamespace(env.USER_VAULT);
-  await wakeNamespace(env.APP_TOKEN_MINTER);
-  await wakeNamespace(env.ONE_TIME_STORE);
-  await wakeNamespace(env.USER_DIRECTORY);
-  await wakeNamespace(env.DEVICE_FLOW);
-  await wakeNamespace(env.LOGIN_RATE_LIMITER_FALLBACK);
+  // Every Durable Object binding, so a class added later is not missed.
+  // (Service bindings answer `in` for any name, so the runtime's class name decides, as in cloudflare:test.)
+  const namespaces = Object.values(env).filter(
+    (binding): binding is DurableObjectNamespace => binding instanceof Object && /^(?:Loopback)?DurableObjectNamespace$/.test(binding.constructor.name),
+  );
+  for (const namespace of namespaces) await wakeNamespace(namespace);
 }
 
 async function wakeNamespace<T extends Rpc.DurableObjectBranded | undefined>(namespace: DurableObjectNamespace<T>): Promise<void> {
