@@ -105,6 +105,11 @@ function coveredLength(batches: readonly SweepEvidence[]): number {
   return covered;
 }
 
+/** `Content-Disposition` of a download of the report: `compliance-<day generated>.<extension>`. */
+export function complianceAttachment(report: ComplianceReport, extension: 'csv' | 'json'): string {
+  return `attachment; filename="compliance-${new Date(report.generatedAt).toISOString().slice(0, 10)}.${extension}"`;
+}
+
 /** The CSV columns, in order: one row per batch. */
 const CSV_COLUMNS = ['batch', 'started_at', 'finished_at', 'moments_from', 'moments_to', 'visited', 'validated', 'refreshed', 'revoked', 'failed', 'skipped', 'not_validated'] as const;
 

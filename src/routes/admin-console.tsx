@@ -3,7 +3,7 @@ import { describeRoute } from 'hono-openapi';
 import type { JSX } from 'hono/jsx/jsx-runtime';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { brokerStatus } from '../admin/broker-status';
-import { complianceCsv, complianceJson, complianceReport } from '../admin/compliance';
+import { complianceAttachment, complianceCsv, complianceJson, complianceReport } from '../admin/compliance';
 import { dropUser, forceRefreshUser, getAdminUser, listAdminUsers } from '../admin/users';
 import { apiCallerFor } from '../auth/api-key';
 import { getConfig } from '../config';
@@ -242,7 +242,7 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
     const report = await complianceReport(c.env, hoursIn(c));
     return c.body(complianceCsv(report), 200, {
       'Content-Type': 'text/csv; charset=utf-8',
-      'Content-Disposition': `attachment; filename="compliance-${new Date(report.generatedAt).toISOString().slice(0, 10)}.csv"`,
+      'Content-Disposition': complianceAttachment(report, 'csv'),
     });
   })
 
@@ -254,7 +254,7 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
   }), requireAdminSession, async (c) => {
     const report = await complianceReport(c.env, hoursIn(c));
     return c.json(complianceJson(report), 200, {
-      'Content-Disposition': `attachment; filename="compliance-${new Date(report.generatedAt).toISOString().slice(0, 10)}.json"`,
+      'Content-Disposition': complianceAttachment(report, 'json'),
     });
   });
 

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
 import * as z from 'zod/mini';
 import { brokerStatus, brokerStatusJson } from '../admin/broker-status';
-import { complianceCsv, complianceJson, complianceReport, MAX_COMPLIANCE_HOURS } from '../admin/compliance';
+import { complianceAttachment, complianceCsv, complianceJson, complianceReport, MAX_COMPLIANCE_HOURS } from '../admin/compliance';
 import { adminUserJson, forceRefreshUser, getAdminUser, listAdminUsers } from '../admin/users';
 import { requireApiKey } from '../auth/api-key';
 import type { AppEnv } from '../env';
@@ -119,7 +119,7 @@ export const adminUserRoutes = new Hono<AppEnv>()
     const report = await complianceReport(c.env, Number(c.req.valid('query').hours ?? MAX_COMPLIANCE_HOURS));
     return c.body(complianceCsv(report), 200, {
       'Content-Type': 'text/csv; charset=utf-8',
-      'Content-Disposition': `attachment; filename="compliance-${new Date(report.generatedAt).toISOString().slice(0, 10)}.csv"`,
+      'Content-Disposition': complianceAttachment(report, 'csv'),
       'Cache-Control': 'no-store',
     });
   })
