@@ -209,15 +209,15 @@ function parseAccountId(raw: string | undefined): Parsed<string | null> {
 }
 
 /** CF_ANALYTICS_TOKEN: required with CF_ACCOUNT_ID (an API token with Account Analytics Read). */
-function parseAnalyticsToken(raw: string | undefined, accountId: Parsed<string | null>): Parsed<string | null> {
-  if (!('value' in accountId) || accountId.value === null) return { value: null };
+function parseAnalyticsToken(raw: string | undefined, chartOn: boolean): Parsed<string | null> {
+  if (!chartOn) return { value: null };
   const token = required(raw);
   return 'problem' in token ? { problem: 'is not set, but CF_ACCOUNT_ID is: the console reads metrics with it' } : token;
 }
 
 /** METRICS_DATASET: the dataset METRICS writes to (it goes into SQL, so a bare name only); read only with CF_ACCOUNT_ID. */
-function parseDataset(raw: string | undefined, accountId: Parsed<string | null>): Parsed<string> {
-  if (!('value' in accountId) || accountId.value === null) return { value: '' };
+function parseDataset(raw: string | undefined, chartOn: boolean): Parsed<string> {
+  if (!chartOn) return { value: '' };
   const name = raw?.trim() || 'twitch_token_broker';
   return /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) ? { value: name } : { problem: 'must be a dataset name: letters, digits and _' };
 }
@@ -238,6 +238,8 @@ export function getConfig(env: Env): Config {
   const allowedScopes = parseAllowedScopes(env.ALLOWED_SCOPES);
   const notifyUrl = parseNotifyUrl(env.NOTIFY_URL);
   const accountId = parseAccountId(env.CF_ACCOUNT_ID);
+  // The metrics chart's other settings are read, and checked, only when CF_ACCOUNT_ID turns it on.
+  const chartOn = 'value' in accountId && accountId.value !== null;
   const settings = {
     TWITCH_CLIENT_ID: required(env.TWITCH_CLIENT_ID),
     TWITCH_CLIENT_SECRET: required(env.TWITCH_CLIENT_SECRET),
@@ -256,10 +258,10 @@ export function getConfig(env: Env): Config {
     NOTIFY_URL: notifyUrl,
     NOTIFY_SECRET: parseNotifySecret(env.NOTIFY_SECRET, notifyUrl),
     CF_ACCOUNT_ID: accountId,
-    CF_ANALYTICS_TOKEN: parseAnalyticsToken(env.CF_ANALYTICS_TOKEN, accountId),
-    METRICS_DATASET: parseDataset(env.METRICS_DATASET, accountId),
-    // Where CF_ANALYTICS_TOKEN is sent: checked only when the chart is on.
-    CLOUDFLARE_API_BASE_URL: 'value' in accountId && accountId.value !== null ? parseBaseUrl(env.CLOUDFLARE_API_BASE_URL, 'https://api.cloudflare.com/client/v4') : { value: '' },
+    CF_ANALYTICS_TOKEN: parseAnalyticsToken(env.CF_ANALYTICS_TOKEN, chartOn),
+    METRICS_DATASET: parseDataset(env.METRICS_DATASET, chartOn),
+    // Where CF_ANALYTICS_TOKEN is sent.
+    CLOUDFLARE_API_BASE_URL: chartOn ? parseBaseUrl(env.CLOUDFLARE_API_BASE_URL, 'https://api.cloudflare.com/client/v4') : { value: '' },
   };
   type Name = keyof typeof settings;
   const read = <T>(name: Name): T => {
