@@ -40,8 +40,8 @@ export type SubscriptionCheck = { outcome: 'off' | 'exists' | 'created' } | { ou
  * Keeps exactly one live webhook subscription to `user.authorization.revoke` for this broker's
  * callback: run hourly (and so after Twitch revoked one). Ours in a dead state (failed
  * verification, revoked) are deleted and created anew; a 409 means one exists already. A 401 means
- * Twitch no longer takes the app token the broker holds: the minter checks it, mints a new one
- * once, and the check runs again with it.
+ * Twitch may no longer take the app token the broker holds: the check asks the minter for a
+ * checked one (it validates and mints only if Twitch calls the token dead) and runs once more.
  */
 export async function ensureRevokeSubscription(env: Env, config: Config): Promise<SubscriptionCheck> {
   const settings = eventSubSettings(config);
