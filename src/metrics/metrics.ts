@@ -2,7 +2,7 @@ import { env as workerEnv } from 'cloudflare:workers';
 import type { Env } from '../env';
 import { logEvent } from '../log';
 import type { RevocationReason } from '../notify/broker-event';
-import type { SweepCounts } from '../sweep/user-directory';
+import { visitedIn, type SweepCounts } from '../sweep/user-directory';
 import { TwitchError } from '../twitch/twitch-error';
 
 /**
@@ -105,7 +105,7 @@ export async function observeBatch(trigger: 'alarm' | 'run', runBatch: () => Pro
     throw error;
   }
   const durationMs = Date.now() - startedAt;
-  const visited = counts.validated + counts.refreshed + counts.revoked + counts.failed + counts.skipped;
+  const visited = visitedIn(counts);
   const outcome: BatchOutcome = counts.failed > 0 ? 'some_failed' : 'ok';
   logEvent('sweep.batch', { trigger, outcome, durationMs, visited, ...counts });
   write('sweep_batch', [trigger, outcome], [

@@ -37,6 +37,9 @@ export interface SweepCounts {
   remaining: number;
 }
 
+/** The users a batch visited: every one it settled one way or another. */
+export const visitedIn = (counts: SweepCounts): number => counts.validated + counts.refreshed + counts.revoked + counts.failed + counts.skipped;
+
 /** `users.active`: in the sweep, set aside until a caller brings them back, or out for good. */
 const IN_USE = 1;
 const IDLE = 2;
@@ -483,7 +486,7 @@ export class UserDirectory extends DurableObject<Env> {
    * (or had been proven alive minutes before, or had no token in use: the `skipped` count).
    */
   private recordEvidence(batch: number, startedAt: number, from: number, cursor: Cursor, counts: SweepCounts, notValidated: string[]): void {
-    const visited = counts.validated + counts.refreshed + counts.revoked + counts.failed + counts.skipped;
+    const visited = visitedIn(counts);
     this.ctx.storage.sql.exec(
       `INSERT INTO sweep_evidence (ring, batch, started_at, finished_at, moments_from, moments_to, visited, validated, refreshed,
          revoked, failed, skipped, not_validated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
