@@ -8,7 +8,7 @@ import { helixRoutes } from './helix';
 import { renderHomePage } from './home-page';
 import { twitchError, type StandinEnv } from './http';
 import { InvalidInputError } from './json-input';
-import { isNoResponseError, oauthCallMiddleware } from './oauth-calls';
+import { answerWithFault, isNoResponseError, oauthCallMiddleware } from './oauth-calls';
 import { oidcRoutes, type OidcSigner } from './oidc';
 import { setRateLimitHeaders } from './rate-limit';
 import type { StandinState } from './state';
@@ -27,6 +27,17 @@ export function buildStandinApp(state: StandinState, signer: OidcSigner): Hono<S
     if (!c.res.headers.has('Ratelimit-Limit')) setRateLimitHeaders(c.res.headers, snapshot);
   });
   app.use('/oauth2/*', oauthCallMiddleware(state));
+  // Helix and EventSub calls are logged with their raw request target (what a proxy really sent),
+  // and answer a fault that names their path exactly.
+  app.use('*', async (c, next) => {
+    const path = c.req.path;
+    if (path.startsWith('/oauth2/') || path.startsWith('/_standin/')) return next();
+    const url = new URL(c.req.url);
+    state.apiCalls.record({ method: c.req.method, target: c.env.incoming?.url ?? url.pathname + url.search, at: state.now() });
+    const fault = state.faults.takeForPath(path);
+    if (fault === null) return next();
+    return answerWithFault(c, next, fault, state);
+  });
 
   app.route('/oauth2', authorizeRoutes(state));
   // Before the token router: it takes the device grant and passes the others on.

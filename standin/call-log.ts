@@ -72,3 +72,32 @@ export class CallLog {
     this.droppedCalls = 0;
   }
 }
+
+/** One request to the API host outside /oauth2 and /_standin, its request target exactly as it arrived. */
+export interface ApiCallRecord {
+  method: string;
+  /** Path and query as sent on the wire (the Node host's raw request line), before any normalisation. */
+  target: string;
+  at: number;
+}
+
+/** Records Helix (and other non-identity) requests, so tests can see which paths a caller reached. */
+export class ApiCallLog {
+  private calls: ApiCallRecord[] = [];
+
+  /** Appends a call, dropping the oldest beyond a bound so long benchmarks stay small. */
+  record(call: ApiCallRecord): void {
+    this.calls.push(call);
+    if (this.calls.length > MAX_KEPT_CALLS) this.calls.splice(0, DROP_BATCH);
+  }
+
+  /** Returns a copy of the recorded calls. */
+  list(): ApiCallRecord[] {
+    return this.calls.map((call) => ({ ...call }));
+  }
+
+  /** Forgets every call. */
+  clear(): void {
+    this.calls = [];
+  }
+}

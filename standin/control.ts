@@ -88,6 +88,7 @@ export function controlRoutes(state: StandinState): Hono<StandinEnv> {
   });
 
   routes.get('/calls', () => jsonResponse(state.calls.summary()));
+  routes.get('/api-calls', () => jsonResponse({ calls: state.apiCalls.list() }));
 
   routes.get('/faults', () => jsonResponse({ faults: state.faults.list() }));
   routes.post('/faults', async (c) => {

@@ -19,6 +19,8 @@ export interface QueuedFault {
   retryAfterSeconds: number | null;
   body: string | null;
   phase: FaultPhase;
+  /** `Location` of a 3xx answer (a CDN or load balancer redirecting). */
+  location: string | null;
 }
 
 /** Raised to drop the connection without an answer; in the fetch host it is what the caller's fetch rejects with. */
@@ -73,6 +75,7 @@ export function parseFaultRequest(input: unknown): QueuedFault {
     retryAfterSeconds: optionalNumber(input, 'retryAfterSeconds', (n) => n >= 0) ?? null,
     body: optionalString(input, 'body') ?? null,
     phase,
+    location: optionalString(input, 'location') ?? null,
   };
 }
 
@@ -95,13 +98,25 @@ export class FaultQueue {
     const index = this.faults.findIndex(
       (fault) => (fault.path === null || fault.path === path) && (fault.grantType === null || fault.grantType === grantType),
     );
-    const fault = this.faults[index];
-    if (fault === undefined) return null;
+    return index === -1 ? null : this.takeAt(index);
+  }
+
+  private takeAt(index: number): QueuedFault {
+    const fault = this.faults[index]!;
     if (fault.timesLeft !== -1) {
       fault.timesLeft -= 1;
       if (fault.timesLeft === 0) this.faults.splice(index, 1);
     }
     return { ...fault };
+  }
+
+  /**
+   * Takes one use of the first fault naming exactly this path. Helix calls use this: a fault without
+   * a path stays meant for /oauth2, as it always was.
+   */
+  takeForPath(path: string): QueuedFault | null {
+    const index = this.faults.findIndex((fault) => fault.path === path);
+    return index === -1 ? null : this.takeAt(index);
   }
 
   /** Lists the queued faults. */
@@ -128,6 +143,7 @@ export function buildFaultResponse(fault: QueuedFault, nowMs: number): Response 
     body = fault.body ?? JSON.stringify({ status: fault.status, message: reasonPhrase(fault.status) });
     headers.set('Content-Type', looksLikeJson(body) ? 'application/json' : 'text/plain; charset=utf-8');
   }
+  if (fault.location !== null) headers.set('Location', fault.location);
   if (fault.status === 429) {
     const resetInSeconds = fault.retryAfterSeconds ?? DEFAULT_429_RESET_SECONDS;
     setRateLimitHeaders(headers, { limit: 800, remaining: 0, resetAtSeconds: Math.ceil(nowMs / 1000 + resetInSeconds) });

@@ -1,6 +1,7 @@
 const CONTROL_ENDPOINTS: [string, string][] = [
   ['POST /_standin/reset', 'forget codes, tokens, faults, calls; users, clients and config back to their start values'],
   ['GET /_standin/calls', 'every /oauth2 call with its status, and counts per endpoint and grant'],
+  ['GET /_standin/api-calls', 'every Helix and EventSub call with its raw request target (path and query as sent)'],
   ['GET|POST|DELETE /_standin/faults', 'list, queue (object or array) or clear injected faults'],
   ['GET|POST /_standin/config', 'token lifetimes, refresh behaviour, registered redirect URIs'],
   ['POST /_standin/expire', 'expire access tokens now: {access_token} | {user_id} | {app: true}'],

@@ -3,7 +3,7 @@
  * which fits this shape; the fetch-function host passes `{}`.
  */
 export interface StandinHostBindings {
-  incoming?: { socket: { destroy(): void } | null };
+  incoming?: { socket: { destroy(): void } | null; url?: string };
 }
 
 /** The Hono environment shared by every stand-in router. */

@@ -52,7 +52,8 @@ async function answerNormally(c: Context<StandinEnv>, next: Next): Promise<Respo
   return c.res;
 }
 
-async function answerWithFault(c: Context<StandinEnv>, next: Next, fault: QueuedFault, state: StandinState): Promise<Response> {
+/** Answers one call as its fault says (also used for Helix paths a fault names). */
+export async function answerWithFault(c: Context<StandinEnv>, next: Next, fault: QueuedFault, state: StandinState): Promise<Response> {
   // An `after` fault lets the real work happen first, like Twitch rotating a token and the answer then being lost.
   const answeredForReal = fault.phase === 'after' ? await answerNormally(c, next) : undefined;
   const answerForReal = async () => answeredForReal ?? answerNormally(c, next);

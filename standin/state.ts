@@ -1,4 +1,4 @@
-import { CallLog } from './call-log';
+import { ApiCallLog, CallLog } from './call-log';
 import { FaultQueue } from './faults';
 import {
   ACCESS_TOKEN_LENGTH,
@@ -90,6 +90,8 @@ export class StandinState {
   readonly issuer: string;
   readonly hangTimeoutMs: number;
   readonly calls = new CallLog();
+  /** Requests outside /oauth2 and /_standin (Helix, EventSub), with their raw targets. */
+  readonly apiCalls = new ApiCallLog();
   readonly faults = new FaultQueue();
   readonly rateLimit: RateLimitBucket;
 
@@ -131,6 +133,7 @@ export class StandinState {
     this.refreshTokenReuses = [];
     this.faults.clear();
     this.calls.clear();
+    this.apiCalls.clear();
     this.rateLimit.reset();
     this.config = { ...this.initialConfig };
     this.restoreRegistrations();

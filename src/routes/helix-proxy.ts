@@ -5,23 +5,29 @@ import { getConfig, type Config } from '../config';
 import type { AppEnv } from '../env';
 import { BrokerError, unauthorized } from '../errors';
 import { brokerOrigin, checkOrigin } from '../http/origins';
+import { helixTarget, helixWriteAllowed, helixWriteForbidden } from '../helix/proxy-target';
 import { logEvent } from '../log';
 import { readSessionCookie } from '../session/session-cookie';
 import { verifySession, type SessionClaims } from '../session/session-token';
 import { appTokenAnswer, userTokenAnswer } from '../tokens/token-answers';
 
-/** Headers of Helix's answer worth passing on: the body's type and the rate-limit bucket. */
-const PASSED_ON = ['Content-Type', 'Ratelimit-Limit', 'Ratelimit-Remaining', 'Ratelimit-Reset'];
+/** Headers of Helix's answer worth passing on: the rate-limit bucket (the body's type is decided below). */
+const PASSED_ON = ['Ratelimit-Limit', 'Ratelimit-Remaining', 'Ratelimit-Reset'];
+/**
+ * The broker's origin must never serve upstream bytes as a page: a proxied answer cannot run script,
+ * load anything or be sniffed into HTML, whatever Helix (or something in front of it) sends.
+ */
+const INERT_ANSWER_HEADERS = { 'Cache-Control': 'no-store', 'Content-Security-Policy': "default-src 'none'; sandbox", 'X-Content-Type-Options': 'nosniff' };
+
+/** JSON passes as JSON; anything else leaves as an opaque download. */
+function passedContentType(upstream: string | null): string | null {
+  if (upstream === null) return null;
+  return /^application\/json\s*(;|$)/i.test(upstream) ? upstream : 'application/octet-stream';
+}
 const HELIX_TIMEOUT_MS = 10_000;
 
 /** Who the proxied call acts for: the session's user, or the app (an API key of scope `app`). */
 type Acting = { kind: 'user'; session: SessionClaims } | { kind: 'app' };
-
-/** `HELIX_PROXY_ALLOW` as `(method, path prefix)` rules; GET on any path is always allowed. */
-function allowedBy(config: Config, method: string, path: string): boolean {
-  if (method === 'GET') return true;
-  return config.helixProxyAllow.some((rule) => rule.method === method && (path === rule.prefix || path.startsWith(rule.prefix.endsWith('/') ? rule.prefix : `${rule.prefix}/`)));
-}
 
 /** Reads the caller: a bearer session token, an API key of scope `app`, or the session cookie. */
 async function actingFor(c: Context<AppEnv>, config: Config): Promise<Acting> {
@@ -67,17 +73,17 @@ export const helixProxyRoutes = new Hono<AppEnv>()
    */
   .on(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], '/helix/*', async (c) => {
     const config = getConfig(c.env);
-    const path = c.req.path.slice('/helix'.length);
+    // Checked on the raw path and on the URL actually sent, never on Hono's decoded c.req.path.
+    const { url, path } = helixTarget(c.req.url, config.apiBaseUrl);
     const method = c.req.method;
-    if (!allowedBy(config, method, path)) {
-      throw new BrokerError(403, 'forbidden', `the Helix proxy does not allow ${method} ${path} (see HELIX_PROXY_ALLOW)`);
-    }
+    if (!helixWriteAllowed(config, method, path)) throw helixWriteForbidden(method, path);
     const acting = await actingFor(c, config);
     const body = method === 'GET' || method === 'DELETE' ? undefined : await c.req.arrayBuffer();
-    const url = `${config.apiBaseUrl}/helix${path}${new URL(c.req.url).search}`;
     const call = async (token: string) =>
       fetch(url, {
         method,
+        // A redirect would carry the token's answer (or the request) somewhere we did not check.
+        redirect: 'manual',
         headers: {
           Authorization: `Bearer ${token}`,
           'Client-Id': config.clientId,
@@ -100,7 +106,14 @@ export const helixProxyRoutes = new Hono<AppEnv>()
       if (error instanceof BrokerError) throw error;
       throw new BrokerError(502, 'bad_gateway', 'Helix did not answer', { 'Retry-After': '1' });
     }
-    const headers = new Headers({ 'Cache-Control': 'no-store' });
+    if (answer.status >= 300 && answer.status < 400) {
+      await answer.body?.cancel();
+      logEvent('helix_proxy.upstream_redirect', { status: answer.status });
+      throw new BrokerError(502, 'upstream_redirect', 'Helix answered with a redirect, which the proxy does not follow');
+    }
+    const headers = new Headers(INERT_ANSWER_HEADERS);
+    const contentType = passedContentType(answer.headers.get('Content-Type'));
+    if (contentType !== null) headers.set('Content-Type', contentType);
     for (const name of PASSED_ON) {
       const value = answer.headers.get(name);
       if (value !== null) headers.set(name, value);

@@ -39,12 +39,16 @@ export interface Fault {
   delayMs?: number;
   retryAfterSeconds?: number;
   body?: string;
+  /** `Location` of a 3xx fault. */
+  location?: string;
 }
 
 export const twitch = {
   reset: () => control<unknown>('POST', '/reset'),
   counts: async () => (await control<{ counts: StandinCounts }>('GET', '/calls')).counts,
   calls: async () => (await control<{ calls: StandinCall[] }>('GET', '/calls')).calls,
+  /** Helix and EventSub calls with the raw request target each arrived with. */
+  apiCalls: async () => (await control<{ calls: { method: string; target: string }[] }>('GET', '/api-calls')).calls,
   inject: (fault: Fault) => control<unknown>('POST', '/faults', fault),
   clearFaults: () => control<unknown>('DELETE', '/faults'),
   configure: (config: Record<string, unknown>) => control<unknown>('POST', '/config', config),
