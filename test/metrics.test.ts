@@ -4,7 +4,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import worker from '../src/index';
 import type { Env } from '../src/env';
 import { observeBatch, recordRefresh, recordRevocation, recordTwitchError } from '../src/metrics/metrics';
-import type { SweepCounts } from '../src/sweep/user-directory';
+import type { SweepCounts } from '../src/sweep/sweep-counts';
 import { TwitchError } from '../src/twitch/twitch-error';
 import { login } from './support/broker';
 import { freshStateForEachTest } from './support/reset';

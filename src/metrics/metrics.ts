@@ -2,7 +2,7 @@ import { env as workerEnv } from 'cloudflare:workers';
 import type { Env } from '../env';
 import { logEvent } from '../log';
 import type { RevocationReason } from '../notify/broker-event';
-import { visitedIn, type SweepCounts } from '../sweep/user-directory';
+import { visitedIn, type SweepCounts } from '../sweep/sweep-counts';
 import { TwitchError } from '../twitch/twitch-error';
 
 /**

@@ -5,7 +5,7 @@ import { forgetAppToken } from '../vault/app-token-cache';
 import { appTokenMinter, userDirectory } from '../vault/stubs';
 import type { AppTokenCheck } from '../vault/vault-types';
 import { checkSweepSettings } from './sweep-settings';
-import type { SweepCounts } from './user-directory';
+import type { SweepCounts } from './sweep-counts';
 
 /** What a sweep came to: the app token's check and the first batch of users. */
 export interface SweepReport extends SweepCounts {

@@ -22,23 +22,9 @@ import {
 } from './schedule';
 import { checkSweepSettings } from './sweep-settings';
 import { listDirectory, migrateDirectoryLogins, recordLogins, type DirectoryPage, type DirectoryQuery } from './directory-listing';
+import { emptySweepCounts, visitedIn, type SweepCounts } from './sweep-counts';
 
 export { SWEEP_BATCH_SIZE, SWEEP_CONCURRENCY } from './schedule';
-
-/** Counts of what one batch of validations came to. */
-export interface SweepCounts {
-  validated: number;
-  refreshed: number;
-  revoked: number;
-  failed: number;
-  /** Not validated: proven alive moments ago, idle (token expired, nobody asked), or gone. */
-  skipped: number;
-  /** Users still owed a visit outside their regular moment (overdue, retries, a forced pass). */
-  remaining: number;
-}
-
-/** The users a batch visited: every one it settled one way or another. */
-export const visitedIn = (counts: SweepCounts): number => counts.validated + counts.refreshed + counts.revoked + counts.failed + counts.skipped;
 
 /** `users.active`: in the sweep, set aside until a caller brings them back, or out for good. */
 const IN_USE = 1;
@@ -329,7 +315,7 @@ export class UserDirectory extends DurableObject<Env> {
     const state = this.state();
     const concurrency = sweepConcurrency(state.in_use);
     let budget = sweepBatchSize(state.in_use);
-    const counts: SweepCounts = { validated: 0, refreshed: 0, revoked: 0, failed: 0, skipped: 0, remaining: 0 };
+    const counts = emptySweepCounts();
     // One per batch: it keeps count of the calls to Twitch this invocation makes itself.
     const validator = new CopyValidator(this.env, (userId, options) => this.validateOne(userId, options));
     const notValidated: string[] = [];

@@ -1,5 +1,5 @@
 import type { Env } from '../env';
-import { userDirectory, userVault } from './stubs';
+import { directoryFor, userVault } from './stubs';
 import type { NewGrant } from './vault-types';
 
 /** A grant Twitch just issued, and whose it is (from /oauth2/validate). */
@@ -21,6 +21,6 @@ export async function storeIssuedGrant(env: Env, grant: IssuedGrant): Promise<{ 
     scopes: grant.scopes,
     validatedAt: now,
   });
-  if (outcome.stored) await userDirectory(env).registerWithLogin(grant.userId, grant.login, now);
+  if (outcome.stored) await directoryFor(env, grant.userId).registerWithLogin(grant.userId, grant.login, now);
   return outcome;
 }
