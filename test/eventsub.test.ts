@@ -223,6 +223,22 @@ describe('DELETE /token/users/:userId', () => {
     expect(events.events.map((entry) => entry.event)).toEqual(['logged_in', 'deleted']);
   });
 
+  it('answers 404 to a second DELETE of a dropped user and adds nothing to the audit trail', async () => {
+    await login({ userId: '100001' });
+    const drop = () => broker('/token/users/100001', { method: 'DELETE', headers: { Authorization: `Bearer ${API_KEY}` } });
+    expect((await drop()).status).toBe(200);
+    const again = await drop();
+    expect(again.status).toBe(404);
+    expect(await json(again)).toMatchObject({ error: 'not_found', error_description: expect.any(String) });
+    const events = await json<{ events: { event: string }[] }>(
+      await broker('/admin/users/100001/events', { headers: { Authorization: `Bearer ${API_KEY}` } }),
+    );
+    expect(events.events.map((entry) => entry.event)).toEqual(['logged_in', 'deleted']);
+    // A user who comes back can be dropped again.
+    await login({ userId: '100001' });
+    expect((await drop()).status).toBe(200);
+  });
+
   it('answers 404 for a user it never saw, and needs a key of scope users', async () => {
     expect((await broker('/token/users/999999', { method: 'DELETE', headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(404);
     await login({ userId: '100001' });

@@ -614,10 +614,11 @@ export class UserVault extends DurableObject<Env> {
   /**
    * Drops the user on an operator's or app's request (DELETE /token/users/:id): revokes the tokens
    * at Twitch, forgets the grant, ends every session, and keeps the record for the audit trail.
+   * A user already dropped is `not_found`, as for the API: a repeated request changes nothing.
    */
   async drop(): Promise<'deleted' | 'not_found'> {
     const record = await this.load();
-    if (!record) return 'not_found';
+    if (!record || record.status === 'deleted') return 'not_found';
     await this.endGrant(record, 'deleted');
     return 'deleted';
   }
