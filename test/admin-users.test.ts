@@ -132,6 +132,24 @@ describe('POST /admin/users/:userId/refresh', () => {
   });
 });
 
+describe("a user's audit trail", () => {
+  it('keeps the first login and the last status change when it trims to its newest 200 entries', async () => {
+    await login({ userId: '100001' });
+    expect((await broker('/token/users/100001', { method: 'DELETE', headers: admin })).status).toBe(200);
+    await login({ userId: '100001' });
+    // 110 operator refreshes add 220 entries (refresh_forced, refreshed): more than the trail keeps.
+    for (let i = 0; i < 110; i++) expect((await broker('/admin/users/100001/refresh', { method: 'POST', headers: admin })).status).toBe(200);
+
+    const { events } = await json<{ events: { at: string; event: string }[] }>(await broker('/admin/users/100001/events', { headers: admin }));
+    expect(events).toHaveLength(200);
+    // The first login (when this user first authorized) and the login that made them active again.
+    expect(events.slice(0, 2).map((entry) => entry.event)).toEqual(['logged_in', 'logged_in']);
+    expect(events.slice(2).every((entry) => entry.event === 'refresh_forced' || entry.event === 'refreshed')).toBe(true);
+    expect(events.at(-1)!.event).toBe('refreshed');
+    expect(events.map((entry) => entry.at)).toEqual([...events.map((entry) => entry.at)].sort());
+  });
+});
+
 describe('compliance evidence', () => {
   it("reports the sweep's batches as JSON and as CSV with a header row", async () => {
     await login({ userId: '100001' });

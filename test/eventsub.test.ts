@@ -137,6 +137,88 @@ describe('EventSub: user.authorization.revoke', () => {
     expect((await userToken('100001')).status).toBe(200);
   });
 
+  it("keeps a grant the user made again after Twitch sent the revoke (a late delivery), once Twitch confirms it alive", async () => {
+    await subscribe();
+    await login({ userId: '100001' });
+    await twitch.eventsub.disconnect('100001');
+    // The user authorizes again before Twitch's message arrives: it is about the grant they left.
+    await login({ userId: '100001' });
+    const validatesBefore = (await twitch.counts()).validate;
+    const [answer] = await deliver();
+    expect(answer?.status).toBe(204);
+
+    expect((await userToken('100001')).status).toBe(200);
+    expect((await twitch.counts()).validate).toBe(validatesBefore + 1);
+    const events = await json<{ events: { event: string; detail?: string }[] }>(
+      await broker('/admin/users/100001/events', { headers: { Authorization: `Bearer ${API_KEY}` } }),
+    );
+    expect(events.events.map((entry) => entry.event)).toEqual(['logged_in', 'logged_in', 'validated']);
+    expect(events.events.at(-1)!.detail).toMatch(/^a revoke \(EventSub user\.authorization\.revoke\) sent .*, before this grant was made: kept, Twitch confirms it alive$/);
+  });
+
+  it('ends a grant made after the revoke was sent when Twitch calls it dead too', async () => {
+    await subscribe();
+    await login({ userId: '100001' });
+    await twitch.eventsub.disconnect('100001');
+    await login({ userId: '100001' });
+    // The new grant dies as well, without a message of its own.
+    await twitch.disconnect('100001');
+    const [answer] = await deliver();
+    expect(answer?.status).toBe(204);
+    const refused = await userToken('100001');
+    expect(refused.status).toBe(401);
+    expect(await json(refused)).toMatchObject({ error: 'reauthorization_required' });
+  });
+
+  /** A revoke for user 100001 under `timestamp`, signed with the webhook secret over that exact text. */
+  async function signedRevoke(timestamp: string): Promise<Response> {
+    const id = crypto.randomUUID();
+    const body = JSON.stringify({ subscription: { type: 'user.authorization.revoke' }, event: { client_id: 'standin-client-id', user_id: '100001' } });
+    return call(withEventSub, '/eventsub', {
+      method: 'POST',
+      headers: {
+        'Twitch-Eventsub-Message-Id': id,
+        'Twitch-Eventsub-Message-Timestamp': timestamp,
+        'Twitch-Eventsub-Message-Type': 'notification',
+        'Twitch-Eventsub-Message-Signature': `sha256=${await hmacHex(id + timestamp + body)}`,
+      },
+      body,
+    });
+  }
+
+  it.each([
+    ['a bare number', () => '1'],
+    ['milliseconds since 1970', () => String(Date.now())],
+    ['a date without a time', () => new Date().toISOString().slice(0, 10)],
+    ['an HTTP date', () => 'Tue, 01 Dec 2026 00:00:00 GMT'],
+    ['an HTTP date of now', () => new Date().toUTCString()],
+    ['month 13', () => '2026-13-01T00:00:00Z'],
+    ['February 30', () => '2026-02-30T00:00:00Z'],
+    ['hour 24', () => `${new Date().toISOString().slice(0, 10)}T24:00:00Z`],
+    ['no time zone (read as local time)', () => new Date().toISOString().slice(0, 19)],
+    ['a space for the T', () => new Date().toISOString().replace('T', ' ')],
+    ['a six-digit year', () => `+00${new Date().toISOString()}`],
+    ['an offset without a colon', () => new Date().toISOString().replace('Z', '+0000')],
+    ["JavaScript's Date text", () => new Date().toString().slice(0, 33)],
+  ])('refuses a signed message whose timestamp is %s, and keeps the grant', async (_name, timestamp) => {
+    await login({ userId: '100001' });
+    const response = await signedRevoke(timestamp());
+    expect(response.status).toBe(403);
+    expect(await json(response)).toMatchObject({ error: 'forbidden', error_description: expect.any(String) });
+    expect((await userToken('100001')).status).toBe(200);
+  });
+
+  it.each([
+    ['nanoseconds, as Twitch sends', () => new Date().toISOString().replace(/Z$/, '123456Z')],
+    ['an offset', () => new Date(Date.now() + 5.5 * 3600_000).toISOString().replace(/Z$/, '+05:30')],
+    // Without a fraction the time is a whole second: a second ahead, so it is not before the login just made.
+    ['a negative offset and no fraction', () => new Date(Date.now() + 1000 - 3600_000).toISOString().replace(/\.\d{3}Z$/, '-01:00')],
+  ])('accepts an RFC 3339 timestamp with %s', async (_name, timestamp) => {
+    await login({ userId: '100001' });
+    expect((await signedRevoke(timestamp())).status).toBe(204);
+    expect((await userToken('100001')).status).toBe(401);
+  });
+
   it('subscribes again on the next run after Twitch revoked the subscription', async () => {
     await subscribe();
     const [first] = await twitch.eventsub.subscriptions();
@@ -221,6 +303,22 @@ describe('DELETE /token/users/:userId', () => {
       await broker('/admin/users/100001/events', { headers: { Authorization: `Bearer ${API_KEY}` } }),
     );
     expect(events.events.map((entry) => entry.event)).toEqual(['logged_in', 'deleted']);
+  });
+
+  it('answers 404 to a second DELETE of a dropped user and adds nothing to the audit trail', async () => {
+    await login({ userId: '100001' });
+    const drop = () => broker('/token/users/100001', { method: 'DELETE', headers: { Authorization: `Bearer ${API_KEY}` } });
+    expect((await drop()).status).toBe(200);
+    const again = await drop();
+    expect(again.status).toBe(404);
+    expect(await json(again)).toMatchObject({ error: 'not_found', error_description: expect.any(String) });
+    const events = await json<{ events: { event: string }[] }>(
+      await broker('/admin/users/100001/events', { headers: { Authorization: `Bearer ${API_KEY}` } }),
+    );
+    expect(events.events.map((entry) => entry.event)).toEqual(['logged_in', 'deleted']);
+    // A user who comes back can be dropped again.
+    await login({ userId: '100001' });
+    expect((await drop()).status).toBe(200);
   });
 
   it('answers 404 for a user it never saw, and needs a key of scope users', async () => {

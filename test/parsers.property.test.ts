@@ -10,6 +10,7 @@ import type { Env } from '../src/env';
 import { ConfigError } from '../src/errors';
 import { rateLimitKey } from '../src/http/client-address';
 import { resolveReturnTo } from '../src/http/origins';
+import { parseRfc3339 } from '../src/eventsub/message-time';
 import { CODE_VERIFIER, verifierMatches } from '../src/http/pkce';
 import { parseScopes } from '../src/http/scopes';
 import { signSession, verifySession } from '../src/session/session-token';
@@ -212,6 +213,38 @@ describe('parsers never throw and never let junk through', () => {
           const couldBeOurWording = /^[A-Za-z0-9 #,.:()+\-/_]*$/.test(value) && value.length < 12;
           if (value.length >= 4 && !couldBeOurWording) expect((error as ConfigError).description).not.toContain(value);
         }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('the EventSub message time (RFC 3339)', () => {
+  const pad = (value: number) => String(value).padStart(2, '0');
+
+  it('reads every instant as Twitch may write it: any fraction length, Z or any offset', () => {
+    fc.assert(
+      fc.property(
+        fc.date({ min: new Date('1971-01-01T00:00:00Z'), max: new Date('2999-12-31T00:00:00Z'), noInvalidDate: true }),
+        fc.stringMatching(/^[0-9]{0,6}$/),
+        fc.integer({ min: -(23 * 60 + 59), max: 23 * 60 + 59 }),
+        fc.boolean(),
+        (date, moreDigits, offsetMinutes, zulu) => {
+          const wall = new Date(date.getTime() + (zulu ? 0 : offsetMinutes) * 60_000).toISOString().slice(0, 23);
+          const zone = zulu ? 'Z' : `${offsetMinutes < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(offsetMinutes) / 60))}:${pad(Math.abs(offsetMinutes) % 60)}`;
+          expect(parseRfc3339(`${wall}${moreDigits}${zone}`)).toBe(date.getTime());
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('never throws, and reads nothing but the RFC 3339 shape', () => {
+    const shape = /^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/;
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 64 }), fc.date({ noInvalidDate: true }).map((date) => date.toUTCString())), (text) => {
+        const parsed = parseRfc3339(text);
+        if (parsed !== null) expect(text).toMatch(shape);
       }),
       { numRuns: 1000 },
     );

@@ -228,7 +228,7 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
     const userId = userIdIn(c);
     const form = await checkedForm(c);
     if (form['confirm'] !== 'drop') throw new BrokerError(400, 'invalid_request', 'Tick the box to confirm the drop: nothing was changed.');
-    if ((await dropUser(c.env, userId)) === 'not_found') throw new BrokerError(404, 'not_found', `This broker has no record of user ${userId}.`);
+    if ((await dropUser(c.env, userId)) === 'not_found') throw new BrokerError(404, 'not_found', `This broker has no record of user ${userId}, or the user is already dropped.`);
     logEvent('admin_console.user_dropped', { userId, apiKey: c.get('adminSession')!.keyName });
     return c.redirect(`/admin/console/users/${userId}?done=dropped`, 303);
   })

@@ -6,6 +6,7 @@ import type { AppEnv } from '../env';
 import { BrokerError, invalidRequest } from '../errors';
 import { eventSubSignatureValid } from '../eventsub/signature';
 import { lastSubscriptionCheck, recordSubscriptionCheck } from '../eventsub/last-check';
+import { parseRfc3339 } from '../eventsub/message-time';
 import { eventSubSettings, REVOKE_SUBSCRIPTION } from '../eventsub/subscriptions';
 import { logEvent } from '../log';
 import { errorResponse } from '../openapi/describe';
@@ -26,9 +27,9 @@ const messageBody = z.object({
 
 export const eventSubRoutes = new Hono<AppEnv>()
   /**
-   * Twitch's webhook callback. Unverifiable messages (bad signature, too old, missing headers) get
-   * 403 and change nothing; a verified message is handled once (ids are remembered), and answered
-   * at once: the only work is one vault call.
+   * Twitch's webhook callback. Unverifiable messages (bad signature, too old, missing headers, a
+   * timestamp that is not RFC 3339) get 403 and change nothing; a verified message is handled once
+   * (ids are remembered), and answered at once: the only work is one vault call.
    */
   .post('/eventsub', describeRoute({
     tags: ['meta'],
@@ -39,7 +40,7 @@ export const eventSubRoutes = new Hono<AppEnv>()
       200: { description: 'a `webhook_callback_verification`: the bare challenge', content: { 'text/plain': { schema: { type: 'string' } } } },
       204: { description: 'a notification or revocation, handled (or seen before)' },
       400: errorResponse('`invalid_request`: a verified message that is not JSON or has no subscription'),
-      403: errorResponse('`forbidden`: missing headers, a bad signature, or a message over 10 minutes old'),
+      403: errorResponse('`forbidden`: missing headers, a timestamp that is not RFC 3339, a bad signature, or a message over 10 minutes old'),
       404: errorResponse('`not_found`: EventSub is off (EVENTSUB_SECRET or PUBLIC_URL not set)'),
     },
   }), async (c) => {
@@ -52,10 +53,12 @@ export const eventSubRoutes = new Hono<AppEnv>()
     const type = c.req.header('Twitch-Eventsub-Message-Type') ?? '';
     const signature = c.req.header('Twitch-Eventsub-Message-Signature') ?? '';
     if (!/^[A-Za-z0-9_\-]{1,100}$/.test(id) || timestamp.length > 64 || !type) throw forbidden('not a Twitch EventSub message');
+    // Strictly, before the signature: the time a valid signature vouches for must be the one the text says.
+    const sentAt = parseRfc3339(timestamp);
+    if (sentAt === null) throw forbidden('the message timestamp is not an RFC 3339 date-time');
     const body = await c.req.text();
     if (!(await eventSubSignatureValid(settings.secret, { id, timestamp, body }, signature))) throw forbidden('the signature does not match');
-    const sentAt = Date.parse(timestamp);
-    if (!Number.isFinite(sentAt) || Math.abs(Date.now() - sentAt) > MAX_MESSAGE_AGE_MS) throw forbidden('the message is more than 10 minutes old');
+    if (Math.abs(Date.now() - sentAt) > MAX_MESSAGE_AGE_MS) throw forbidden('the message is more than 10 minutes old');
 
     let parsed;
     try {
@@ -89,8 +92,9 @@ export const eventSubRoutes = new Hono<AppEnv>()
       } else if (type === 'notification' && message.subscription.type === REVOKE_SUBSCRIPTION.type) {
         const userId = message.event?.user_id;
         if (message.event?.client_id === config.clientId && userId && /^[0-9]{1,20}$/.test(userId)) {
-          const outcome = await userVault(c.env, userId).revokedAtTwitch('EventSub user.authorization.revoke');
-          logEvent('eventsub.user_revoked', { userId, known: outcome === 'revoked' });
+          // A revoke sent before the user's current grant was made is about an older one: the vault checks instead.
+          const outcome = await userVault(c.env, userId).revokedAtTwitch('EventSub user.authorization.revoke', sentAt);
+          logEvent('eventsub.user_revoked', { userId, known: outcome !== 'not_found', ...(outcome === 'kept' ? { kept: true } : {}) });
         }
       }
     } catch (error) {

@@ -24,6 +24,27 @@ export interface AuditEvent {
 const STORAGE_KEY = 'audit';
 /** The trail keeps the newest entries only: it is for operators, not an archive. */
 const MAX_EVENTS = 200;
+/** The events that set the user's status (active, revoked, logged out, deleted). */
+const STATUS_CHANGES: ReadonlySet<AuditEventName> = new Set(['logged_in', 'revoked', 'logged_out', 'deleted']);
+
+/**
+ * The newest `max` events, except that the first login (when the user first authorized) and the
+ * last status change (why the user is in the state they are) are never trimmed: months of
+ * refreshes must not push out the two entries an operator asks about first.
+ */
+function trimmed(events: AuditEvent[], max: number): AuditEvent[] {
+  if (events.length <= max) return events;
+  const firstLogin = events.findIndex((entry) => entry.event === 'logged_in');
+  let lastStatusChange = events.length - 1;
+  while (lastStatusChange >= 0 && !STATUS_CHANGES.has(events[lastStatusChange]!.event)) lastStatusChange--;
+  const pinned = new Set([firstLogin, lastStatusChange].filter((index) => index >= 0));
+  let toDrop = events.length - max;
+  return events.filter((_entry, index) => {
+    if (pinned.has(index) || toDrop === 0) return true;
+    toDrop--;
+    return false;
+  });
+}
 
 /**
  * A user's audit trail, kept in their vault's storage beside the grant, and mirrored as one log
@@ -39,8 +60,8 @@ export class AuditTrail {
     logEvent(`user.${event}`, detail === undefined ? { userId } : { userId, detail });
     const events = await this.list();
     events.push(detail === undefined ? { at: Date.now(), event } : { at: Date.now(), event, detail });
-    if (events.length > MAX_EVENTS) events.splice(0, events.length - MAX_EVENTS);
-    await this.storage.put(STORAGE_KEY, events);
+    this.events = trimmed(events, MAX_EVENTS);
+    await this.storage.put(STORAGE_KEY, this.events);
   }
 
   /** All kept events, oldest first. */

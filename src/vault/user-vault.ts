@@ -614,10 +614,11 @@ export class UserVault extends DurableObject<Env> {
   /**
    * Drops the user on an operator's or app's request (DELETE /token/users/:id): revokes the tokens
    * at Twitch, forgets the grant, ends every session, and keeps the record for the audit trail.
+   * A user already dropped is `not_found`, as for the API: a repeated request changes nothing.
    */
   async drop(): Promise<'deleted' | 'not_found'> {
     const record = await this.load();
-    if (!record) return 'not_found';
+    if (!record || record.status === 'deleted') return 'not_found';
     await this.endGrant(record, 'deleted');
     return 'deleted';
   }
@@ -625,12 +626,27 @@ export class UserVault extends DurableObject<Env> {
   /**
    * Twitch said the user disconnected the app (EventSub `user.authorization.revoke`): marked revoked
    * at once, no token served and no refresh tried again. A user this broker never saw stays unknown.
+   * A message Twitch sent (`sentAt`) before the current pair was obtained (a new login, or a refresh
+   * Twitch granted after sending it) arrived late and is not about this pair: it gets the forced
+   * check instead (`kept` unless Twitch refuses it; a Twitch failure keeps it for the sweep).
    */
-  async revokedAtTwitch(reason: string): Promise<'revoked' | 'not_found'> {
+  async revokedAtTwitch(reason: string, sentAt?: number): Promise<'revoked' | 'kept' | 'not_found'> {
     const record = await this.load();
     if (!record) return 'not_found';
-    if (record.status === 'active') await this.markRevoked(reason, 'eventsub');
-    return 'revoked';
+    if (record.status !== 'active') return 'revoked';
+    const grant = record.grant;
+    if (sentAt === undefined || !grant || sentAt >= grant.obtainedAt) {
+      await this.markRevoked(reason, 'eventsub');
+      return 'revoked';
+    }
+    // Twitch is asked now, even if it confirmed this generation moments ago: a revoke outweighs that.
+    this.confirmedAlive = null;
+    const checked = await this.checkOnce();
+    if (checked.kind === 'revoked') return 'revoked';
+    const late = `a revoke (${reason}) sent ${new Date(sentAt).toISOString()}, before this grant was made`;
+    if (checked.kind === 'unavailable') await this.audit.append(record.userId, 'validate_failed', `${late}: kept, Twitch could not be asked`);
+    else await this.audit.append(record.userId, 'validated', `${late}: kept, Twitch ${checked.kind === 'alive' ? 'confirms it alive' : 'refreshed it'}`);
+    return 'kept';
   }
 
   /**
