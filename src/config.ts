@@ -26,6 +26,8 @@ export interface Config {
   readonly helixProxyAllow: readonly { method: string; prefix: string }[];
   /** Where the broker tells the app about events, and the secret it signs them with; null when off. */
   readonly notify: { url: string; secret: string } | null;
+  /** The most live token connections (GET /token/users/:id/live) one user's vault holds; a new one closes the oldest. */
+  readonly liveTokenMaxSockets: number;
   /** How the console reads the METRICS dataset back (Analytics Engine's SQL API); null when not set up. */
   readonly metricsQuery: MetricsQuerySettings | null;
   /** Names of settings that are missing or malformed, for /health. */
@@ -222,6 +224,16 @@ function parseDataset(raw: string | undefined, chartOn: boolean): Parsed<string>
   return /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name) ? { value: name } : { problem: 'must be a dataset name: letters, digits and _' };
 }
 
+/** Enough for a bot restarted a few times over with several workers each; few enough to bound what one API key can hold open. */
+export const DEFAULT_LIVE_TOKEN_MAX_SOCKETS = 32;
+
+/** LIVE_TOKEN_MAX_SOCKETS: a whole number from 1 to 1000; unset means 32. */
+function parseLiveTokenMaxSockets(raw: string | undefined): Parsed<number> {
+  const text = raw?.trim() || String(DEFAULT_LIVE_TOKEN_MAX_SOCKETS);
+  const count = /^\d{1,4}$/.test(text) ? Number(text) : NaN;
+  return count >= 1 && count <= 1000 ? { value: count } : { problem: 'must be a whole number from 1 to 1000' };
+}
+
 function parsePublicUrl(raw: string | undefined): Parsed<string | null> {
   if (!raw?.trim()) return { value: null };
   const parsed = parseBaseUrl(raw, '');
@@ -255,6 +267,7 @@ export function getConfig(env: Env): Config {
     TWITCH_OIDC_ISSUER: required(env.TWITCH_OIDC_ISSUER || 'https://id.twitch.tv/oauth2'),
     EVENTSUB_SECRET: parseEventSubSecret(env.EVENTSUB_SECRET),
     HELIX_PROXY_ALLOW: parseHelixProxyAllow(env.HELIX_PROXY_ALLOW),
+    LIVE_TOKEN_MAX_SOCKETS: parseLiveTokenMaxSockets(env.LIVE_TOKEN_MAX_SOCKETS),
     NOTIFY_URL: notifyUrl,
     NOTIFY_SECRET: parseNotifySecret(env.NOTIFY_SECRET, notifyUrl),
     CF_ACCOUNT_ID: accountId,
@@ -285,6 +298,7 @@ export function getConfig(env: Env): Config {
     get oidcIssuer() { return read<string>('TWITCH_OIDC_ISSUER'); },
     get eventSubSecret() { return read<string | null>('EVENTSUB_SECRET'); },
     get helixProxyAllow() { return read<{ method: string; prefix: string }[]>('HELIX_PROXY_ALLOW'); },
+    get liveTokenMaxSockets() { return read<number>('LIVE_TOKEN_MAX_SOCKETS'); },
     get notify() {
       const url = read<string | null>('NOTIFY_URL');
       return url === null ? null : { url, secret: read<string>('NOTIFY_SECRET') };

@@ -26,6 +26,8 @@ export interface Env {
   EVENTSUB_SECRET?: string;
   /** Optional: writes the Helix proxy may forward, `METHOD /path-prefix`, comma-separated. */
   HELIX_PROXY_ALLOW?: string;
+  /** Optional: the most live token connections one user may hold (1–1000, default 32); a new one closes the oldest. */
+  LIVE_TOKEN_MAX_SOCKETS?: string;
   /** Optional: where the broker POSTs signed events (user.authorized, user.revoked, …). */
   NOTIFY_URL?: string;
   /** Secret for NOTIFY_URL's `Broker-Signature` (required with it). */

@@ -3,7 +3,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { describe, expect, it, vi } from 'vitest';
 import worker from '../src/index';
 import type { Env } from '../src/env';
-import { API_KEY, BROKER, TEST_BINDINGS } from './test-bindings';
+import { API_KEY, BROKER, TEST_BINDINGS, USERS_ONLY_API_KEY } from './test-bindings';
 import { freshStateForEachTest } from './support/reset';
 
 freshStateForEachTest();
@@ -116,6 +116,19 @@ describe('configuration', () => {
   ])('names %s in /health', async (_name, overrides, problems) => {
     const health = await (await fetchWith(overrides, '/health')).json<{ problems: string[] }>();
     expect(health.problems).toEqual(problems);
+  });
+
+  it.each(['0', '1001', '2.5', '-3', '1e2', 'many'])('refuses LIVE_TOKEN_MAX_SOCKETS=%s: /health names it, the live route answers 500 naming it', async (value) => {
+    const health = await (await fetchWith({ LIVE_TOKEN_MAX_SOCKETS: value }, '/health')).json<{ problems: string[] }>();
+    expect(health.problems).toEqual(['LIVE_TOKEN_MAX_SOCKETS']);
+    const live = await fetchWith({ LIVE_TOKEN_MAX_SOCKETS: value }, '/token/users/100001/live', { headers: { Upgrade: 'websocket', Authorization: `Bearer ${USERS_ONLY_API_KEY}` } });
+    expect(live.status).toBe(500);
+    expect(await live.json()).toEqual({ error: 'server_misconfigured', error_description: 'LIVE_TOKEN_MAX_SOCKETS must be a whole number from 1 to 1000' });
+  });
+
+  it.each(['1', '1000', ' 5 ', ''])('accepts LIVE_TOKEN_MAX_SOCKETS=%j (empty: the default, 32)', async (value) => {
+    const health = await (await fetchWith({ LIVE_TOKEN_MAX_SOCKETS: value }, '/health')).json<{ problems: string[] }>();
+    expect(health.problems).toEqual([]);
   });
 
   it('accepts a random SESSION_SECRET of 32 characters', async () => {

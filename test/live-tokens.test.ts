@@ -1,4 +1,8 @@
+import { env } from 'cloudflare:workers';
+import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import type { Env } from '../src/env';
+import { userVault } from '../src/vault/stubs';
 import { API_KEY, APP_ONLY_API_KEY, USERS_ONLY_API_KEY } from './test-bindings';
 import { broker, json, login } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
@@ -14,19 +18,19 @@ interface LiveMessage {
 }
 
 /** Opens the live connection as a bot would and collects what arrives. */
-async function connect(userId: string, headers: Record<string, string> = { Authorization: `Bearer ${USERS_ONLY_API_KEY}` }) {
-  const response = await broker(`/token/users/${userId}/live`, { headers: { Upgrade: 'websocket', ...headers } });
+async function connect(userId: string, headers: Record<string, string> = { Authorization: `Bearer ${USERS_ONLY_API_KEY}` }, bindings: Env = env) {
+  const response = await broker(`/token/users/${userId}/live`, { headers: { Upgrade: 'websocket', ...headers } }, bindings);
   expect(response.status).toBe(101);
   const socket = response.webSocket!;
   const messages: LiveMessage[] = [];
   const waiters: (() => void)[] = [];
-  let closed = false;
+  let closed: { code: number; reason: string } | null = null;
   socket.addEventListener('message', (event) => {
     messages.push(JSON.parse(String(event.data)) as LiveMessage);
     waiters.splice(0).forEach((wake) => wake());
   });
-  socket.addEventListener('close', () => {
-    closed = true;
+  socket.addEventListener('close', (event) => {
+    closed = { code: event.code, reason: event.reason };
     waiters.splice(0).forEach((wake) => wake());
   });
   socket.accept();
@@ -37,7 +41,24 @@ async function connect(userId: string, headers: Record<string, string> = { Autho
     }
     return messages;
   };
-  return { socket, response, messages, next, isClosed: () => closed };
+  /** Waits for the broker to close this socket; null if it stays open. */
+  const closing = async (timeoutMs = 8_000): Promise<{ code: number; reason: string } | null> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!closed && Date.now() < deadline) {
+      await Promise.race([new Promise<void>((wake) => waiters.push(wake)), new Promise((resolve) => setTimeout(resolve, 200))]);
+    }
+    return closed;
+  };
+  return { socket, response, messages, next, closing, isClosed: () => closed !== null };
+}
+
+/** "Redeploys" with `overrides`: the Worker and this user's (already created) vault see them. */
+async function deploy(userId: string, overrides: Partial<Env>): Promise<Env> {
+  const bindings = { ...env, ...overrides } as Env;
+  await runInDurableObject(userVault(env, userId), (instance) => {
+    (instance as unknown as { env: Env }).env = bindings;
+  });
+  return bindings;
 }
 
 const userToken = async (userId: string, query = '') =>
@@ -93,5 +114,43 @@ describe('live token updates (GET /token/users/:userId/live)', () => {
     expect((await open('100001', { Authorization: `Bearer ${APP_ONLY_API_KEY}` })).status).toBe(403);
     expect((await open('999999', { Authorization: `Bearer ${USERS_ONLY_API_KEY}` })).status).toBe(404);
     expect((await broker('/token/users/100001/live', { headers: { Authorization: `Bearer ${USERS_ONLY_API_KEY}` } })).status).toBe(426);
+  });
+
+  it('closes the oldest connection (4008) when a user would hold more than LIVE_TOKEN_MAX_SOCKETS, and keeps serving the newest', async () => {
+    await login({ userId: '100001' });
+    const bindings = await deploy('100001', { LIVE_TOKEN_MAX_SOCKETS: '3' });
+    const sockets = [];
+    for (let i = 0; i < 3; i++) {
+      sockets.push(await connect('100001', undefined, bindings));
+      await sockets[i]!.next(1);
+    }
+    expect(sockets.some((live) => live.isClosed())).toBe(false);
+
+    const newest = await connect('100001', undefined, bindings);
+    expect((await newest.next(1))[0]).toMatchObject({ type: 'token' });
+    const evicted = await sockets[0]!.closing();
+    expect(evicted).toEqual({ code: 4008, reason: 'too many live connections for this user; the oldest was closed' });
+    expect(sockets[1]!.isClosed() || sockets[2]!.isClosed()).toBe(false);
+
+    const first = await userToken('100001');
+    await twitch.expire({ access_token: first.access_token });
+    const rotated = await userToken('100001', '?force_refresh=true');
+    expect((await newest.next(2))[1]).toMatchObject({ type: 'token', access_token: rotated.access_token });
+    expect(sockets[0]!.messages).toHaveLength(1);
+    for (const live of [...sockets.slice(1), newest]) live.socket.close(1000);
+  });
+
+  it('holds 32 connections per user by default: the 33rd closes the oldest', async () => {
+    await login({ userId: '100001' });
+    const sockets = [];
+    for (let i = 0; i < 32; i++) sockets.push(await connect('100001'));
+    await sockets[31]!.next(1);
+    expect(sockets.some((live) => live.isClosed())).toBe(false);
+
+    const newest = await connect('100001');
+    expect((await newest.next(1))[0]).toMatchObject({ type: 'token' });
+    expect((await sockets[0]!.closing())?.code).toBe(4008);
+    expect(sockets.slice(1).some((live) => live.isClosed())).toBe(false);
+    for (const live of [...sockets.slice(1), newest]) live.socket.close(1000);
   });
 });

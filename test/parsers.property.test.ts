@@ -197,8 +197,8 @@ describe('parsers never throw and never let junk through', () => {
   });
 
   it('configuration parsing never throws, and a broken setting only throws a ConfigError naming it', () => {
-    const names = ['TWITCH_CLIENT_ID', 'TWITCH_AUTH_BASE_URL', 'SESSION_SECRET', 'TOKEN_ENCRYPTION_KEY', 'API_KEYS', 'ALLOWED_ORIGINS', 'DEFAULT_SCOPES', 'PUBLIC_URL'] as const;
-    const getters = ['clientId', 'authBaseUrl', 'sessionSecret', 'tokenKeys', 'apiKeys', 'allowedOrigins', 'defaultScopes', 'publicUrl'] as const;
+    const names = ['TWITCH_CLIENT_ID', 'TWITCH_AUTH_BASE_URL', 'SESSION_SECRET', 'TOKEN_ENCRYPTION_KEY', 'API_KEYS', 'ALLOWED_ORIGINS', 'DEFAULT_SCOPES', 'PUBLIC_URL', 'LIVE_TOKEN_MAX_SOCKETS'] as const;
+    const getters = ['clientId', 'authBaseUrl', 'sessionSecret', 'tokenKeys', 'apiKeys', 'allowedOrigins', 'defaultScopes', 'publicUrl', 'liveTokenMaxSockets'] as const;
     fc.assert(
       fc.property(fc.integer({ min: 0, max: names.length - 1 }), fc.string({ maxLength: 200 }), (index, value) => {
         const name = names[index]!;

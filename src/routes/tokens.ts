@@ -124,7 +124,7 @@ export const tokenRoutes = new Hono<AppEnv>()
   .get('/token/users/:userId/live', describeRoute({
     tags: ['tokens'],
     summary: "A WebSocket with a user's token: the current one, every rotation, the revocation",
-    description: 'Open as a WebSocket. Messages: `{"type":"token", …the UserToken fields}` at once and on every rotation, `{"type":"revoked"}` when the grant ends. Where a WebSocket cannot set headers, the API key may come as the subprotocol `bearer.<key>` beside `twitch-token-broker`.',
+    description: 'Open as a WebSocket. Messages: `{"type":"token", …the UserToken fields}` at once and on every rotation, `{"type":"revoked"}` when the grant ends. Where a WebSocket cannot set headers, the API key may come as the subprotocol `bearer.<key>` beside `twitch-token-broker`. A user holds at most LIVE_TOKEN_MAX_SOCKETS connections (default 32): one more closes the oldest with close code 4008.',
     // Checked in the handler (the key may come as a subprotocol), so declared here.
     security: apiKeySecurity('users'),
     responses: {
@@ -140,6 +140,8 @@ export const tokenRoutes = new Hono<AppEnv>()
       throw new BrokerError(426, 'upgrade_required', 'open this URL as a WebSocket', { Upgrade: 'websocket' });
     }
     const config = getConfig(c.env);
+    // Read here, so a malformed LIVE_TOKEN_MAX_SOCKETS answers 500 server_misconfigured naming it (the vault reads it too).
+    void config.liveTokenMaxSockets;
     const fromProtocol = requestedProtocols(c.req.raw).find((name) => name.startsWith('bearer.'));
     withScope(await apiCallerFor(config, bearerToken(c.req.header('Authorization')) ?? fromProtocol?.slice('bearer.'.length)), 'users');
     const { userId } = c.req.valid('param');

@@ -13,6 +13,19 @@ export const requestedProtocols = (request: Request): string[] =>
 /** Clients ping with this text; the runtime answers without waking the object. */
 export const LIVE_PING = 'ping';
 
+/** The close code (application range) a connection gets when a newer one for the same user pushes it out. */
+export const LIVE_TOO_MANY_CODE = 4008;
+/** Its close reason: fixed text, never a token or a key. */
+export const LIVE_TOO_MANY_REASON = 'too many live connections for this user; the oldest was closed';
+
+/** Kept with each socket, so the oldest can be found after the object hibernated. */
+interface LiveAttachment {
+  acceptedAt: number;
+}
+
+/** When a socket was accepted; 0 for one accepted before sockets carried the time (it is older than any that do). */
+const acceptedAt = (socket: WebSocket): number => (socket.deserializeAttachment() as LiveAttachment | null)?.acceptedAt ?? 0;
+
 /**
  * The hibernatable WebSockets of one user's vault (GET /token/users/:id/live): bots holding a chat
  * or EventSub connection hear of every new token instead of dying on a 401. While no message
@@ -23,17 +36,37 @@ export class LiveTokenSockets {
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(LIVE_PING, 'pong'));
   }
 
-  /** Accepts an upgrade and sends the current token right away. */
-  accept(first: LiveMessage, request: Request): Response {
+  /**
+   * Accepts an upgrade and sends the current token right away. With `maxSockets` already open, the
+   * oldest are closed (LIVE_TOO_MANY_CODE): a restarted bot's new connection must win over the one
+   * it left behind, and one API key must not pile up sockets on a vault without bound.
+   */
+  accept(first: LiveMessage, request: Request, maxSockets: number): Response {
+    const open = this.ctx.getWebSockets().filter((socket) => socket.readyState === WebSocket.OPEN);
     const { 0: client, 1: server } = new WebSocketPair();
+    server.serializeAttachment({ acceptedAt: Date.now() } satisfies LiveAttachment);
     this.ctx.acceptWebSocket(server);
     server.send(JSON.stringify(first));
+    this.closeOldest(open, open.length + 1 - maxSockets);
     const protocols = requestedProtocols(request);
     return new Response(null, {
       status: 101,
       webSocket: client,
       ...(protocols.includes(LIVE_PROTOCOL) ? { headers: { 'Sec-WebSocket-Protocol': LIVE_PROTOCOL } } : {}),
     });
+  }
+
+  /** Closes the `count` oldest of `sockets`; equal times (the clock is coarse) keep getWebSockets()'s order, acceptance order in workerd. */
+  private closeOldest(sockets: WebSocket[], count: number): void {
+    if (count <= 0) return;
+    const byAge = sockets.map((socket, index) => ({ socket, index, at: acceptedAt(socket) })).sort((a, b) => a.at - b.at || a.index - b.index);
+    for (const { socket } of byAge.slice(0, count)) {
+      try {
+        socket.close(LIVE_TOO_MANY_CODE, LIVE_TOO_MANY_REASON);
+      } catch {
+        // Already closing: it is gone either way.
+      }
+    }
   }
 
   /** Whether anyone is listening (then the vault refreshes ahead of expiry on its own). */

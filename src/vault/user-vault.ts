@@ -241,7 +241,7 @@ export class UserVault extends DurableObject<Env> {
     await this.load();
     const current = await this.currentToken();
     if (!current.ok) return new Response('no grant', { status: 404 });
-    const response = this.live.accept({ type: 'token', ...userTokenBody(current.token, this.config.clientId) }, request);
+    const response = this.live.accept({ type: 'token', ...userTokenBody(current.token, this.config.clientId) }, request, this.config.liveTokenMaxSockets);
     await this.scheduleAlarm();
     return response;
   }
