@@ -1,6 +1,7 @@
 /**
- * `twitch-token-broker/client`: the broker from any JavaScript runtime (browsers, Workers, Node 20+,
+ * `twitch-token-broker-client`: the broker from any JavaScript runtime (browsers, Workers, Node 20+,
  * Deno, Bun). Only fetch, Web Crypto, btoa and, for the browser login, the window are used.
+ * `TokenBrokerRpc` types a service binding to the broker's RPC entrypoint.
  */
 export { createBrokerClient } from './broker-client.js';
 export { verifyBrokerSignature } from './broker-signature.js';
@@ -17,4 +18,15 @@ export {
   ReauthorizationRequiredError,
   parseBrokerRpcError,
 } from './errors.js';
-export type { AppTokenBody, BrokerErrorBody, BrokerEvent, BrokerRpcErrorBody, HealthBody, SessionBody, UserTokenBody } from './types.js';
+export type {
+  AppTokenBody,
+  BrokerErrorBody,
+  BrokerEvent,
+  BrokerRpcAppTokenOptions,
+  BrokerRpcErrorBody,
+  BrokerRpcUserTokenOptions,
+  HealthBody,
+  SessionBody,
+  TokenBrokerRpc,
+  UserTokenBody,
+} from './types.js';

@@ -4,7 +4,7 @@ import { BrokerError, isErrorBody, trimBaseUrl } from './errors.js';
 import type { AppTokenBody, HealthBody, UserTokenBody } from './types.js';
 
 /**
- * `twitch-token-broker/twurple`: an `AuthProvider` for twurple (`@twurple/api`, `@twurple/chat`,
+ * `twitch-token-broker-client/twurple`: an `AuthProvider` for twurple (`@twurple/api`, `@twurple/chat`,
  * `@twurple/eventsub-*`) whose tokens come from the broker. The broker holds the refresh tokens and
  * the client secret; this provider holds only an API key and a short-lived cache.
  */

@@ -72,3 +72,29 @@ export interface BrokerEvent {
   user_id?: string;
   [field: string]: unknown;
 }
+
+/** Options of the RPC `getAppToken`: what `force_refresh=true` is on GET /token/app. */
+export interface BrokerRpcAppTokenOptions {
+  forceRefresh?: boolean;
+}
+
+/** Options of the RPC `getUserToken`: what `scope=` and `force_refresh=true` are on GET /token/users/:userId. */
+export interface BrokerRpcUserTokenOptions {
+  /** Scopes the caller needs, as a list or space-separated. */
+  scope?: string | readonly string[];
+  forceRefresh?: boolean;
+}
+
+/**
+ * The broker's `TokenBroker` RPC entrypoint as another Worker of the same account sees it over a
+ * service binding (`interface Env { BROKER: TokenBrokerRpc }`). Declared here without Worker types,
+ * like the bodies above; `test/client/wire-contract.ts` fails `npm run typecheck` when the
+ * entrypoint and this type drift apart. Failures reject with an Error whose message is a
+ * `BrokerRpcErrorBody` as JSON: `throw parseBrokerRpcError(error) ?? error` makes it a typed error.
+ */
+export interface TokenBrokerRpc {
+  /** The app access token: the body of GET /token/app. */
+  getAppToken(options?: BrokerRpcAppTokenOptions): Promise<AppTokenBody>;
+  /** A stored user's access token: the body of GET /token/users/:userId. */
+  getUserToken(userId: string, options?: BrokerRpcUserTokenOptions): Promise<UserTokenBody>;
+}

@@ -1,7 +1,7 @@
 // An EventSub webhook app's setup step: it subscribes at Helix with the app token the broker holds,
 // and asks the broker for a checked one when Helix answers 401.
-// Run against `npm start`: BROKER_API_KEY=$(cat .dev.api-key) HELIX_URL=http://127.0.0.1:8789/helix npx tsx examples/eventsub-subscribe.ts
-import { createBrokerClient } from 'twitch-token-broker/client';
+// Run against `npm start`, after `npm run build:client`: BROKER_API_KEY=$(cat .dev.api-key) HELIX_URL=http://127.0.0.1:8789/helix npx tsx examples/eventsub-subscribe.ts
+import { createBrokerClient } from 'twitch-token-broker-client';
 
 const broker = createBrokerClient({
   baseUrl: process.env.BROKER_URL ?? 'http://localhost:8787',

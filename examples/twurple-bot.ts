@@ -1,10 +1,10 @@
 // A bot's backend on twurple, every token from the broker. Against `npm start`:
-//   npm run build:client
+//   npm run build:client   (tsconfig.json maps twitch-token-broker-client to its build in client/dist)
 //   BROKER_API_KEY=$(cat .dev.api-key) TWURPLE_MOCK_API_PORT=8789 npx tsx examples/twurple-bot.ts
 // (TWURPLE_MOCK_API_PORT sends twurple's Helix calls to the local stand-in; leave it out with real Twitch.)
 import { ApiClient } from '@twurple/api';
-import { InsufficientScopeError, ReauthorizationRequiredError } from 'twitch-token-broker/client';
-import { createBrokerAuthProvider } from 'twitch-token-broker/twurple';
+import { InsufficientScopeError, ReauthorizationRequiredError } from 'twitch-token-broker-client';
+import { createBrokerAuthProvider } from 'twitch-token-broker-client/twurple';
 
 const BOT_USER_ID = process.env.BOT_USER_ID ?? '100001'; // logged in once at the broker (streamer_alice locally)
 

@@ -13,7 +13,7 @@ import { logInAs, standinControl, walkLogin } from '../e2e/log-in';
 import { Browser, startLocalSystem, type LocalSystem } from '../e2e/local-system';
 
 /**
- * `twitch-token-broker/client` against the real broker (`wrangler dev`) and the stand-in: what a
+ * `twitch-token-broker-client` against the real broker (`wrangler dev`) and the stand-in: what a
  * backend (API key) and a browser overlay (PKCE login, session token) get from it.
  */
 

@@ -14,7 +14,7 @@ import { freshStateForEachTest } from '../support/reset';
 import { twitch } from '../support/twitch';
 
 /**
- * `twitch-token-broker/client` inside workerd, as another Worker would run it: over HTTP to the
+ * `twitch-token-broker-client` inside workerd, as another Worker would run it: over HTTP to the
  * broker (its fetch handed the broker's entry point), and `parseBrokerRpcError` on the errors the
  * real `TokenBroker` entrypoint throws across a service binding.
  */

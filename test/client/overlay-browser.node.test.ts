@@ -29,7 +29,7 @@ let builtSdk: string;
 
 beforeAll(async () => {
   if (!hasChromium) return;
-  // Its own build of the SDK, so this test never races `npm pack` over dist/.
+  // Its own build of the client package, so this test never races `npm pack` over client/dist/.
   builtSdk = mkdtempSync(join(tmpdir(), 'ttb-overlay-sdk-'));
   const build = promisify(execFile)(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(REPO, 'client/tsconfig.json'), '--outDir', builtSdk]);
   appServer = createServer((request, response) => {
@@ -40,8 +40,8 @@ beforeAll(async () => {
         .replace("'http://localhost:8787'", `'${system.broker.url}'`)
         .replace("'http://127.0.0.1:8789/helix'", `'${system.twitch.url}/helix'`);
       response.writeHead(200, { 'Content-Type': 'text/html' }).end(page);
-    } else if (/^\/dist\/client\/[a-z-]+\.js$/.test(path)) {
-      response.writeHead(200, { 'Content-Type': 'text/javascript' }).end(readFileSync(join(builtSdk, path.slice('/dist/client/'.length))));
+    } else if (/^\/client\/dist\/[a-z-]+\.js$/.test(path)) {
+      response.writeHead(200, { 'Content-Type': 'text/javascript' }).end(readFileSync(join(builtSdk, path.slice('/client/dist/'.length))));
     } else {
       response.writeHead(404).end();
     }

@@ -9,23 +9,45 @@ import { logInAs } from '../e2e/log-in';
 import { Browser, startLocalSystem, type LocalSystem } from '../e2e/local-system';
 
 /**
- * The package as a user gets it: `npm pack` (whose prepack builds dist/client), the tarball
- * installed into a fresh project next to @twurple, then imported by plain Node and type-checked
- * by a strict TypeScript consumer, against the real broker.
+ * The client package as a user gets it: `npm pack` in client/ (whose prepack builds client/dist),
+ * the tarball installed into a fresh project, first alone (it must bring no other package), then
+ * next to @twurple, imported by plain Node and type-checked by a strict TypeScript consumer,
+ * against the real broker.
  */
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const CLIENT = join(REPO, 'client');
+const PACKAGE = 'twitch-token-broker-client';
 const repoPackage = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+const install = ['--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'];
 
 let system: LocalSystem;
 let project: string;
 let packedFiles: string[];
+/** The consumer's lockfile entries after installing the tarball alone. */
+let installedAlone: string[];
+/** The packages `npm ls --all` finds installed after installing the tarball alone. */
+let listedAlone: string[];
+
+/** An `npm ls --json` node: a missing optional peer is listed too, without a version. */
+interface ListedPackage {
+  version?: string;
+  dependencies?: Record<string, ListedPackage>;
+}
+
+/** The installed packages (those with a version) anywhere in an `npm ls --all --json` tree. */
+const installedIn = (node: ListedPackage): string[] =>
+  Object.entries(node.dependencies ?? {}).flatMap(([name, child]) => [...(child.version ? [name] : []), ...installedIn(child)]);
+
+/** The paths of the packages in a project's package-lock.json ("" is the project itself). */
+const lockedPackages = (dir: string): string[] =>
+  Object.keys((JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> }).packages);
 
 beforeAll(async () => {
   project = mkdtempSync(join(tmpdir(), 'ttb-consumer-'));
   const [packed, started] = await Promise.all([
-    run('npm', ['pack', '--json', '--pack-destination', project], { cwd: REPO, maxBuffer: 10 * 1024 * 1024 }),
+    run('npm', ['pack', '--json', '--pack-destination', project], { cwd: CLIENT, maxBuffer: 10 * 1024 * 1024 }),
     startLocalSystem('package'),
   ]);
   system = started;
@@ -33,8 +55,11 @@ beforeAll(async () => {
   const report = JSON.parse(packed.stdout.slice(packed.stdout.lastIndexOf('\n[') + 1)) as { filename: string; files: { path: string }[] }[];
   packedFiles = report[0]!.files.map((file) => file.path);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  await run('npm', ['install', `./${report[0]!.filename}`, ...install], { cwd: project });
+  installedAlone = lockedPackages(project);
+  listedAlone = installedIn(JSON.parse((await run('npm', ['ls', '--all', '--json'], { cwd: project })).stdout) as ListedPackage);
   const twurple = ['@twurple/auth', '@twurple/api'].map((name) => `${name}@${repoPackage.devDependencies[name]}`);
-  await run('npm', ['install', `./${report[0]!.filename}`, ...twurple, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: project });
+  await run('npm', ['install', ...twurple, ...install], { cwd: project });
   await logInAs(new Browser(), system, '100001', ['user:read:email']);
 }, 240_000);
 
@@ -44,13 +69,44 @@ afterAll(async () => {
 });
 
 describe('the packed package', () => {
-  it('holds the built client and nothing of the Worker, its tests or local secrets', () => {
-    expect(packedFiles).toEqual(expect.arrayContaining(['dist/client/index.js', 'dist/client/index.d.ts', 'dist/client/twurple.js', 'dist/client/twurple.d.ts', 'package.json']));
-    expect(packedFiles.filter((path) => !path.startsWith('dist/client/') && path !== 'package.json' && path !== 'README.md')).toEqual([]);
+  it('holds the built client, its README and CHANGELOG, and nothing of the Worker, its tests or local secrets', () => {
+    expect(packedFiles).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/twurple.js', 'dist/twurple.d.ts', 'README.md', 'CHANGELOG.md', 'package.json']));
+    expect(packedFiles.filter((path) => !/^dist\/[a-z-]+\.(js|d\.ts)$/.test(path) && !['package.json', 'README.md', 'CHANGELOG.md'].includes(path))).toEqual([]);
+  });
+
+  it('installs no other package: no dependencies, and the optional @twurple/auth peer left out', () => {
+    expect(installedAlone.sort()).toEqual(['', `node_modules/${PACKAGE}`]);
+    expect(listedAlone).toEqual([PACKAGE]);
+  });
+
+  it("has a manifest of its own: exports . and ./twurple, @twurple/auth an optional peer, none of the Worker's fields", () => {
+    const manifest = JSON.parse(readFileSync(join(project, 'node_modules', PACKAGE, 'package.json'), 'utf8')) as Record<string, unknown>;
+    expect(manifest).toMatchObject({
+      name: PACKAGE,
+      version: expect.stringMatching(/^0\.\d+\.\d+$/),
+      type: 'module',
+      sideEffects: false,
+      exports: {
+        '.': { types: './dist/index.d.ts', default: './dist/index.js' },
+        './twurple': { types: './dist/twurple.d.ts', default: './dist/twurple.js' },
+      },
+      peerDependencies: { '@twurple/auth': '^8.0.0' },
+      peerDependenciesMeta: { '@twurple/auth': { optional: true } },
+    });
+    for (const field of ['dependencies', 'optionalDependencies', 'bundleDependencies', 'overrides', 'cloudflare', 'private']) expect(manifest, field).not.toHaveProperty(field);
+    // Built with the repo's TypeScript: the version it declares is the one the repo installs.
+    expect(manifest.devDependencies).toEqual({ typescript: repoPackage.devDependencies.typescript });
+  });
+
+  it('passes `npm publish --dry-run` without a warning about the package', async () => {
+    // Offline and without scripts: the tarball above was built already, and nothing goes to the registry.
+    const { stderr } = await run('npm', ['publish', '--dry-run', '--offline', '--ignore-scripts'], { cwd: CLIENT });
+    const warnings = stderr.split('\n').filter((line) => /^npm (warn|error)/i.test(line) && !/requires you to be logged in/.test(line));
+    expect(warnings).toEqual([]);
   });
 
   it('imports nothing at run time but its own files (no Node built-ins, no Worker code, no twurple)', () => {
-    const installed = join(project, 'node_modules/twitch-token-broker/dist/client');
+    const installed = join(project, 'node_modules', PACKAGE, 'dist');
     for (const file of readdirSync(installed).filter((name) => name.endsWith('.js'))) {
       const source = readFileSync(join(installed, file), 'utf8');
       const specifiers = [...source.matchAll(/(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]/g)].map((match) => match[1]!);
@@ -62,8 +118,8 @@ describe('the packed package', () => {
   it('works from plain Node: the client, the twurple provider with ApiClient, and the RPC error parser', async () => {
     writeFileSync(
       join(project, 'use.mjs'),
-      `import { createBrokerClient, InsufficientScopeError, parseBrokerRpcError } from 'twitch-token-broker/client';
-import { createBrokerAuthProvider } from 'twitch-token-broker/twurple';
+      `import { createBrokerClient, InsufficientScopeError, parseBrokerRpcError } from 'twitch-token-broker-client';
+import { createBrokerAuthProvider } from 'twitch-token-broker-client/twurple';
 import { ApiClient } from '@twurple/api';
 const baseUrl = process.env.BROKER_URL, apiKey = process.env.BROKER_API_KEY;
 const client = createBrokerClient({ baseUrl, apiKey });
@@ -112,15 +168,15 @@ console.log(JSON.stringify({
     expect(stdout.trim().split('\n')).toEqual(['subscribe: 202', 'subscriptions: 1']);
   });
 
-  it('type-checks in a strict TypeScript consumer (NodeNext), with the documented body fields and twurple\'s AuthProvider', async () => {
+  it('type-checks in a strict TypeScript consumer (NodeNext), with the documented body fields, twurple\'s AuthProvider and the RPC binding type', async () => {
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: [], skipLibCheck: false }, files: ['consumer.ts'] }),
     );
     writeFileSync(
       join(project, 'consumer.ts'),
-      `import { createBrokerClient, InsufficientScopeError, ReauthorizationRequiredError, type UserTokenBody } from 'twitch-token-broker/client';
-import { createBrokerAuthProvider } from 'twitch-token-broker/twurple';
+      `import { createBrokerClient, InsufficientScopeError, ReauthorizationRequiredError, type TokenBrokerRpc, type UserTokenBody } from 'twitch-token-broker-client';
+import { createBrokerAuthProvider } from 'twitch-token-broker-client/twurple';
 import type { AuthProvider } from '@twurple/auth';
 const client = createBrokerClient({ baseUrl: 'http://localhost:8787', apiKey: 'key' });
 export async function use(): Promise<string> {
@@ -134,6 +190,11 @@ export async function use(): Promise<string> {
     if (error instanceof ReauthorizationRequiredError) return error.authorizeUrl;
   }
   return provider.clientId + seconds;
+}
+// A Worker's service binding to the broker's TokenBroker entrypoint.
+export async function overRpc(env: { BROKER: TokenBrokerRpc }): Promise<string> {
+  const token: UserTokenBody = await env.BROKER.getUserToken('100001', { scope: 'chat:read', forceRefresh: false });
+  return token.login + (await env.BROKER.getAppToken({ forceRefresh: true })).client_id;
 }
 `,
     );

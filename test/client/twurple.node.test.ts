@@ -7,7 +7,7 @@ import { logInAs, standinControl } from '../e2e/log-in';
 import { Browser, startLocalSystem, type LocalSystem } from '../e2e/local-system';
 
 /**
- * `twitch-token-broker/twurple` driving the real `@twurple/api` ApiClient against the stand-in's
+ * `twitch-token-broker-client/twurple` driving the real `@twurple/api` ApiClient against the stand-in's
  * Helix (twurple's mock mode: `TWURPLE_MOCK_API_PORT` sends Helix calls to localhost:PORT/mock/…),
  * with every token from the real broker under `wrangler dev`.
  */
