@@ -16,6 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { GB_PER_OBJECT, PRICES } from './prices';
+import { announceSmoke } from './smoke';
 import { parseArgs } from 'node:util';
 import {
   CONNECTIONS_PER_INVOCATION,
@@ -104,8 +105,9 @@ const TOKEN_HOURS = 4;
 const INVOCATION_LOGS = !/^\s*invocation_logs\s*=\s*false/m.test(readFileSync(new URL('../wrangler.toml', import.meta.url), 'utf8'));
 
 function measure(): Measurement {
+  announceSmoke();
   console.log('measuring inside workerd (bench/cost/measure.cost.ts, about a minute)…');
-  const run = spawnSync('npx', ['vitest', 'run', '--config', 'bench/cost/vitest.config.ts'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const run = spawnSync('npx', ['vitest', 'run', '--config', 'bench/cost/vitest.config.ts', 'bench/cost/measure.cost.ts'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const line = `${run.stdout}\n${run.stderr}`.split('\n').find((l) => l.includes('COST_MEASUREMENT '));
   if (run.status !== 0 || !line) {
     console.error(run.stdout.slice(-4000), run.stderr.slice(-4000));

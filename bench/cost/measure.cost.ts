@@ -22,8 +22,11 @@ import type { Usage } from './usage';
  * JSON line for bench/cost.ts to price.
  */
 
-const USERS = 120;
-const IDLE_USERS = 40;
+/** A smoke run (BENCH_SMOKE=1, bench/smoke.ts) measures fewer users over one cycle: its figures mean nothing. */
+const SMOKE = (env as { BENCH_SMOKE?: string }).BENCH_SMOKE === '1';
+const USERS = SMOKE ? 24 : 120;
+const IDLE_USERS = SMOKE ? 8 : 40;
+const CYCLES = SMOKE ? 1 : 2;
 /**
  * Twitch answers at once here: what the vault and the directory spend beyond Twitch's answer is
  * measured, and bench/cost.ts adds the answer's latency (120 ms, 400 ms) to each call.
@@ -194,7 +197,7 @@ it('measures the broker’s own work and its callers’ requests', async () => {
     await broker('/token/app', { headers: { Authorization: `Bearer ${API_KEY}` } });
     if (LATENCY_MS > 0) await twitch.inject({ path: '/oauth2/validate', kind: 'slow', delayMs: LATENCY_MS, times: -1 });
     const sweep = emptyUsage();
-    const simulatedMs = 2 * SWEEP_CYCLE_MS;
+    const simulatedMs = CYCLES * SWEEP_CYCLE_MS;
     const clock = await runClock(simulatedMs, async (work) => add(sweep, await metered(work)));
     const visits = sweep.requests['UserVault.validate'] ?? 0;
     const batches = (await directory().evidence(10_000)).length;
