@@ -23,7 +23,7 @@ const PRINTS: Record<string, RegExp[]> = {
   'bench:micro': [/sweep: 30 copies validated \(one invocation\)\s+[\d.]+\s+[\d.]+/, /^start-up: evaluating the bundled Worker took [\d.]+ ms and made 0 WebCrypto\/fetch calls$/m],
   'bench:bundle': [/^bundle: [\d.]+ KiB, gzip [\d.]+ KiB/m, /^minified composition/m],
   'bench:sweep': [/every user validated within the hour \(after the first\): yes/, /per 1,000 users per hour: \d+ directory invocations/],
-  'bench:cost': [/^cost: \$\d+\.\d\d\/month at 100k users \(paid\), free plan holds \d+ users$/m],
+  'bench:cost': [/^cost: \$\d+\.\d\d\/month at 100k users \(paid, worst profile, callers included\), free plan holds \d+ users$/m, /^worst profile: \w+ at \d+ ms: overhead \$[\d.]+, total \$[\d.]+/m],
   'bench:live': [/^per idle connection per month: \d+ Durable Object requests, [\d.]+ GB-s/m],
   soak: [/^OK: no user lost, no refresh token used twice/m],
 };
@@ -44,6 +44,29 @@ function runSmoke(script: string): Promise<{ code: number | null; output: string
   });
 }
 
+/**
+ * The cost benchmark's figures per operation (its `COST_UNITS` line) are each counted from what that
+ * operation did: none may be negative (as a share subtracted from a phase came out before), and the
+ * harness's own calls are never among them (the measurement itself checks that every
+ * `runDurableObjectAlarm` deleteAlarm was set apart as the harness's, or exits non-zero).
+ */
+function expectHonestCostUnits(output: string): void {
+  const line = output.split('\n').find((text) => text.startsWith('COST_UNITS '));
+  expect(line, 'bench:cost printed no COST_UNITS line').toBeDefined();
+  const { units, harnessCounted, negative } = JSON.parse(line!.slice('COST_UNITS '.length)) as {
+    units: Record<string, Record<string, number>>;
+    harnessCounted: number;
+    negative: string[];
+  };
+  expect(negative).toEqual([]);
+  expect(harnessCounted).toBe(0);
+  for (const [operation, figures] of Object.entries(units)) {
+    for (const [figure, n] of Object.entries(figures)) expect(n, `${operation}.${figure}`).toBeGreaterThanOrEqual(0);
+  }
+  // An idle spell writes rows, as the statements it runs do: setting a user aside and bringing them back.
+  expect(units['setAside']!['rowsWritten']! + units['bringBack']!['rowsWritten']!).toBeGreaterThan(0);
+}
+
 const resultsNow = () => Object.fromEntries(readdirSync(RESULTS).map((name) => [name, readFileSync(`${RESULTS}/${name}`, 'utf8')]));
 let resultsBefore: Record<string, string>;
 beforeAll(() => {
@@ -62,6 +85,7 @@ describe('every benchmark entry point runs in smoke mode', () => {
       const { code, output } = await runSmoke(script);
       if (code !== 0) throw new Error(`npm run ${script} exited ${code}:\n${output.slice(-4000)}`);
       for (const pattern of PRINTS[script] ?? []) expect(output, `npm run ${script} printed:\n${output.slice(-3000)}`).toMatch(pattern);
+      if (script === 'bench:cost') expectHonestCostUnits(output);
     }, 180_000);
   }
 });
