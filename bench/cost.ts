@@ -1,21 +1,25 @@
 /**
- * What the broker's own work costs, in dollars: runs bench/cost/measure.cost.ts inside workerd
- * (the real sweep and token code over simulated users, with the platform metered), turns its
- * counts into per-user-hour and per-request figures, prices them with Cloudflare's published
- * prices (bench/prices.ts; where and when they were read below) at 1k, 10k and 100k users on the
- * Paid plan, and finds the most users whose overhead fits in half of every Free daily quota. At
- * scale it runs the directory's own rule (rounds, `splitChecks` between its own calls and lanes,
- * six calls in flight per invocation) with Twitch answering in --latency-ms, and one vault wake
- * per token handed over (TOKEN_HOURS).
+ * What the broker costs an operator, in dollars, callers included: runs bench/cost/measure.cost.ts
+ * inside workerd (the real sweep and token code over simulated users, the platform metered and
+ * every count tagged with the operation that caused it), turns its counts into figures per
+ * operation (a batch, a handover, a lane call, an idle spell, a caller's refresh or warm request),
+ * prices them with Cloudflare's published prices (bench/prices.ts; where and when they were read
+ * below) at 1k, 10k and 100k users on the Paid plan for each usage profile (PROFILES) with Twitch
+ * answering in 120 and 400 ms, and finds the most users whose use fits in half of every Free daily
+ * quota. At scale it runs the directory's own rule (rounds, `splitChecks` between its own calls and
+ * lanes, six calls in flight per invocation), and one vault wake per token handed over (TOKEN_HOURS).
  *
- *   npm run bench:cost [-- --latency-ms 120] [-- --profile daily|always]
+ *   npm run bench:cost [-- --latency-ms 120] [-- --profile daily|hourly|spells|always]
  *
- * Its last line is `cost: $X/month at 100k users (paid), free plan holds N users`, X being the
- * overhead above the $5 base for the chosen usage profile (default `daily`; see PROFILES).
+ * --profile picks whose details are printed; the headline is the worst profile at 120 or 400 ms.
+ * Its last line is `cost: $X/month at 100k users (paid, worst profile, callers included), free plan
+ * holds N users`: X above the $5 base, N the fewest users any profile fits in half of every Free
+ * daily quota (callers' requests included).
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { GB_PER_OBJECT, PRICES } from './prices';
+import { announceSmoke } from './smoke';
 import { parseArgs } from 'node:util';
 import {
   CONNECTIONS_PER_INVOCATION,
@@ -27,22 +31,27 @@ import {
   sweepBatchSize,
   sweepConcurrency,
 } from '../src/sweep/schedule';
-import type { Usage } from './cost/usage';
+import type { Measurement, Operation, OperationUsage } from './cost/usage';
 
 /**
- * Cloudflare's prices and Free quotas, read 2026-11-29:
- * - Durable Objects: developers.cloudflare.com/durable-objects/platform/pricing/ (page "Last updated
- *   Jun 19, 2026"): requests 1 million/month + $0.15/million (Free 100,000/day; RPC calls and alarm
- *   invocations each count); duration 400,000 GB-s/month + $12.50/million GB-s (Free 13,000 GB-s/day;
- *   wall time while active or unable to hibernate, at 128 MB); SQLite rows read 25 billion/month +
- *   $0.001/million (Free 5 million/day); rows written 50 million/month + $1.00/million (Free
- *   100,000/day; each setAlarm is a row written; key-value calls are rows); stored data 5 GB-month +
- *   $0.20/GB-month (Free 5 GB).
- * - Workers KV: developers.cloudflare.com/kv/platform/pricing/: reads 10 million/month +
- *   $0.50/million (Free 100,000/day), writes 1 million/month + $5.00/million (Free 1,000/day).
- * - Workers: developers.cloudflare.com/workers/platform/pricing/ (Standard, as quoted on
- *   developers.cloudflare.com/workflows/reference/pricing/): requests 10 million/month +
- *   $0.30/million (Free 100,000/day); the broker's own Worker invocations are the hourly cron only.
+ * Cloudflare's prices and Free quotas. Read 2026-11-29, and checked again for this version against
+ * the pages below (as stored by the docs search, 2026-12):
+ * - Durable Objects: developers.cloudflare.com/durable-objects/platform/pricing/: requests
+ *   1 million/month + $0.15/million (Free 100,000/day; HTTP requests, RPC sessions (each RPC method
+ *   call on a stub is one), WebSocket messages and alarm invocations); duration 400,000 GB-s/month
+ *   + $12.50/million GB-s (Free 13,000 GB-s/day; wall time while active or unable to hibernate; the
+ *   page's own example bills 128 MB as 128 MB / 1 GB = 0.128 GB); SQLite rows read 25 billion/month
+ *   + $0.001/million (Free 5 million/day); rows written 50 million/month + $1.00/million (Free
+ *   100,000/day; each setAlarm is a row written; key-value calls are rows); stored data
+ *   5 GB-month + $0.20/GB-month (Free 5 GB). The SQLite row and storage figures were not in the
+ *   stored copy of the page; D1's pricing page, which the Durable Objects page mirrors, has the same.
+ * - Workers KV: developers.cloudflare.com/kv/platform/pricing/ and /kv/platform/limits/: reads
+ *   10 million/month + $0.50/million (Free 100,000/day), writes 1 million/month + $5.00/million
+ *   (Free 1,000/day).
+ * - Workers (Standard, as quoted on developers.cloudflare.com/workflows/reference/pricing/):
+ *   requests 10 million/month + $0.30/million (Free 100,000/day, developers.cloudflare.com/workers/
+ *   platform/limits/); CPU 30 million ms/month + $0.02/million ms (Free: 10 ms per invocation).
+ *   Every caller's request is a Worker request, and so is each hourly cron.
  * - Limits: developers.cloudflare.com/workers/platform/limits/: subrequests 50/request Free,
  *   10,000/request Paid; 6 simultaneous outgoing connections per invocation; CPU 10 ms Free.
  * - Workers Logs: developers.cloudflare.com/workers/observability/logs/workers-logs/#pricing (and
@@ -52,17 +61,33 @@ const DAYS_PER_MONTH = 30;
 const HOURS_PER_MONTH = 24 * DAYS_PER_MONTH;
 
 /**
- * How users use the broker. Only a user with a token in use costs hourly validations: a token
- * that expired with nobody asking for another is set aside (idle) until a caller's refresh brings
- * the user back. Twitch user tokens live about four hours.
- * - `daily`: each user's token is fetched once a day, so it is in use about 4 h a day, then idle
- *   (one idle spell a day: one visit to set them aside, one call to bring them back).
- * - `always`: every user's token is in use every hour (a bot acting for every user all the time).
+ * How callers use the broker, per user. Only a user with a token in use costs hourly validations:
+ * a token that expired with nobody asking for another is set aside (idle) until a caller's refresh
+ * brings the user back. Twitch user tokens live about four hours (TOKEN_HOURS). Callers' requests:
+ * - `daily`: each user's token fetched once a day: in use ~4 h, then idle; one request a day,
+ *   which refreshes, and one idle spell (set aside, brought back).
+ * - `hourly`: a dashboard or scheduler asking the broker every hour (a fresh process each time, so
+ *   no client-side cache): always in use, 24 requests a day, 6 of which refresh.
+ * - `spells`: fetched every 5 hours: in use 4 h of every 5, each request a refresh after an idle
+ *   hour: 4.8 requests, refreshes and idle spells a day.
+ * - `always`: a long-running bot holding every user's token with the client package's cache
+ *   (client/token-cache.ts lets go two minutes before expiry, inside the broker's refresh margin):
+ *   always in use, 6 requests a day, each a refresh.
  */
 const PROFILES = {
-  daily: { inUseShare: 4 / 24, idleSpellsPerDay: 1 },
-  always: { inUseShare: 1, idleSpellsPerDay: 0 },
+  daily: { inUseShare: 4 / 24, idleSpellsPerDay: 1, refreshesPerDay: 1, warmRequestsPerDay: 0 },
+  hourly: { inUseShare: 1, idleSpellsPerDay: 0, refreshesPerDay: 6, warmRequestsPerDay: 18 },
+  spells: { inUseShare: 4 / 5, idleSpellsPerDay: 24 / 5, refreshesPerDay: 24 / 5, warmRequestsPerDay: 0 },
+  always: { inUseShare: 1, idleSpellsPerDay: 0, refreshesPerDay: 6, warmRequestsPerDay: 0 },
 } as const;
+type Profile = (typeof PROFILES)[keyof typeof PROFILES];
+/** Twitch's answer time on each call, the two ends the tables show. */
+const LATENCIES = [120, 400] as const;
+/**
+ * CPU per Worker request (a caller's), assumed, not measured in workerd: `npm run bench:micro`
+ * measures the token paths at 0.1–0.3 ms in Node; 1 ms leaves room. Only the Paid plan bills it.
+ */
+const ASSUMED_CPU_MS_PER_WORKER_REQUEST = 1;
 
 const { values: flags } = parseArgs({
   options: {
@@ -74,38 +99,19 @@ const LATENCY_MS = Number(flags['latency-ms']);
 const profileName = flags.profile as keyof typeof PROFILES;
 if (!(profileName in PROFILES)) throw new Error(`--profile must be one of ${Object.keys(PROFILES).join(', ')}`);
 
-interface Measurement {
-  latencyMs: number;
-  users: number;
-  simulatedHours: number;
-  clock: { alarms: number; crons: number };
-  /** Vault wakes during the sweep phase: each user's first visit, the vault handing over its copy. */
-  visits: number;
-  batches: number;
-  /** Copies the directory held after the sweep phase (one row written each). */
-  copiesHeld: number;
-  sweep: Usage;
-  /** Every user due at once with copies held: large rounds, spread over lanes. */
-  burst: { users: number; usage: Usage };
-  idle: { users: number; visitsEstimate: number; usage: Usage; inUseUsers: number; durationMs: number };
-  rejoin: { requests: number; usage: Usage };
-  userRequest: { requests: number; usage: Usage };
-  appRequest: { requests: number; usage: Usage };
-  storage: { vaultBytes: number; directoryBytesPerUser: number };
-}
-
 /**
  * Hours a user access token lives (Twitch: about four; the stand-in's 14,400 s). The directory
  * validates a copy until the refresh margin, then wakes the vault once for the next token: one
- * vault wake (and one row written) per token, however many hours it is in use.
+ * handover per token, however many hours it is in use.
  */
 const TOKEN_HOURS = 4;
 /** Whether wrangler.toml leaves Workers Logs' invocation logs on (one log event per invocation). */
 const INVOCATION_LOGS = !/^\s*invocation_logs\s*=\s*false/m.test(readFileSync(new URL('../wrangler.toml', import.meta.url), 'utf8'));
 
 function measure(): Measurement {
+  announceSmoke();
   console.log('measuring inside workerd (bench/cost/measure.cost.ts, about a minute)…');
-  const run = spawnSync('npx', ['vitest', 'run', '--config', 'bench/cost/vitest.config.ts'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const run = spawnSync('npx', ['vitest', 'run', '--config', 'bench/cost/vitest.config.ts', 'bench/cost/measure.cost.ts'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const line = `${run.stdout}\n${run.stderr}`.split('\n').find((l) => l.includes('COST_MEASUREMENT '));
   if (run.status !== 0 || !line) {
     console.error(run.stdout.slice(-4000), run.stderr.slice(-4000));
@@ -114,60 +120,48 @@ function measure(): Measurement {
   return JSON.parse(line.slice(line.indexOf('COST_MEASUREMENT ') + 'COST_MEASUREMENT '.length)) as Measurement;
 }
 
-const sum = (record: Record<string, number>) => Object.values(record).reduce((a, b) => a + b, 0);
-
-/** Resource use per month (or per day, /30) of the broker's own work. */
-interface Monthly {
-  doRequests: number;
-  gbSeconds: number;
-  rowsRead: number;
-  rowsWritten: number;
-  kvReads: number;
-  kvWrites: number;
-  workerRequests: number;
-  storageGb: number;
-  twitchCalls: number;
-  /** Workers Logs events: each invocation's own log, and each console line. */
-  logEvents: number;
+/** What one occurrence of `operation` used: its measured totals over its occurrences (zero if it never happened). */
+function perOccurrence(m: Measurement, operation: Operation): Omit<OperationUsage, 'occurrences'> {
+  const used = m.usage[operation];
+  const n = Math.max(1, used?.occurrences ?? 0);
+  return {
+    doRequests: (used?.doRequests ?? 0) / n,
+    workerRequests: (used?.workerRequests ?? 0) / n,
+    rowsRead: (used?.rowsRead ?? 0) / n,
+    rowsWritten: (used?.rowsWritten ?? 0) / n,
+    kvReads: (used?.kvReads ?? 0) / n,
+    kvWrites: (used?.kvWrites ?? 0) / n,
+    wallMs: (used?.wallMs ?? 0) / n,
+    twitchCalls: (used?.twitchCalls ?? 0) / n,
+    logLines: (used?.logLines ?? 0) / n,
+  };
 }
 
-/** Unit costs derived from the measurement. */
+/** Adds figures of the same shape. */
+const plus = <T extends Record<string, number>>(a: T, b: T): T => Object.fromEntries(Object.keys(a).map((k) => [k, a[k]! + b[k]!])) as T;
+
+/** The figures per operation the prices are applied to, each counted from that operation alone. */
 function unitCosts(m: Measurement) {
-  const s = m.sweep;
-  const calls = m.clock.alarms + m.clock.crons;
-  // Every validation of a user is one Twitch call by the directory or a lane (each cron adds the app token's).
-  const checksPerUserHour = (s.twitchCalls - m.clock.crons) / (m.users * m.simulatedHours);
-  // A vault woken to hand over its copy answers without calling Twitch: its wall time is its own overhead.
-  const vaultWakeMs = (s.wallMs.UserVault ?? 0) / Math.max(1, m.visits);
-  const perBatch = {
-    // Less the vault record read and the copy row written on each handover, priced per handover below.
-    rowsRead: Math.max(0, s.rowsRead - m.visits) / calls,
-    rowsWritten: Math.max(0, s.rowsWritten - m.copiesHeld) / calls,
-    // The directory's alarm beyond waiting for the vaults (Twitch answers at once here).
-    overheadMs: Math.max(0, ((s.wallMs['UserDirectory.alarm'] ?? 0) - (s.wallMs.UserVault ?? 0)) / m.clock.alarms),
+  const vaultVisit = perOccurrence(m, 'vault-visit');
+  // A directory batch alone: the alarms that woke no vault and called no lane (Twitch answering at once).
+  const quiet = m.alarms.filter((alarm) => alarm.vaultWakes === 0 && alarm.laneCalls === 0);
+  const timed = quiet.length > 0 ? quiet : m.alarms;
+  const batch = { ...perOccurrence(m, 'batch'), wallMs: timed.reduce((sum, alarm) => sum + alarm.wallMs, 0) / Math.max(1, timed.length) };
+  return {
+    // Every validation of a user in use is one Twitch call by the directory or a lane.
+    checksPerUserHour: m.validations / (m.users * m.simulatedHours),
+    batch,
+    batchesTimed: { alarms: timed.length, quiet: quiet.length > 0 },
+    // A vault woken to hand over its copy, and the directory storing it; the vault's own reads on any visit.
+    handover: plus(perOccurrence(m, 'handover'), vaultVisit),
+    lane: perOccurrence(m, 'lane'),
+    setAside: plus(perOccurrence(m, 'set-aside'), vaultVisit),
+    bringBack: perOccurrence(m, 'bring-back'),
+    cron: perOccurrence(m, 'cron'),
+    refresh: perOccurrence(m, 'caller-refresh'),
+    warm: perOccurrence(m, 'caller-warm'),
+    app: perOccurrence(m, 'caller-app'),
   };
-  const b = m.burst.usage;
-  // Lanes are directory objects holding no users (`sweepLane`): their calls are `laneCheck`.
-  const laneCalls = b.requests['UserDirectory.laneCheck'] ?? 0;
-  const lane = { calls: laneCalls, overheadMs: laneCalls > 0 ? (b.wallMs['UserDirectory.laneCheck'] ?? 0) / laneCalls : 0 };
-  const perCron = {
-    doRequests: 2, // the minter's check and the directory's batch
-    twitchCalls: 1,
-    kvWrites: s.kvWrites / m.clock.crons,
-    minterMs: s.wallMs.AppTokenMinter! / m.clock.crons,
-  };
-  // Idle spells: the visit that sets a user aside (no Twitch call), and the call that brings them back.
-  // The idle phase also visited the users in use: take their share of the sweep's use out.
-  const cycleShare = m.idle.durationMs / 3600_000 / m.simulatedHours;
-  const idle = m.idle.usage;
-  const perIdleSpell = {
-    doRequests: 2,
-    rowsWritten: (idle.rowsWritten - s.rowsWritten * cycleShare) / m.idle.users + (m.rejoin.usage.rowsWritten / m.rejoin.requests - 2),
-    rowsRead: Math.max(0, (idle.rowsRead - s.rowsRead * cycleShare) / m.idle.users) + m.rejoin.usage.rowsRead / m.rejoin.requests,
-    wallMs: (m.rejoin.usage.wallMs.UserDirectory ?? 0) / m.rejoin.requests + 5,
-  };
-  const logLinesPerBatch = s.logLines / calls;
-  return { checksPerUserHour, vaultWakeMs, perBatch, lane, perCron, perIdleSpell, logLinesPerBatch };
 }
 
 type Units = ReturnType<typeof unitCosts>;
@@ -180,7 +174,7 @@ type Units = ReturnType<typeof unitCosts>;
  */
 function batchOf(u: Units, checks: number, roundSize: number, handoverShare: number, latencyMs: number) {
   let ownLeft = OWN_CHECKS_PER_BATCH;
-  let directoryMs = u.perBatch.overheadMs;
+  let directoryMs = u.batch.wallMs;
   let laneCalls = 0;
   let laneMs = 0;
   const step = (count: number) => {
@@ -190,7 +184,7 @@ function batchOf(u: Units, checks: number, roundSize: number, handoverShare: num
     let waves = Math.ceil(own / CONNECTIONS_PER_INVOCATION);
     for (const chunk of lanes) {
       const chunkWaves = Math.ceil(chunk / CONNECTIONS_PER_INVOCATION);
-      laneMs += chunkWaves * latencyMs + u.lane.overheadMs;
+      laneMs += chunkWaves * latencyMs + u.lane.wallMs;
       waves = Math.max(waves, chunkWaves);
     }
     return waves * latencyMs;
@@ -200,14 +194,29 @@ function batchOf(u: Units, checks: number, roundSize: number, handoverShare: num
     const handedOver = size * handoverShare;
     // Two flows at once: copies held checked; vaults hand over theirs, checked on arrival.
     const held = step(size - handedOver);
-    directoryMs += handedOver >= 0.5 ? Math.max(held, u.vaultWakeMs + step(handedOver)) : held;
+    directoryMs += handedOver >= 0.5 ? Math.max(held, u.handover.wallMs + step(handedOver)) : held;
   }
   return { directoryMs, laneCalls, laneMs };
 }
 
-/** The broker's own monthly use at `users` users with `profile`, Twitch answering in `latencyMs`. */
-function monthly(m: Measurement, users: number, profile: (typeof PROFILES)[keyof typeof PROFILES], latencyMs: number): Monthly {
-  const u = unitCosts(m);
+/** Resource use per month (or per day, /30). */
+interface Monthly {
+  doRequests: number;
+  gbSeconds: number;
+  rowsRead: number;
+  rowsWritten: number;
+  kvReads: number;
+  kvWrites: number;
+  workerRequests: number;
+  workerCpuMs: number;
+  storageGb: number;
+  twitchCalls: number;
+  /** Workers Logs events: each invocation's own log (if on), and each console line. */
+  logEvents: number;
+}
+
+/** The broker's own work (the sweep, idle spells, the cron, storage) per month at `users` users. */
+function overhead(m: Measurement, u: Units, users: number, profile: Profile, latencyMs: number): Monthly {
   const inUse = Math.max(1, users * profile.inUseShare);
   const checksPerHour = inUse * u.checksPerUserHour;
   const handoversPerHour = inUse / TOKEN_HOURS;
@@ -215,29 +224,54 @@ function monthly(m: Measurement, users: number, profile: (typeof PROFILES)[keyof
   const spacingMs = Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, (SWEEP_CYCLE_MS / 2) * (sweepBatchSize(inUse) / inUse)));
   const batchesPerHour = Math.min(checksPerHour, 3600_000 / spacingMs);
   const batch = batchOf(u, checksPerHour / batchesPerHour, sweepConcurrency(inUse), Math.min(1, handoversPerHour / checksPerHour), latencyMs);
-  const spellsPerMonth = users * profile.idleSpellsPerDay * DAYS_PER_MONTH;
+  const spells = users * profile.idleSpellsPerDay * DAYS_PER_MONTH;
   const h = HOURS_PER_MONTH;
   const perHour = {
-    doRequests: batchesPerHour * (1 + batch.laneCalls) + handoversPerHour + u.perCron.doRequests,
-    wallMs: batchesPerHour * (batch.directoryMs + batch.laneMs) + handoversPerHour * u.vaultWakeMs + u.perCron.minterMs,
+    doRequests: batchesPerHour * (u.batch.doRequests + batch.laneCalls) + handoversPerHour * u.handover.doRequests + u.cron.doRequests,
+    wallMs: batchesPerHour * (batch.directoryMs + batch.laneMs) + handoversPerHour * u.handover.wallMs + u.cron.wallMs,
+    rowsRead: batchesPerHour * u.batch.rowsRead + handoversPerHour * u.handover.rowsRead + u.cron.rowsRead,
+    rowsWritten: batchesPerHour * u.batch.rowsWritten + handoversPerHour * u.handover.rowsWritten + u.cron.rowsWritten,
   };
+  const spell = plus(u.setAside, u.bringBack);
   return {
-    doRequests: h * perHour.doRequests + spellsPerMonth * u.perIdleSpell.doRequests,
-    gbSeconds: (GB_PER_OBJECT * (h * perHour.wallMs + spellsPerMonth * u.perIdleSpell.wallMs)) / 1000,
-    rowsRead: h * (handoversPerHour * 1 + batchesPerHour * u.perBatch.rowsRead) + spellsPerMonth * u.perIdleSpell.rowsRead,
-    rowsWritten: h * (handoversPerHour * 1 + batchesPerHour * u.perBatch.rowsWritten) + spellsPerMonth * u.perIdleSpell.rowsWritten,
-    kvReads: 0,
-    kvWrites: h * u.perCron.kvWrites,
-    workerRequests: h,
+    doRequests: h * perHour.doRequests + spells * spell.doRequests,
+    gbSeconds: (GB_PER_OBJECT * (h * perHour.wallMs + spells * spell.wallMs)) / 1000,
+    rowsRead: h * perHour.rowsRead + spells * spell.rowsRead,
+    rowsWritten: h * perHour.rowsWritten + spells * spell.rowsWritten,
+    kvReads: h * u.cron.kvReads,
+    kvWrites: h * u.cron.kvWrites,
+    workerRequests: h * u.cron.workerRequests,
+    workerCpuMs: 0,
     storageGb: (users * (m.storage.vaultBytes + m.storage.directoryBytesPerUser)) / 1e9,
-    twitchCalls: h * (checksPerHour + u.perCron.twitchCalls),
+    twitchCalls: h * (checksPerHour + u.cron.twitchCalls),
     // The sweep's console lines; with invocation logs on, each Durable Object request and the cron add theirs.
-    logEvents:
-      h * (batchesPerHour * u.logLinesPerBatch + (INVOCATION_LOGS ? perHour.doRequests + 1 : 0)) + (INVOCATION_LOGS ? spellsPerMonth * u.perIdleSpell.doRequests : 0),
+    logEvents: h * batchesPerHour * u.batch.logLines + (INVOCATION_LOGS ? h * (perHour.doRequests + 1) + spells * spell.doRequests : 0),
   };
 }
 
-/** Dollars above the $5 base for a month's use on the Paid plan, item by item. */
+/** Callers' token requests per month at `users` users: each a Worker request and a vault request; refreshes wait on Twitch. */
+function callers(u: Units, users: number, profile: Profile, latencyMs: number): Monthly {
+  const refreshes = users * profile.refreshesPerDay * DAYS_PER_MONTH;
+  const warm = users * profile.warmRequestsPerDay * DAYS_PER_MONTH;
+  const both = (pick: (unit: Units['refresh']) => number) => refreshes * pick(u.refresh) + warm * pick(u.warm);
+  const requests = both((unit) => unit.workerRequests);
+  return {
+    doRequests: both((unit) => unit.doRequests),
+    // The vault waits for Twitch's answer to each refresh.
+    gbSeconds: (GB_PER_OBJECT * (both((unit) => unit.wallMs) + refreshes * latencyMs)) / 1000,
+    rowsRead: both((unit) => unit.rowsRead),
+    rowsWritten: both((unit) => unit.rowsWritten),
+    kvReads: both((unit) => unit.kvReads),
+    kvWrites: both((unit) => unit.kvWrites),
+    workerRequests: requests,
+    workerCpuMs: requests * ASSUMED_CPU_MS_PER_WORKER_REQUEST,
+    storageGb: 0,
+    twitchCalls: both((unit) => unit.twitchCalls),
+    logEvents: both((unit) => unit.logLines) + (INVOCATION_LOGS ? requests + both((unit) => unit.doRequests) : 0),
+  };
+}
+
+/** Dollars above the $5 base for a month's use on the Paid plan, item by item (included amounts subtracted once, from the whole). */
 function paidDollars(use: Monthly): Record<string, number> {
   const over = (amount: number, price: { includedMonthly: number; perMillion: number }) => (Math.max(0, amount - price.includedMonthly) / 1e6) * price.perMillion;
   return {
@@ -246,13 +280,16 @@ function paidDollars(use: Monthly): Record<string, number> {
     'rows read': over(use.rowsRead, PRICES.rowsRead),
     'rows written': over(use.rowsWritten, PRICES.rowsWritten),
     storage: Math.max(0, use.storageGb - PRICES.storageGb.includedMonthly) * PRICES.storageGb.perGbMonth,
+    'KV reads': over(use.kvReads, PRICES.kvReads),
     'KV writes': over(use.kvWrites, PRICES.kvWrites),
     'Worker requests': over(use.workerRequests, PRICES.workerRequests),
-    'Workers Logs': over(use.logEvents, PRICES.logEvents),
+    'Worker CPU': over(use.workerCpuMs, PRICES.workerCpuMs),
+    // Priced by volume since 2026-12-01 (developers.cloudflare.com/observability/pricing/).
+    'Workers Logs': Math.max(0, logGb(use.logEvents) - PRICES.observabilityFrom20261201.includedMonthlyGb) * PRICES.observabilityFrom20261201.perGb,
   };
 }
 
-/** A day's overhead as a share of each Free daily quota (storage: of the total). */
+/** A day's use as a share of each Free daily quota (storage: of the total). */
 function freeShares(use: Monthly): Record<string, number> {
   const day = (n: number) => n / DAYS_PER_MONTH;
   return {
@@ -263,81 +300,97 @@ function freeShares(use: Monthly): Record<string, number> {
     'KV reads': day(use.kvReads) / PRICES.kvReads.freeDaily,
     'KV writes': day(use.kvWrites) / PRICES.kvWrites.freeDaily,
     'Worker requests': day(use.workerRequests) / PRICES.workerRequests.freeDaily,
-    'log events': day(use.logEvents) / PRICES.logEvents.freeDaily,
+    'log volume': logGb(day(use.logEvents)) / PRICES.observabilityFrom20261201.freeDailyGb,
     storage: use.storageGb / PRICES.storageGb.freeTotal,
   };
 }
 
-/** Whether a day's overhead fits in half of every Free daily quota. */
-const fitsHalfOfFree = (use: Monthly): boolean => Object.values(freeShares(use)).every((share) => share <= 0.5);
+/**
+ * Workers Logs volume of `events` log events, in GB: about 1 KB an event, assumed (a request's
+ * log line is a few hundred bytes of JSON; Cloudflare adds the invocation's metadata).
+ */
+const ASSUMED_BYTES_PER_LOG_EVENT = 1_000;
+const logGb = (events: number) => (events * ASSUMED_BYTES_PER_LOG_EVENT) / 1e9;
 
-/** The quota a day's overhead uses most of, and how much. */
-function tightestFreeQuota(use: Monthly): string {
-  const [name, share] = Object.entries(freeShares(use)).sort((a, b) => b[1] - a[1])[0]!;
-  return `${name} ${(share * 100).toFixed(0)}%`;
-}
+const sum = (record: Record<string, number>) => Object.values(record).reduce((a, b) => a + b, 0);
+const money = (n: number) => `$${n.toFixed(2)}`;
 
-/** The most users whose overhead fits in half of every Free daily quota. */
-function freePlanHolds(m: Measurement, profile: (typeof PROFILES)[keyof typeof PROFILES]): number {
+const m = measure();
+const u = unitCosts(m);
+/** Overhead, callers and their sum at `users` users. */
+const bill = (users: number, profile: Profile, latencyMs: number) => {
+  const own = overhead(m, u, users, profile, latencyMs);
+  const theirs = callers(u, users, profile, latencyMs);
+  const total = plus(own as unknown as Record<string, number>, theirs as unknown as Record<string, number>) as unknown as Monthly;
+  return { own, theirs, total };
+};
+
+/** The most users whose use (callers included) fits in half of every Free daily quota, at both answer times. */
+function freePlanHolds(profile: Profile): number {
+  const fits = (users: number) => LATENCIES.every((latencyMs) => Object.values(freeShares(bill(users, profile, latencyMs).total)).every((share) => share <= 0.5));
   let low = 0;
   let high = 10_000_000;
   while (high - low > 10) {
     const mid = Math.floor((low + high) / 2);
-    if (fitsHalfOfFree(monthly(m, mid, profile, LATENCY_MS))) low = mid;
+    if (fits(mid)) low = mid;
     else high = mid;
   }
   return Math.floor(low / 100) * 100;
 }
 
-const money = (n: number) => `$${n.toFixed(2)}`;
-const m = measure();
-const u = unitCosts(m);
-const perRequest = (entry: { requests: number; usage: Usage }) =>
-  `${(sum(entry.usage.requests) / entry.requests).toFixed(2)} DO requests, ${(entry.usage.rowsRead / entry.requests).toFixed(1)} rows read, ${(entry.usage.rowsWritten / entry.requests).toFixed(1)} rows written, ${(entry.usage.kvReads / entry.requests).toFixed(2)} KV reads, ${(entry.usage.twitchCalls / entry.requests).toFixed(2)} Twitch calls`;
-
-console.log(`\nMeasured in workerd: ${m.users} users in use for ${m.simulatedHours.toFixed(1)} simulated hours, Twitch answering in ${m.latencyMs} ms`);
-console.log(`  per user-hour in use: ${u.checksPerUserHour.toFixed(3)} Twitch validations by the directory or a lane (0 DO requests, 0 rows written), and ${(1 / TOKEN_HOURS).toFixed(2)} vault wakes (one per ~${TOKEN_HOURS} h token, to hand over its copy: 1 DO request, 1 row written, ${u.vaultWakeMs.toFixed(1)} ms of the vault, no Twitch call); ${(m.sweep.logLines / m.users / m.simulatedHours).toFixed(2)} console lines`);
-console.log(`  measured: ${m.visits} vault wakes for ${m.copiesHeld} copies handed over, ${m.sweep.twitchCalls - m.clock.crons} validations over ${m.clock.alarms + m.clock.crons} batches; every user at once: ${m.burst.usage.requests['UserDirectory.laneCheck'] ?? 0} lane calls (${u.lane.overheadMs.toFixed(1)} ms each beyond Twitch's answers), ${m.burst.usage.requests['UserVault.validate'] ?? 0} vault wakes for ${m.burst.users} users`);
-console.log(`  per directory batch: ${u.perBatch.rowsRead.toFixed(1)} rows read, ${u.perBatch.rowsWritten.toFixed(1)} rows written (cursor, evidence, alarms), ${u.perBatch.overheadMs.toFixed(1)} ms beyond Twitch's answers, ${u.logLinesPerBatch.toFixed(2)} console lines; per hourly cron: 2 DO requests, 1 Twitch call, ${u.perCron.kvWrites.toFixed(0)} KV write`);
-console.log(`  per idle spell (set aside, then brought back): ${u.perIdleSpell.doRequests} DO requests, ${u.perIdleSpell.rowsWritten.toFixed(1)} rows written`);
+// --- What was measured, per operation. ---
+const figures = (x: Omit<OperationUsage, 'occurrences'>) =>
+  `${x.doRequests.toFixed(2)} DO req, ${x.workerRequests.toFixed(2)} Worker req, ${x.rowsRead.toFixed(1)} rows read, ${x.rowsWritten.toFixed(1)} rows written, ${x.kvWrites.toFixed(2)} KV writes, ${x.wallMs.toFixed(1)} ms, ${x.twitchCalls.toFixed(2)} Twitch calls`;
+const occurrences = (operation: Operation) => m.usage[operation]?.occurrences ?? 0;
+console.log(`\nMeasured in workerd${m.smoke ? ' (SMOKE RUN)' : ''}: ${m.users} users in use for ${m.simulatedHours.toFixed(1)} simulated hours, Twitch answering at once; each figure counted from what that operation did (bench/cost/usage.ts)`);
+console.log(`  per user-hour in use: ${u.checksPerUserHour.toFixed(3)} validations by the directory or a lane (${m.validations} over ${m.clock.alarms + m.clock.crons} batches)`);
+console.log(`  per batch (${occurrences('batch')}; wall time from ${u.batchesTimed.alarms} alarms that ${u.batchesTimed.quiet ? 'woke no vault and called no lane' : 'ran (none was quiet)'}): ${figures(u.batch)}`);
+console.log(`  per handover (${occurrences('handover')}; vault wake + copy stored): ${figures(u.handover)}`);
+console.log(`  per lane call (${occurrences('lane')}): ${figures(u.lane)}`);
+console.log(`  per idle spell: set aside (${occurrences('set-aside')}): ${figures(u.setAside)}`);
+console.log(`                  brought back (${occurrences('bring-back')}): ${figures(u.bringBack)}`);
+console.log(`  per hourly cron (${occurrences('cron')}), beyond its batch: ${figures(u.cron)}`);
+console.log(`  per caller refresh (${occurrences('caller-refresh')}; GET /token/users/:id, token expired): ${figures(u.refresh)}`);
+console.log(`  per caller warm request (${occurrences('caller-warm')}): ${figures(u.warm)}`);
+console.log(`  per GET /token/app, warm (${occurrences('caller-app')}): ${figures(u.app)}`);
+console.log(`  left out: the harness's own calls, ${m.usage.harness?.rowsWritten ?? 0} rows written (runDurableObjectAlarm's deleteAlarm), seen and not counted; one-off login writes, ${m.usage.login?.rowsWritten ?? 0} rows; the burst phase's batches (the harness made every user due), ${m.usage.burst?.rowsWritten ?? 0} rows`);
 console.log(`  storage: ${(m.storage.vaultBytes / 1024).toFixed(1)} KiB per vault, ${m.storage.directoryBytesPerUser.toFixed(0)} bytes per user in the directory`);
-console.log(`\nPer caller request (what callers pay for, not overhead):`);
-console.log(`  GET /token/users/:id, warm: ${perRequest(m.userRequest)}`);
-console.log(`  GET /token/app, warm: ${perRequest(m.appRequest)}`);
-console.log(`  GET /token/users/:id bringing an idle user back (refresh + rejoin): ${perRequest(m.rejoin)}`);
+const units = { batch: u.batch, handover: u.handover, lane: u.lane, setAside: u.setAside, bringBack: u.bringBack, cron: u.cron, refresh: u.refresh, warm: u.warm, app: u.app };
+const negative = Object.entries(units).flatMap(([operation, x]) => Object.entries(x).filter(([, n]) => n < 0).map(([figure]) => `${operation}.${figure}`));
+console.log(`COST_UNITS ${JSON.stringify({ units, harnessCounted: 0, negative })}`);
+if (negative.length > 0) throw new Error(`negative per-operation figures: ${negative.join(', ')}`);
 
-console.log(`\nOverhead above the $${PRICES.baseMonthly} Paid base, per month (prices read ${PRICES.readOn}):`);
-console.log('| profile | Twitch | users | DO requests | GB-s | rows written | log events | $ requests | $ duration | $ logs | $ other | $ total |');
-console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+// --- Priced. ---
+console.log(`\nPer month on the Paid plan, above the $${PRICES.baseMonthly} base (prices read ${PRICES.readOn}); overhead: the broker's own work; total: with callers' requests:`);
+console.log('| profile | Twitch | users | overhead DO req | overhead GB-s | overhead rows written | callers\' Worker req | callers\' DO req | total GB-s | overhead $ | total $ |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+let worst = { name: '', latencyMs: 0, own: 0, total: -1 };
 for (const [name, profile] of Object.entries(PROFILES)) {
-  const rows: [number, number][] = [[1_000, LATENCY_MS], [10_000, LATENCY_MS], [100_000, LATENCY_MS]];
-  if (LATENCY_MS !== 400) rows.push([100_000, 400]);
-  for (const [users, latencyMs] of rows) {
-    const use = monthly(m, users, profile, latencyMs);
-    const dollars = paidDollars(use);
-    const total = sum(dollars);
-    const other = Math.max(0, total - dollars['DO requests']! - dollars['DO duration']! - dollars['Workers Logs']!);
+  for (const [users, latencyMs] of [[1_000, 120], [10_000, 120], [100_000, 120], [100_000, 400]] as const) {
+    const { own, theirs, total } = bill(users, profile, latencyMs);
+    const ownDollars = sum(paidDollars(own));
+    const totalDollars = sum(paidDollars(total));
+    if (users === 100_000 && totalDollars > worst.total) worst = { name, latencyMs, own: ownDollars, total: totalDollars };
+    const M = (n: number) => `${(n / 1e6).toFixed(2)} M`;
     console.log(
-      `| ${name} | ${latencyMs} ms | ${users.toLocaleString('en')} | ${(use.doRequests / 1e6).toFixed(2)} M | ${(use.gbSeconds / 1e3).toFixed(0)} k | ${(use.rowsWritten / 1e6).toFixed(2)} M | ${(use.logEvents / 1e6).toFixed(2)} M | ${money(dollars['DO requests']!)} | ${money(dollars['DO duration']!)} | ${money(dollars['Workers Logs']!)} | ${money(other)} | ${money(total)} |`,
+      `| ${name} | ${latencyMs} ms | ${users.toLocaleString('en')} | ${M(own.doRequests)} | ${(own.gbSeconds / 1e3).toFixed(0)} k | ${M(own.rowsWritten)} | ${M(theirs.workerRequests)} | ${M(theirs.doRequests)} | ${(total.gbSeconds / 1e3).toFixed(0)} k | ${money(ownDollars)} | ${money(totalDollars)} |`,
     );
   }
 }
-for (const [name, profile] of Object.entries(PROFILES)) {
-  const holds = freePlanHolds(m, profile);
-  const tightest = tightestFreeQuota(monthly(m, holds, profile, LATENCY_MS));
-  console.log(`free plan, ${name}: ${holds.toLocaleString('en')} users within half of every daily quota (tightest: ${tightest} of the daily quota)`);
-  const shares = Object.entries(freeShares(monthly(m, holds, profile, LATENCY_MS))).map(([quota, share]) => `${quota} ${(share * 100).toFixed(1)}%`);
-  console.log(`  shares of each daily quota there: ${shares.join(', ')}`);
-}
 {
-  // From 2026-12-01 logs are priced by volume; at ~1 KB per event (an assumption: invocation logs carry their metadata) the same events come to:
-  const use = monthly(m, 100_000, PROFILES.always, LATENCY_MS);
-  const gb = use.logEvents / 1e6;
-  const o = PRICES.observabilityFrom20261201;
-  console.log(`Workers Logs: invocation logs ${INVOCATION_LOGS ? 'on' : 'off'} (wrangler.toml)`);
-  console.log(`Workers Logs from 2026-12-01, always, 100,000 users: ~${gb.toFixed(0)} GB a month at ~1 KB an event (${o.includedMonthlyGb} GB included: $${(Math.max(0, gb - o.includedMonthlyGb) * o.perGb).toFixed(2)})`);
+  const profile = PROFILES[profileName];
+  const { total } = bill(100_000, profile, LATENCY_MS);
+  const items = Object.entries(paidDollars(total)).filter(([, dollars]) => dollars >= 0.005).map(([item, dollars]) => `${item} ${money(dollars)}`);
+  console.log(`${profileName} at ${LATENCY_MS} ms, 100,000 users, total by item: ${items.join(', ') || 'nothing above the included amounts'}`);
 }
-const profile = PROFILES[profileName];
-const headline = sum(paidDollars(monthly(m, 100_000, profile, LATENCY_MS)));
-console.log(`(profile ${profileName}: ${(profile.inUseShare * 100).toFixed(0)}% of users with a token in use at any time, ${profile.idleSpellsPerDay} idle spell(s) a day)`);
-console.log(`cost: $${headline.toFixed(2)}/month at 100k users (paid), free plan holds ${freePlanHolds(m, profile)} users`);
+let fewest = Infinity;
+for (const [name, profile] of Object.entries(PROFILES)) {
+  const holds = freePlanHolds(profile);
+  fewest = Math.min(fewest, holds);
+  const shares = freeShares(bill(holds, profile, 400).total);
+  const [tightest, share] = Object.entries(shares).sort((a, b) => b[1] - a[1])[0]!;
+  console.log(`free plan, ${name}: ${holds.toLocaleString('en')} users within half of every daily quota, callers included (tightest: ${tightest} ${(share * 100).toFixed(0)}%)`);
+}
+console.log(`Workers Logs: invocation logs ${INVOCATION_LOGS ? 'on' : 'off'} (wrangler.toml); Workers Logs priced by volume (since 2026-12-01) at an assumed ${ASSUMED_BYTES_PER_LOG_EVENT} bytes an event; Worker CPU assumed ${ASSUMED_CPU_MS_PER_WORKER_REQUEST} ms per caller request (Paid only)`);
+console.log(`worst profile: ${worst.name} at ${worst.latencyMs} ms: overhead ${money(worst.own)}, total ${money(worst.total)} a month at 100,000 users`);
+console.log(`cost: ${money(worst.total)}/month at 100k users (paid, worst profile, callers included), free plan holds ${fewest} users`);

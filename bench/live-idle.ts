@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { GB_PER_OBJECT, PRICES } from './prices';
+import { announceSmoke } from './smoke';
 
 interface LiveIdle {
   simulatedHours: number;
@@ -18,6 +19,7 @@ interface LiveIdle {
 /** A Twitch refresh answer's latency, added to each alarm's measured wall time (Twitch answers at once in the harness). */
 const TWITCH_LATENCY_MS = 400;
 
+announceSmoke();
 const run = spawnSync('npx', ['vitest', 'run', '--config', 'bench/cost/vitest.config.ts', 'bench/cost/live-idle.cost.ts'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
 const line = `${run.stdout}\n${run.stderr}`.split('\n').find((text) => text.includes('LIVE_IDLE '));
 if (!line) {

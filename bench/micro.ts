@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { COPIES_PER_LANE, OWN_CHECKS_PER_BATCH } from '../src/sweep/schedule';
+import { announceSmoke, SMOKE } from './smoke';
 
 /**
  * CPU cost per request of the two token paths, step by step and whole, in Node on the Worker's
@@ -73,21 +75,24 @@ interface Measurement {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
+/** Warm-up runs, batches, and each batch's bounds; a smoke run (BENCH_SMOKE=1) does a few of each. */
+const LOOP = SMOKE ? { warmUp: 5, batches: 1, iterations: 10, ms: 50 } : { warmUp: 200, batches: 5, iterations: 4_000, ms: 300 };
+
 /**
  * Runs `operation` sequentially in 5 batches, each bounded to 4,000 iterations and 300 ms, after a
  * short warm-up, and reports the median batch: a burst of noise from other processes moves one
  * batch, not the figure.
  */
 async function measure(step: string, operation: () => unknown): Promise<Measurement> {
-  for (let i = 0; i < 200; i++) await operation();
+  for (let i = 0; i < LOOP.warmUp; i++) await operation();
   const wall: number[] = [];
   const cpu: number[] = [];
   let iterations = 0;
-  for (let batch = 0; batch < 5; batch++) {
+  for (let batch = 0; batch < LOOP.batches; batch++) {
     const started = performance.now();
     const cpuStarted = process.cpuUsage();
     let count = 0;
-    while (count < 4_000 && performance.now() - started < 300) {
+    while (count < LOOP.iterations && performance.now() - started < LOOP.ms) {
       await operation();
       count++;
     }
@@ -143,6 +148,7 @@ async function importWorkerCountingIo(file: string) {
 }
 
 async function main(): Promise<void> {
+  announceSmoke();
   const outdir = mkdtempSync(join(tmpdir(), 'ttb-micro-'));
   try {
     await measureAll(await bundleWorker(outdir));
@@ -172,11 +178,12 @@ async function measureAll(file: string): Promise<void> {
   steps.push(await measure('unseal: JWE dir/A256GCM (jose compactDecrypt)', () => unseal(sealed, 'app:access', config.tokenKeys)));
   steps.push(await measure('config: getConfig on a new env (uncached)', () => getConfig({ ...env })));
 
-  // The sweep's own CPU per invocation (Free allows 10 ms): a directory batch makes at most 40 calls
-  // to Twitch itself, a lane 12; each unseals a copy, builds the request, reads and checks the answer.
+  // The sweep's own CPU per invocation (Free allows 10 ms): a directory batch makes at most
+  // OWN_CHECKS_PER_BATCH calls to Twitch itself, a lane COPIES_PER_LANE; each unseals a copy,
+  // builds the request, reads and checks the answer.
   // Twitch is the only fake: fetch answers at once, as the stand-in would.
   const copies = await Promise.all(
-    Array.from({ length: 40 }, async (_, i) => ({ userId: String(100001 + i), sealedAccessToken: await seal(`tok-${100001 + i}`, `user:${100001 + i}:access`, config.tokenKeys) })),
+    Array.from({ length: OWN_CHECKS_PER_BATCH }, async (_, i) => ({ userId: String(100001 + i), sealedAccessToken: await seal(`tok-${100001 + i}`, `user:${100001 + i}:access`, config.tokenKeys) })),
   );
   const realFetch = globalThis.fetch;
   globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
@@ -187,7 +194,7 @@ async function measureAll(file: string): Promise<void> {
     });
   };
   try {
-    for (const count of [40, 12]) {
+    for (const count of [OWN_CHECKS_PER_BATCH, COPIES_PER_LANE]) {
       steps.push(
         await measure(`sweep: ${count} copies validated (one invocation)`, async () => {
           const checked = await checkCopies(config, copies.slice(0, count));
@@ -238,7 +245,7 @@ async function measureAll(file: string): Promise<void> {
     print('whole requests through the Worker fetch handler (bindings stubbed)', requests);
     console.log(`\nstart-up: evaluating the bundled Worker took ${evaluationMs.toFixed(1)} ms and made ${calls.length} WebCrypto/fetch calls${calls.length ? `: ${calls.join(', ')}` : ''}`);
     const results = { steps, requests, startup: { evaluationMs, ioOrCryptoCalls: calls } };
-    writeFileSync(join(import.meta.dirname, 'results', 'latest-micro.json'), `${JSON.stringify({ at: new Date().toISOString(), node: process.version, ...results }, null, 2)}\n`);
+    if (!SMOKE) writeFileSync(join(import.meta.dirname, 'results', 'latest-micro.json'), `${JSON.stringify({ at: new Date().toISOString(), node: process.version, ...results }, null, 2)}\n`);
     if (calls.length) process.exitCode = 1;
   }
 }

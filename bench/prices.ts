@@ -13,6 +13,8 @@ export const PRICES = {
   kvReads: { includedMonthly: 10e6, perMillion: 0.5, freeDaily: 100_000 },
   kvWrites: { includedMonthly: 1e6, perMillion: 5.0, freeDaily: 1_000 },
   workerRequests: { includedMonthly: 10e6, perMillion: 0.3, freeDaily: 100_000 },
+  /** Standard: 30 million CPU ms a month included, then $0.02 per million ms; Free has no CPU billing (10 ms per invocation). */
+  workerCpuMs: { includedMonthly: 30e6, perMillion: 0.02 },
   /**
    * Workers Logs (observability is on in wrangler.toml), per log event: each invocation's log and
    * each console line. developers.cloudflare.com/workers/observability/logs/workers-logs/#pricing,
@@ -21,8 +23,12 @@ export const PRICES = {
    * 50 GB a month + $0.25/GB ingested, 12 GB-month + $0.10/GB-month stored (seven days kept).
    */
   logEvents: { includedMonthly: 20e6, perMillion: 0.6, freeDaily: 200_000 },
+  /** What bench/cost.ts prices logs with (today is past 2026-12-01); stored data (seven days kept) is left out. */
   observabilityFrom20261201: { freeDailyGb: 0.5, includedMonthlyGb: 50, perGb: 0.25 },
 } as const;
 
-/** Duration is billed at 128 MB per object, whatever it uses. */
-export const GB_PER_OBJECT = 0.125;
+/**
+ * Duration is billed at 128 MB per object, whatever it uses, and Cloudflare counts 128 MB as
+ * 0.128 GB (its pricing page's own example: "seconds * 128 MB / 1 GB").
+ */
+export const GB_PER_OBJECT = 0.128;

@@ -30,6 +30,7 @@ import {
   sweepConcurrency,
   VALIDATION_SKIP_WINDOW_MS,
 } from '../src/sweep/schedule';
+import { announceSmoke, SMOKE } from './smoke';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -49,7 +50,8 @@ const { values: flags } = parseArgs({
     'failure-rate': { type: 'string', default: '0' },
   },
 });
-const HOURS = Number(flags.hours);
+/** A smoke run (BENCH_SMOKE=1) simulates two hours of 2,000 users, whatever the arguments asked for. */
+const HOURS = SMOKE ? 2 : Number(flags.hours);
 /** A user token's life: Twitch's are about four hours (callers refresh them at the margin). */
 const TOKEN_MS = 4 * HOUR;
 /** A vault woken to hand over its copy answers without calling Twitch: an RPC and a storage read. */
@@ -358,7 +360,8 @@ function print(report: Report): void {
 
 const start = Date.UTC(2026, 0, 1, 0, 0, 0);
 const startedAt = Date.now();
-const runs: [number, number][] = flags.users ? [[Number(flags.users), Number(flags['latency-ms'])]] : [[100_000, 120], [1_000_000, 400]];
+announceSmoke();
+const runs: [number, number][] = SMOKE ? [[2_000, 120]] : flags.users ? [[Number(flags.users), Number(flags['latency-ms'])]] : [[100_000, 120], [1_000_000, 400]];
 for (const [users, latencyMs] of runs) {
   // Every user due at once: a fresh deployment importing users, or a directory back from a long stop.
   print(simulate('burst (every user registered overdue at the start)', users, latencyMs, start, true));

@@ -15,6 +15,7 @@
 import { parseArgs } from 'node:util';
 import { apiKeyFor, startLocalSystem, type LocalSystem } from '../test/e2e/local-system';
 import { pkcePair } from '../test/support/pkce';
+import { announceSmoke, SMOKE } from '../bench/smoke';
 
 const { values: flags } = parseArgs({
   options: {
@@ -23,9 +24,10 @@ const { values: flags } = parseArgs({
     concurrency: { type: 'string', default: '16' },
   },
 });
-const USERS = Number(flags.users);
-const LOAD_MS = Number(flags.seconds) * 1000;
-const CONCURRENCY = Number(flags.concurrency);
+// A smoke run (BENCH_SMOKE=1, bench/smoke.ts): a few users for a few seconds, whatever the arguments asked for.
+const USERS = SMOKE ? 6 : Number(flags.users);
+const LOAD_MS = (SMOKE ? 6 : Number(flags.seconds)) * 1000;
+const CONCURRENCY = SMOKE ? 3 : Number(flags.concurrency);
 const FIRST_USER_ID = 700_001;
 const API_KEY = apiKeyFor('soak');
 /** Tokens last 20 s beyond the broker's 5-minute refresh margin: each user refreshes every ~20 s. */
@@ -67,6 +69,7 @@ function count(map: Map<string, number>, key: string): void {
 
 /** Starts the system, soaks it, and stops it whatever happens (no wrangler left behind). */
 async function main(): Promise<void> {
+  announceSmoke();
   const system = await startLocalSystem('soak');
   try {
     await soak(system);

@@ -8,57 +8,109 @@ import { resetAll } from '../../test/support/reset';
 import { directory, seedUsers, vault } from '../../test/support/seed';
 import { twitch } from '../../test/support/twitch';
 import { API_KEY } from '../../test/test-bindings';
-import type { Usage } from './usage';
+import type { AlarmRecord, Measurement, Operation, OperationUsage, Usage } from './usage';
 
 /**
- * What the broker's own work costs, measured inside workerd on the real code: the sweep over
- * simulated users for two cycles of simulated time (the clock is faked; each user's first visit
- * wakes the vault to hand over its copy, later ones do not), every user due at once (rounds spread
- * over lanes), users going idle and coming back, and callers' token requests. The platform is
- * metered, not mocked: the runtime's storage methods and the Durable Object stubs are wrapped to
- * count what Cloudflare bills (Durable Object requests, SQLite rows read and written from each
- * cursor's `rowsRead` / `rowsWritten`, key-value storage calls as rows, KV operations, wall time
- * of each call), and the Twitch stand-in counts outbound calls. Prints one `COST_MEASUREMENT`
- * JSON line for bench/cost.ts to price.
+ * What the broker's work costs, measured inside workerd on the real code: the sweep over simulated
+ * users for two cycles of simulated time (the clock is faked; each user's first visit wakes the
+ * vault to hand over its copy, later ones do not), every user due at once (rounds spread over
+ * lanes), users going idle and callers bringing them back, and callers' token requests.
+ *
+ * The platform is metered, not mocked, and every count is tagged with the operation that caused it
+ * (bench/cost/usage.ts): each SQL statement (its cursor's `rowsRead` / `rowsWritten`) and each
+ * key-value storage call (one row per key; `setAlarm` / `deleteAlarm` one row written) by the code
+ * that ran it, read from its stack; each Durable Object request by the method called and, for a
+ * vault's visit, what it answered; wall time per request. Nothing is derived by subtraction. Calls
+ * made by the test harness itself (no frame of the broker's code on the stack) are seen but never
+ * counted. Prints one `COST_MEASUREMENT` JSON line for bench/cost.ts to price.
  */
 
-const USERS = 120;
-const IDLE_USERS = 40;
-/**
- * Twitch answers at once here: what the vault and the directory spend beyond Twitch's answer is
- * measured, and bench/cost.ts adds the answer's latency (120 ms, 400 ms) to each call.
- */
-const LATENCY_MS = 0;
+/** A smoke run (BENCH_SMOKE=1, bench/smoke.ts) measures fewer users over one cycle: its figures mean nothing. */
+const SMOKE = (env as { BENCH_SMOKE?: string }).BENCH_SMOKE === '1';
+const USERS = SMOKE ? 24 : 120;
+const IDLE_USERS = SMOKE ? 8 : 40;
+const CYCLES = SMOKE ? 1 : 2;
 const HOUR = 3600_000;
 
-
-const emptyUsage = (): Usage => ({ requests: {}, alarms: 0, rowsRead: 0, rowsWritten: 0, kvReads: 0, kvWrites: 0, wallMs: {}, twitchCalls: 0, logLines: 0 });
-let usage = emptyUsage();
-/** The directory's stub without the meter, for the harness (runInDurableObject refuses a wrapped stub). */
-let harnessDirectory: () => DurableObjectStub = () => directory();
-let harnessVault: (userId: string) => DurableObjectStub = (userId) => vault(userId) as unknown as DurableObjectStub;
+/** What the harness is doing: callers' requests are told apart by it (a refresh or a warm read). */
+type Phase = 'setup' | 'sweep' | 'burst' | 'idle' | 'refresh' | 'warm' | 'app';
+let phase: Phase = 'setup';
 let metering = false;
-const cursors: { rowsRead: number; rowsWritten: number }[] = [];
+let usage: Usage = {};
+let alarmRecords: AlarmRecord[] = [];
+/** Alarms the harness fired while metering: each makes runDurableObjectAlarm delete the alarm it runs. */
+let alarmsFired = 0;
+/** Vault wakes and lane calls since the current alarm began. */
+const inAlarm = { vaultWakes: 0, laneCalls: 0 };
 
-/** Wraps the runtime's storage and binding methods once, to count what they are billed for. */
+/**
+ * Wall-clock time, real (Date is faked) and the same in every request's context (performance.now()
+ * counts from each request's own origin in workerd). Like every clock there, it moves on I/O only.
+ */
+const realNow = () => vi.getRealSystemTime();
+
+const emptyOperation = (): OperationUsage => ({
+  occurrences: 0, doRequests: 0, workerRequests: 0, rowsRead: 0, rowsWritten: 0, kvReads: 0, kvWrites: 0, wallMs: 0, twitchCalls: 0, logLines: 0,
+});
+
+/** Adds `amounts` to what `operation` used (only while metering). */
+function charge(operation: Operation, amounts: Partial<OperationUsage>): void {
+  if (!metering) return;
+  const into = (usage[operation] ??= emptyOperation());
+  for (const [key, n] of Object.entries(amounts) as [keyof OperationUsage, number][]) into[key] += n;
+}
+
+/**
+ * The operation whose code ran a storage call, from its stack: the innermost frames of the
+ * broker's code name it. No frame of `src/`: the harness's own call.
+ */
+function operationOf(stack: string): Operation {
+  if (!stack.includes('/src/')) return 'harness';
+  const has = (name: string) => stack.includes(name);
+  if (has('recordLogins') || has('storeGrant') || has('registerMany') || has('registerWithLogin')) return 'login';
+  if (has('UserDirectory.rejoin')) return 'bring-back';
+  if (has('UserDirectory.storeCopy')) return 'handover';
+  if (has('UserDirectory.recordOutcome') && (has('UserDirectory.setUser') || has('UserDirectory.clearCopy'))) return 'set-aside';
+  if (has('UserDirectory.laneCheck')) return 'lane';
+  if (has('/src/vault/user-vault.ts')) {
+    if (has('UserVault.validate')) return 'vault-visit';
+    if (has('UserVault.getAccessToken') || has('UserVault.refresh') || has('AuditTrail')) return phase === 'warm' ? 'caller-warm' : 'caller-refresh';
+    return 'other';
+  }
+  if (has('/src/sweep/')) {
+    // The directory's own bookkeeping. Outside the sweep phases no batch runs: the statements a
+    // rejoin runs after its first await (its alarm) have only the scheduler on their stack.
+    // The burst's batches are made by the harness pushing every user due at once (one row written
+    // per user): they are measured for their lanes, not priced as batches.
+    if (phase === 'burst') return 'burst';
+    return phase === 'sweep' || phase === 'idle' ? 'batch' : 'bring-back';
+  }
+  if (has('app-token')) return phase === 'app' ? 'caller-app' : 'cron';
+  // The Worker's own code (routing, its request log): the callers' phases run nothing else.
+  return phase === 'refresh' ? 'caller-refresh' : phase === 'warm' ? 'caller-warm' : phase === 'app' ? 'caller-app' : 'other';
+}
+
+/** Wraps the runtime's storage and binding methods once, to count what they are billed for, by operation. */
 async function installMeter(): Promise<void> {
+  // V8 keeps 10 frames by default; the operation is named further down the stack.
+  (Error as { stackTraceLimit?: number }).stackTraceLimit = 60;
+  const stackNow = () => new Error().stack ?? '';
   await runInDurableObject(directory(), (_instance, ctx) => {
     const sqlPrototype = Object.getPrototypeOf(ctx.storage.sql) as { exec: (...args: unknown[]) => { rowsRead: number; rowsWritten: number } };
     const exec = sqlPrototype.exec;
     sqlPrototype.exec = function (this: unknown, ...args: unknown[]) {
       const cursor = exec.apply(this, args);
-      if (metering) cursors.push(cursor);
+      if (metering) pendingCursors.push({ operation: operationOf(stackNow()), cursor });
       return cursor;
     };
     const storagePrototype = Object.getPrototypeOf(ctx.storage) as Record<string, (...args: unknown[]) => unknown>;
-    // Key-value methods are stored in a hidden SQLite table: one row per key; setAlarm is one row written.
+    // Key-value methods are stored in a hidden SQLite table: one row per key; setAlarm and deleteAlarm write one row.
     for (const [method, kind] of [['get', 'read'], ['put', 'write'], ['delete', 'write'], ['setAlarm', 'write'], ['deleteAlarm', 'write']] as const) {
       const original = storagePrototype[method]!;
       storagePrototype[method] = function (this: unknown, ...args: unknown[]) {
         if (metering) {
-          const keys = Array.isArray(args[0]) ? args[0].length : 1;
-          if (kind === 'read') usage.rowsRead += keys;
-          else usage.rowsWritten += keys;
+          const rows = Array.isArray(args[0]) ? args[0].length : 1;
+          charge(operationOf(stackNow()), kind === 'read' ? { rowsRead: rows } : { rowsWritten: rows });
         }
         return original.apply(this, args);
       };
@@ -67,26 +119,29 @@ async function installMeter(): Promise<void> {
   const namespaces = { UserVault: env.USER_VAULT, UserDirectory: env.USER_DIRECTORY, AppTokenMinter: env.APP_TOKEN_MINTER, OneTimeStore: env.ONE_TIME_STORE };
   for (const [label, namespace] of Object.entries(namespaces)) {
     const get = namespace.get.bind(namespace) as (id: DurableObjectId) => object;
-    if (label === 'UserVault') harnessVault = (userId) => get(env.USER_VAULT.idFromName(userId)) as DurableObjectStub;
-    if (label === 'UserDirectory') {
-      const id = env.USER_DIRECTORY.idFromName('directory');
-      harnessDirectory = () => get(id) as DurableObjectStub;
-    }
+    // The harness drives the unwrapped stubs: runInDurableObject and runDurableObjectAlarm refuse a proxy.
+    if (label === 'UserDirectory') directoryStub = () => get(env.USER_DIRECTORY.idFromName('directory')) as DurableObjectStub;
+    if (label === 'UserVault') vaultStub = (userId) => get(env.USER_VAULT.idFromName(userId)) as DurableObjectStub;
     (namespace as unknown as { get: unknown }).get = (id: DurableObjectId) =>
       new Proxy(get(id), {
         get(target, property) {
           const value = Reflect.get(target, property) as unknown;
           if (typeof value !== 'function' || typeof property !== 'string') return value;
           return (...args: unknown[]) => {
-            const startedAt = performance.now();
-            if (metering) usage.requests[`${label}.${property}`] = (usage.requests[`${label}.${property}`] ?? 0) + 1;
+            const startedAt = realNow();
+            const byHarness = !stackNow().includes('/src/');
             const result = Reflect.apply(value as (...a: unknown[]) => unknown, target, args) as unknown;
-            return Promise.resolve(result).finally(() => {
-              if (metering) {
-                const elapsed = performance.now() - startedAt;
-                usage.wallMs[label] = (usage.wallMs[label] ?? 0) + elapsed;
-                usage.wallMs[`${label}.${property}`] = (usage.wallMs[`${label}.${property}`] ?? 0) + elapsed;
-              }
+            if (label === 'UserVault' && property === 'validate') inAlarm.vaultWakes++;
+            if (label === 'UserDirectory' && property === 'laneCheck') inAlarm.laneCalls++;
+            return Promise.resolve(result).then((answer) => {
+              const operation = byHarness ? 'harness' : requestOperation(label, property, answer);
+              // A request is one occurrence of the operation it serves, except a vault's visit,
+              // which also counts under `vault-visit` (what any visit costs the vault).
+              // Callers' requests and the cron are counted once each where they begin (a Worker request).
+              const counted = operation === 'caller-refresh' || operation === 'caller-warm' || operation === 'cron';
+              charge(operation, { doRequests: 1, wallMs: realNow() - startedAt, occurrences: counted ? 0 : 1 });
+              if (label === 'UserVault' && property === 'validate' && !byHarness && operation !== 'vault-visit') charge('vault-visit', { occurrences: 1 });
+              return answer;
             });
           };
         },
@@ -96,54 +151,85 @@ async function installMeter(): Promise<void> {
   for (const [method, kind] of [['get', 'read'], ['put', 'write'], ['delete', 'write']] as const) {
     const original = kv[method]!.bind(kv);
     kv[method] = (...args: unknown[]) => {
-      if (metering) usage[kind === 'read' ? 'kvReads' : 'kvWrites']++;
+      charge(operationOf(stackNow()), kind === 'read' ? { kvReads: 1 } : { kvWrites: 1 });
       return original(...args);
     };
   }
   const log = console.log.bind(console);
   console.log = (...args: unknown[]) => {
-    if (metering) usage.logLines++;
+    if (metering && !String(args[0]).startsWith('COST_MEASUREMENT')) charge(operationOf(stackNow()), { logLines: 1 });
     log(...args);
   };
 }
 
-/** Runs `work` with the meter on and returns what it used. */
-async function metered(work: () => Promise<unknown>): Promise<Usage> {
-  usage = emptyUsage();
-  cursors.length = 0;
-  const twitchBefore = await twitchCallCount();
+/** The operation a Durable Object request serves: by the method called and, for a vault's visit, its answer. */
+function requestOperation(label: string, method: string, answer: unknown): Operation {
+  const key = `${label}.${method}`;
+  if (key === 'UserVault.validate') {
+    const outcome = (answer as { outcome?: string } | undefined)?.outcome;
+    return outcome === 'handed_over' ? 'handover' : outcome === 'idle' ? 'set-aside' : 'vault-visit';
+  }
+  if (key === 'UserDirectory.laneCheck') return 'lane';
+  if (key === 'UserDirectory.rejoin') return 'bring-back';
+  if (key === 'UserDirectory.sweep') return phase === 'burst' ? 'burst' : 'batch';
+  if (key === 'UserVault.getAccessToken') return phase === 'warm' ? 'caller-warm' : 'caller-refresh';
+  if (label === 'AppTokenMinter') return phase === 'app' ? 'caller-app' : 'cron';
+  return 'other';
+}
+
+/** SQL cursors are read once their statement has run to the end: their rows are charged after the work. */
+const pendingCursors: { operation: Operation; cursor: { rowsRead: number; rowsWritten: number } }[] = [];
+
+/** Runs `work` with the meter on, in `during`. */
+async function metered(during: Phase, work: () => Promise<unknown>): Promise<void> {
+  phase = during;
   metering = true;
   try {
     await work();
   } finally {
+    for (const { operation, cursor } of pendingCursors) charge(operation, { rowsRead: cursor.rowsRead, rowsWritten: cursor.rowsWritten });
+    pendingCursors.length = 0;
     metering = false;
+    phase = 'setup';
   }
-  for (const cursor of cursors) {
-    usage.rowsRead += cursor.rowsRead;
-    usage.rowsWritten += cursor.rowsWritten;
-  }
-  usage.twitchCalls = (await twitchCallCount()) - twitchBefore;
-  return usage;
 }
 
-async function twitchCallCount(): Promise<number> {
+async function twitchCounts(): Promise<{ validate: number; refresh: number; clientCredentials: number }> {
   const counts = await twitch.counts();
-  return counts.validate + Object.values(counts.token).reduce((sum, n) => sum + n, 0);
+  return { validate: counts.validate, refresh: counts.token['refresh_token'] ?? 0, clientCredentials: counts.token['client_credentials'] ?? 0 };
 }
 
+const scheduledAlarm = () => runInDurableObject(directoryStub(), (_instance, ctx) => ctx.storage.getAlarm());
+/** The directory's and a vault's stubs, unwrapped (set by installMeter). */
+let directoryStub: () => DurableObjectStub = () => directory();
+let vaultStub: (userId: string) => DurableObjectStub = (userId) => vault(userId) as unknown as DurableObjectStub;
+
+/** Runs the directory's alarm as the platform would: one Durable Object request, its wall time the batch's. */
+async function fireAlarm(): Promise<void> {
+  inAlarm.vaultWakes = 0;
+  inAlarm.laneCalls = 0;
+  const startedAt = realNow();
+  expect(await runDurableObjectAlarm(directoryStub())).toBe(true);
+  if (metering) alarmsFired++;
+  const wallMs = realNow() - startedAt;
+  charge(phase === 'burst' ? 'burst' : 'batch', { occurrences: 1, doRequests: 1, wallMs });
+  if (metering && phase !== 'burst') alarmRecords.push({ wallMs, vaultWakes: inAlarm.vaultWakes, laneCalls: inAlarm.laneCalls });
+}
+
+/** The hourly cron, as the platform runs it: one Worker request (its batch and the app token check count themselves). */
 async function runCron(): Promise<void> {
   const ctx = createExecutionContext();
   await worker.scheduled(createScheduledController({ cron: '0 * * * *', scheduledTime: Date.now() }), env, ctx);
   await waitOnExecutionContext(ctx);
+  charge('cron', { occurrences: 1, workerRequests: 1 });
+  // The cron's batch is a batch like an alarm's (its Durable Object request was counted by the stub).
 }
-
-const scheduledAlarm = () => runInDurableObject(harnessDirectory(), (_instance, ctx) => ctx.storage.getAlarm());
 
 /**
  * Advances the faked clock from now for `durationMs`, firing the directory's alarm whenever it is
  * due and the cron at every full hour, as the platform would. Returns the alarms and crons run.
  */
-async function runClock(durationMs: number, meter: (work: () => Promise<unknown>) => Promise<void>): Promise<{ alarms: number; crons: number }> {
+async function runClock(during: Phase, durationMs: number): Promise<{ alarms: number; crons: number }> {
   const end = Date.now() + durationMs;
   let alarms = 0;
   let crons = 0;
@@ -156,119 +242,105 @@ async function runClock(durationMs: number, meter: (work: () => Promise<unknown>
     vi.setSystemTime(at);
     if (at === cronAt) {
       crons++;
-      await meter(runCron);
+      await metered(during, runCron);
     } else {
       alarms++;
-      await meter(async () => {
-        const startedAt = performance.now();
-        expect(await runDurableObjectAlarm(harnessDirectory())).toBe(true);
-        usage.alarms++;
-        usage.wallMs['UserDirectory.alarm'] = (usage.wallMs['UserDirectory.alarm'] ?? 0) + (performance.now() - startedAt);
-      });
+      await metered(during, fireAlarm);
     }
   }
   vi.setSystemTime(end);
   return { alarms, crons };
 }
 
-/** Adds `from` into `into`. */
-function add(into: Usage, from: Usage): void {
-  for (const [key, n] of Object.entries(from.requests)) into.requests[key] = (into.requests[key] ?? 0) + n;
-  for (const [key, n] of Object.entries(from.wallMs)) into.wallMs[key] = (into.wallMs[key] ?? 0) + n;
-  into.alarms += from.alarms;
-  into.rowsRead += from.rowsRead;
-  into.rowsWritten += from.rowsWritten;
-  into.kvReads += from.kvReads;
-  into.kvWrites += from.kvWrites;
-  into.twitchCalls += from.twitchCalls;
-  into.logLines += from.logLines;
-}
-
-it('measures the broker’s own work and its callers’ requests', async () => {
+it('measures the broker’s work and its callers’ requests, per operation', async () => {
   await resetAll();
   await installMeter();
   vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
   try {
-    // --- The sweep over users in use, on their moments, for two cycles. ---
+    // --- The sweep over users in use, on their moments, for CYCLES cycles. ---
     const inUse = await seedUsers(USERS, 700000, 10 * 60_000);
     await broker('/token/app', { headers: { Authorization: `Bearer ${API_KEY}` } });
-    if (LATENCY_MS > 0) await twitch.inject({ path: '/oauth2/validate', kind: 'slow', delayMs: LATENCY_MS, times: -1 });
-    const sweep = emptyUsage();
-    const simulatedMs = 2 * SWEEP_CYCLE_MS;
-    const clock = await runClock(simulatedMs, async (work) => add(sweep, await metered(work)));
-    const visits = sweep.requests['UserVault.validate'] ?? 0;
-    const batches = (await directory().evidence(10_000)).length;
-    // Copies the vaults handed over (one row each): the first visit of each user.
-    const copiesHeld = await runInDurableObject(harnessDirectory(), (_instance, ctx) =>
-      ctx.storage.sql.exec<{ n: number }>('SELECT COUNT(sealed_access) AS n FROM users').one().n,
-    );
+    const before = await twitchCounts();
+    const simulatedMs = CYCLES * SWEEP_CYCLE_MS;
+    const clock = await runClock('sweep', simulatedMs);
+    const afterSweep = await twitchCounts();
+    const validations = afterSweep.validate - before.validate;
 
     // --- Every user due at once, copies held: large rounds spread over lanes. ---
-    await runInDurableObject(harnessDirectory(), (_instance, ctx) => {
+    await runInDurableObject(directoryStub(), (_instance, ctx) => {
       ctx.storage.sql.exec('UPDATE users SET next_due_at = ?', Date.now());
     });
-    const burst = await metered(async () => {
-      for (let guard = 0; guard < 20 && (await (harnessDirectory() as unknown as { stats(): Promise<{ due: number }> }).stats()).due > 0; guard++) {
-        const startedAt = performance.now();
-        expect(await runDurableObjectAlarm(harnessDirectory())).toBe(true);
-        usage.alarms++;
-        usage.wallMs['UserDirectory.alarm'] = (usage.wallMs['UserDirectory.alarm'] ?? 0) + (performance.now() - startedAt);
-      }
-    });
+    for (let guard = 0; guard < 20 && (await (directoryStub() as unknown as { stats(): Promise<{ due: number }> }).stats()).due > 0; guard++) {
+      await metered('burst', fireAlarm);
+    }
 
-    // --- Users going idle: their tokens expired hours ago and nobody asked for another. ---
+    // --- Users going idle: their tokens expired an hour ago and nobody asked for another. ---
     const idle = await seedUsers(IDLE_USERS, 800000, 5 * HOUR);
     for (const userId of idle) {
       const grant = await twitch.grant(userId);
       await vault(userId).storeGrant({
-        userId, login: `idle_${userId}`, accessToken: grant.access_token, refreshToken: grant.refresh_token,
+        userId, login: `user_${userId}`, accessToken: grant.access_token, refreshToken: grant.refresh_token,
         expiresAt: Date.now() - HOUR, scopes: grant.scope, validatedAt: Date.now() - 5 * HOUR,
       });
     }
-    await directory().registerMany(idle, Date.now() - 10 * 60_000);
-    const idleSpell = emptyUsage();
     // A cycle and two minutes: the directory wakes at most once a minute, so the users whose
     // moments fall in a cycle's last minute are visited just after it.
-    const idleMs = SWEEP_CYCLE_MS + 2 * 60_000;
-    await runClock(idleMs, async (work) => add(idleSpell, await metered(work)));
-    const idleVisits = (idleSpell.requests['UserVault.validate'] ?? 0) - (sweep.requests['UserVault.validate'] ?? 0) * (idleMs / simulatedMs);
-    expect((await directory().stats()).active).toBe(USERS);
+    await runClock('idle', SWEEP_CYCLE_MS + 2 * 60_000);
+    expect((await (directoryStub() as unknown as { stats(): Promise<{ active: number }> }).stats()).active).toBe(USERS);
 
-    // --- Callers. A request for an idle user: refresh, then the user rejoins the sweep. ---
-    const rejoin = await metered(async () => {
-      for (const userId of idle) expect((await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(200);
+    // --- Callers. A request for an idle user: a refresh, which brings the user back. ---
+    const refreshesBefore = (await twitchCounts()).refresh;
+    await metered('refresh', async () => {
+      for (const userId of idle) {
+        expect((await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(200);
+        charge('caller-refresh', { occurrences: 1, workerRequests: 1 });
+      }
     });
-    expect((await directory().stats()).active).toBe(USERS + IDLE_USERS);
+    const refreshes = (await twitchCounts()).refresh - refreshesBefore;
+    expect((await (directoryStub() as unknown as { stats(): Promise<{ active: number }> }).stats()).active).toBe(USERS + IDLE_USERS);
     // A warm request for a user in use (no refresh), and for the app token (isolate memory / KV).
-    const userRequest = await metered(async () => {
-      for (const userId of inUse) expect((await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(200);
+    await metered('warm', async () => {
+      for (const userId of inUse) {
+        expect((await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(200);
+        charge('caller-warm', { occurrences: 1, workerRequests: 1 });
+      }
     });
-    const appRequest = await metered(async () => {
-      for (let i = 0; i < 100; i++) expect((await broker('/token/app', { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(200);
+    await metered('app', async () => {
+      for (let i = 0; i < 100; i++) {
+        expect((await broker('/token/app', { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(200);
+        charge('caller-app', { occurrences: 1, workerRequests: 1 });
+      }
     });
+    // Calls to Twitch, by the operation that makes them: copies validated by batches and lanes, refreshes by callers.
+    metering = true;
+    charge('batch', { twitchCalls: validations });
+    charge('caller-refresh', { twitchCalls: refreshes });
+    charge('cron', { twitchCalls: clock.crons });
+    metering = false;
 
     // Storage: one vault (grant and audit trail) and the directory, per user.
-    const vaultBytes = await runInDurableObject(harnessVault(inUse[0]!), (_instance, ctx) => ctx.storage.sql.databaseSize);
-    const directoryBytes = await runInDurableObject(harnessDirectory(), (_instance, ctx) => ctx.storage.sql.databaseSize);
+    const vaultBytes = await runInDurableObject(vaultStub(inUse[0]!), (_instance, ctx) => ctx.storage.sql.databaseSize);
+    const directoryBytes = await runInDurableObject(directoryStub(), (_instance, ctx) => ctx.storage.sql.databaseSize);
 
-    console.log(
-      `COST_MEASUREMENT ${JSON.stringify({
-        latencyMs: LATENCY_MS,
-        users: USERS,
-        simulatedHours: simulatedMs / HOUR,
-        clock,
-        visits,
-        batches,
-        copiesHeld,
-        sweep,
-        burst: { users: USERS, usage: burst },
-        idle: { users: IDLE_USERS, visitsEstimate: idleVisits, usage: idleSpell, inUseUsers: USERS, durationMs: idleMs },
-        rejoin: { requests: IDLE_USERS, usage: rejoin },
-        userRequest: { requests: USERS, usage: userRequest },
-        appRequest: { requests: 100, usage: appRequest },
-        storage: { vaultBytes, directoryBytesPerUser: directoryBytes / (USERS + IDLE_USERS) },
-      })}`,
-    );
+    // The harness's own calls were seen and none was counted: runDurableObjectAlarm deleted the
+    // alarm it ran each time, and every one of those rows is the harness's. No figure is negative.
+    expect(alarmsFired).toBeGreaterThan(0);
+    expect(usage.harness?.rowsWritten ?? 0).toBe(alarmsFired);
+    for (const [operation, used] of Object.entries(usage)) {
+      for (const [figure, n] of Object.entries(used)) expect(n, `${operation}.${figure}`).toBeGreaterThanOrEqual(0);
+    }
+
+    const measurement: Measurement = {
+      smoke: SMOKE,
+      users: USERS,
+      simulatedHours: simulatedMs / HOUR,
+      clock,
+      validations,
+      usage,
+      alarms: alarmRecords,
+      storage: { vaultBytes, directoryBytesPerUser: directoryBytes / (USERS + IDLE_USERS) },
+    };
+    console.log(`COST_MEASUREMENT ${JSON.stringify(measurement)}`);
   } finally {
     vi.useRealTimers();
   }

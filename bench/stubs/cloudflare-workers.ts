@@ -16,3 +16,9 @@ export class WorkerEntrypoint<Env = unknown> {
     protected readonly env: Env,
   ) {}
 }
+
+/**
+ * Stand-in for the runtime's module-level bindings: the micro-benchmark binds none at module
+ * level (src/metrics/metrics.ts reads METRICS from it; absent, metrics are a no-op).
+ */
+export const env: Record<string, unknown> = {};
