@@ -5,7 +5,7 @@
  */
 export { createBrokerClient } from './broker-client.js';
 export { verifyBrokerSignature } from './broker-signature.js';
-export { watchUserToken } from './watch-user-token.js';
+export { LIVE_DISPLACED_CLOSE_CODE, watchUserToken } from './watch-user-token.js';
 export type { LiveSocket, TokenWatch, WatchUserTokenOptions } from './watch-user-token.js';
 export type { VerifyBrokerSignatureOptions } from './broker-signature.js';
 export type { BrokerClient, BrokerClientOptions, BrowserWindow, LoginOptions, ScopeInput, UserTokenOptions } from './broker-client.js';

@@ -5,13 +5,20 @@ export interface LiveSocket {
   send(data: string): void;
   close(code?: number, reason?: string): void;
   addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
-  addEventListener(type: 'close' | 'error', listener: () => void): void;
+  addEventListener(type: 'close', listener: (event: { code?: number }) => void): void;
+  addEventListener(type: 'error', listener: () => void): void;
 }
 
 /** Options of `watchUserToken`. */
 export interface WatchUserTokenOptions {
   /** Called when the grant ended (the user disconnected the app, was dropped, logged out). No reconnect follows. */
   onRevoked?: (reason: string) => void;
+  /**
+   * Called when the broker closed this connection because a newer one for the same user pushed it
+   * out (close code 4008: more than LIVE_TOKEN_MAX_SOCKETS watchers). No reconnect follows: two
+   * watchers over the limit would otherwise push each other out for ever.
+   */
+  onDisplaced?: () => void;
   /**
    * Opens the socket; by default the runtime's `WebSocket` (browsers, Workers, Deno, Bun, Node 22+)
    * with the API key as the subprotocol `bearer.<key>`. Node 20 needs one passed in (e.g. from `ws`).
@@ -27,6 +34,8 @@ export interface TokenWatch {
 }
 
 const LIVE_PROTOCOL = 'twitch-token-broker';
+/** The broker's close code for a connection pushed out by a newer one for the same user. */
+export const LIVE_DISPLACED_CLOSE_CODE = 4008;
 const FIRST_RECONNECT_MS = 1_000;
 const MAX_RECONNECT_MS = 30_000;
 
@@ -34,7 +43,8 @@ const MAX_RECONNECT_MS = 30_000;
  * Keeps a live connection to the broker for one user (GET /token/users/:userId/live) and calls
  * `onToken` with the current token and with every new one, so a bot's chat or EventSub connection
  * can swap tokens before the old one dies. Reconnects on its own (1 s doubling to 30 s, with
- * jitter), and gets the current token again on each reconnect.
+ * jitter), and gets the current token again on each reconnect; not after a revocation, nor after
+ * a newer connection for the same user displaced this one (`onDisplaced`).
  */
 export function watchUserToken(
   baseUrl: string,
@@ -98,7 +108,15 @@ export function watchUserToken(
         options.onRevoked?.(message.reason ?? 'revoked');
       }
     });
-    opened.addEventListener('close', end);
+    opened.addEventListener('close', (event) => {
+      if (event.code === LIVE_DISPLACED_CLOSE_CODE && !stopped) {
+        stopped = true;
+        stopTimers();
+        options.onDisplaced?.();
+        return;
+      }
+      end();
+    });
     opened.addEventListener('error', end);
     ping = setInterval(() => {
       try {

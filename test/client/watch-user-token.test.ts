@@ -59,6 +59,30 @@ describe('watchUserToken (client SDK)', () => {
     watch.close();
   });
 
+  it('stops, and says so, when a newer connection for the same user displaces it (4008), instead of pushing back', async () => {
+    await login({ userId: '100001' });
+    const client = createBrokerClient({ baseUrl: BROKER, apiKey: USERS_ONLY_API_KEY });
+    let opened = 0;
+    let displaced = 0;
+    const tokens: UserTokenBody[] = [];
+    const watch = client.watchUserToken('100001', (token) => tokens.push(token), {
+      openSocket: async (url, protocols) => {
+        opened += 1;
+        return openSocket(url, protocols);
+      },
+      onDisplaced: () => (displaced += 1),
+    });
+    await vi.waitFor(() => expect(tokens).toHaveLength(1), { timeout: 5_000 });
+    // 32 more connections (the default LIVE_TOKEN_MAX_SOCKETS): the watcher's is the oldest.
+    const others = await Promise.all(Array.from({ length: 32 }, () => openSocket('ws://broker.test/token/users/100001/live', ['twitch-token-broker', `bearer.${USERS_ONLY_API_KEY}`])));
+    await vi.waitFor(() => expect(displaced).toBe(1), { timeout: 5_000 });
+    // Well past the first reconnect delay (0.5-1 s): no reconnect came.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(opened).toBe(1);
+    for (const socket of others) socket.close(1000, 'done');
+    watch.close();
+  });
+
   it('refuses to run without an API key (browsers must not hold one)', () => {
     expect(() => createBrokerClient({ baseUrl: BROKER }).watchUserToken('100001', () => undefined)).toThrow(TypeError);
   });
