@@ -1,6 +1,8 @@
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
+import { isConsolePath } from '../src/console/console-guard';
+import consoleRoutesPage from '../docs/admin-console.md?raw';
 import { API_KEY, APP_ONLY_API_KEY, APP_ORIGIN, USERS_ONLY_API_KEY } from './test-bindings';
 import { broker, exchangeSessionCode, login, loginWithBearer } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
@@ -37,8 +39,11 @@ const concrete = (path: string) => path.replace('{userId}', '100001').replace('{
 /** A WebSocket route (it documents 101) is called as one, or it refuses before looking at credentials. */
 const upgradeFor = (operation: Operation): Record<string, string> => ('101' in (operation.responses ?? {}) ? { Upgrade: 'websocket' } : {});
 
-/** The app's routes as `METHOD path`, once each; `use()` middleware (method ALL on a wildcard) is not a route. */
-function registeredRoutes(): string[] {
+/**
+ * The app's routes as `METHOD path`, once each; `use()` middleware (method ALL on a wildcard) is not
+ * a route. The admin console's HTML routes are listed apart (`console: true`).
+ */
+function registeredRoutes({ console = false } = {}): string[] {
   const routes = new Set<string>();
   for (const route of app.routes) {
     if (route.method === 'ALL') {
@@ -46,7 +51,7 @@ function registeredRoutes(): string[] {
       expect(route.path, 'only wildcard middleware may be registered for ALL methods').toMatch(/\*$/);
       continue;
     }
-    routes.add(`${route.method} ${openApiPath(route.path)}`);
+    if (isConsolePath(route.path) === console) routes.add(`${route.method} ${openApiPath(route.path)}`);
   }
   return [...routes].sort();
 }
@@ -144,6 +149,17 @@ describe('GET /openapi.json', () => {
     expect(routes.filter((route) => !documented.includes(route)), 'routes missing from the document').toEqual([]);
   });
 
+  it("leaves the admin console's HTML pages and forms out, and docs/admin-console.md lists each of them", () => {
+    const consoleRoutes = registeredRoutes({ console: true });
+    expect(consoleRoutes).toContain('POST /admin/console/sign-in');
+    expect(consoleRoutes).toContain('POST /admin/console/users/{userId}/drop');
+    expect(operations().filter(({ path }) => isConsolePath(path)).map((entry) => entry.key)).toEqual([]);
+    expect(doc.tags?.map((tag) => tag.name)).not.toContain('console');
+    // The page writes paths as the README does: `/admin/console/users/:userId`.
+    const listed = consoleRoutes.filter((route) => consoleRoutesPage.includes(`| \`${route.replace(/\{([A-Za-z]+)\}/g, ':$1')}`));
+    expect(listed, 'console routes docs/admin-console.md lists').toEqual(consoleRoutes);
+  });
+
   it('documents no route the app does not have', () => {
     const routes = registeredRoutes();
     expect(operations().map((entry) => entry.key).filter((key) => !routes.includes(key))).toEqual([]);
@@ -161,6 +177,32 @@ describe('GET /openapi.json', () => {
     expect(resolve<OpenAPIV3_1.SchemaObject>({ $ref: '#/components/schemas/Error' }).required).toEqual(['error', 'error_description']);
   });
 
+  it('names, at each error status of each operation, the error codes it can answer with (an enum, not a bare string)', () => {
+    /** The `error` codes a response body schema allows, across its anyOf members; null where `error` is any string. */
+    const codesOf = (schema: Schema): string[] | null => {
+      const resolved = resolve<OpenAPIV3_1.SchemaObject>(schema);
+      // The Helix proxy's answers may also be Helix's own body (an object with no listed fields).
+      const members = (resolved.anyOf ?? [resolved]).map((member) => resolve<OpenAPIV3_1.SchemaObject>(member as Schema)).filter((member) => member.properties);
+      const fields = members.map((member) => resolve<OpenAPIV3_1.SchemaObject>(member.properties!['error'] as Schema));
+      return fields.every((field) => field.enum) && fields.length > 0 ? fields.flatMap((field) => field.enum as string[]) : null;
+    };
+    let checked = 0;
+    for (const { key, operation } of operations()) {
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        if (!/^[45]\d\d$/.test(status)) continue;
+        const schema = resolve<OpenAPIV3_1.ResponseObject>(response).content?.['application/json']?.schema;
+        expect(schema, `${key} ${status} has a JSON body`).toBeDefined();
+        const codes = codesOf(schema as Schema);
+        expect(codes, `${key} ${status} lists its error codes`).not.toBeNull();
+        for (const code of codes!) expect(resolve<OpenAPIV3_1.ResponseObject>(response).description, `${key} ${status} says when ${code} is answered`).toContain(`\`${code}\``);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(60);
+    // What every route can answer besides its listed statuses (405, 413, 414, 431, 500) stays any code.
+    expect(codesOf({ $ref: '#/components/schemas/Error' })).toBeNull();
+  });
+
   it('documents the token bodies, the error body and its insufficient_scope fields, and the login redirects', () => {
     const schemaOf = (method: string, path: string, status: string) =>
       resolve<OpenAPIV3_1.ResponseObject>(operation(method, path).responses![status]!).content?.['application/json']?.schema;
@@ -174,7 +216,7 @@ describe('GET /openapi.json', () => {
       const redirect = resolve<OpenAPIV3_1.ResponseObject>(operation('GET', path).responses!['302']!);
       expect(redirect.headers?.['Location'], `${path} documents its Location`).toBeDefined();
     }
-    expect(Object.keys(doc.components?.securitySchemes ?? {}).sort()).toEqual(['adminSession', 'apiKey', 'sessionBearer', 'sessionCookie']);
+    expect(Object.keys(doc.components?.securitySchemes ?? {}).sort()).toEqual(['apiKey', 'sessionBearer', 'sessionCookie']);
   });
 });
 

@@ -31,6 +31,8 @@ const prose = (text: string | undefined): string =>
 
 type Schema = OpenAPIV3_1.SchemaObject | OpenAPIV3_1.ReferenceObject;
 
+const oneOf = (values: unknown[]): string => `one of ${values.map((value) => `<code>${escapeHtml(String(value))}</code>`).join(', ')}`;
+
 /** A short type label: a link to a named schema, or the type with its constraints. */
 function typeLabel(schema: Schema | undefined): string {
   if (!schema) return '';
@@ -40,8 +42,12 @@ function typeLabel(schema: Schema | undefined): string {
   }
   if (schema.anyOf) return schema.anyOf.map((member) => typeLabel(member as Schema)).join(' or ');
   const parts = [escapeHtml(String(schema.type ?? 'any'))];
-  if (schema.enum) parts.push(`one of ${schema.enum.map((value) => `<code>${escapeHtml(String(value))}</code>`).join(', ')}`);
+  if (schema.enum) parts.push(oneOf(schema.enum));
   if (schema.pattern) parts.push(`matching <code>${escapeHtml(schema.pattern)}</code>`);
+  // An inline error body: the codes its `error` can hold are what a reader looks for.
+  for (const [name, property] of Object.entries(schema.properties ?? {})) {
+    if (!('$ref' in property) && property.enum) parts.push(`<code>${escapeHtml(name)}</code> ${oneOf(property.enum)}`);
+  }
   return parts.join(', ');
 }
 

@@ -38,9 +38,9 @@ export const eventSubRoutes = new Hono<AppEnv>()
     responses: {
       200: { description: 'a `webhook_callback_verification`: the bare challenge', content: { 'text/plain': { schema: { type: 'string' } } } },
       204: { description: 'a notification or revocation, handled (or seen before)' },
-      400: errorResponse('`invalid_request`: a verified message that is not JSON or has no subscription'),
-      403: errorResponse('`forbidden`: missing headers, a bad signature, or a message over 10 minutes old'),
-      404: errorResponse('`not_found`: EventSub is off (EVENTSUB_SECRET or PUBLIC_URL not set)'),
+      400: errorResponse({ invalid_request: 'a verified message that is not JSON, has no subscription, or (a verification) has no challenge' }),
+      403: errorResponse({ forbidden: 'missing headers, a bad signature, or a message over 10 minutes old' }),
+      404: errorResponse({ not_found: 'EventSub is off (EVENTSUB_SECRET or PUBLIC_URL not set)' }),
     },
   }), async (c) => {
     const config = getConfig(c.env);

@@ -109,7 +109,7 @@ export const loginRoutes = new Hono<AppEnv>()
     description: 'Sets the login cookie (`__Host-ttb_login`, `ttb_login` on plain http) that binds the flow to this browser. The broker always adds `openid`, and for a browser with a session the scopes its stored grant holds.',
     responses: {
       302: redirectResponse("to Twitch's consent page"),
-      400: errorResponse('`invalid_request`: malformed input, a return_to on an origin not allowed, or PKCE other than S256; `invalid_scope`: a scope ALLOWED_SCOPES does not permit'),
+      400: errorResponse({ invalid_request: 'malformed input, a return_to on an origin not allowed, or PKCE other than S256', invalid_scope: 'a scope ALLOWED_SCOPES does not permit' }),
     },
   }), limitLoginRate, validateInput('query', authorizeQuery), async (c) => {
     const query = c.req.valid('query');
@@ -141,7 +141,7 @@ export const loginRoutes = new Hono<AppEnv>()
     description: 'Needs the login cookie set by /authorize. On success the grant is stored, the session cookie set, and the browser sent to `return_to?session_code=…` (none for a cross-site return_to whose login sent no code_challenge). Login failures go to `return_to?error=…&error_description=…`.',
     responses: {
       302: redirectResponse('to return_to, with `session_code` or with `error` and `error_description`'),
-      400: errorResponse('`invalid_state`: state missing, unknown, expired, replayed or started in another browser; `invalid_request`: malformed input or no code'),
+      400: errorResponse({ invalid_state: 'state missing, unknown, expired, replayed or started in another browser', invalid_request: 'malformed input or no code' }),
     },
   }), limitLoginRate, validateInput('query', callbackQuery), async (c) => {
     const query = c.req.valid('query');

@@ -2,12 +2,31 @@ import { Hono } from 'hono';
 import { describeRoute, generateSpecs } from 'hono-openapi';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { version } from '../../package.json';
+import { CONSOLE_PATH } from '../console/console-guard';
 import type { AppEnv } from '../env';
-import { apiKeySecurity, errorResponse, securitySchemes, sessionSecurity } from '../openapi/describe';
+import { errorBody } from '../openapi/bodies';
+import {
+  apiKeySecurity,
+  codesDescription,
+  errorResponse,
+  errorSchema,
+  jsonResponse,
+  retryAfter,
+  securitySchemes,
+  sessionSecurity,
+  type ErrorCodes,
+} from '../openapi/describe';
 import { referencePagePolicy, renderReferencePage } from '../openapi/reference-page';
 
-const ERROR_SCHEMA = { $ref: '#/components/schemas/Error' } as const;
-const errorContent = (description: string) => ({ description, content: { 'application/json': { schema: ERROR_SCHEMA } } });
+/**
+ * A refusal of the Helix proxy, or Helix's own answer with the same status: the proxy passes
+ * Helix's status and body on, so a 401 may also be Helix's, in Helix's shape.
+ */
+const helixRefusal = (codes: ErrorCodes, headers?: OpenAPIV3_1.ResponseObject['headers']): OpenAPIV3_1.ResponseObject => ({
+  description: `${codesDescription(codes)}; or Helix's own answer with this status, passed on`,
+  ...(headers ? { headers } : {}),
+  content: { 'application/json': { schema: { anyOf: [errorSchema(Object.keys(codes)), { type: 'object', description: "Helix's body" }] } } },
+});
 
 /**
  * The Helix proxy (`/helix/*` in src/routes/helix-proxy.ts), written here: OpenAPI has no
@@ -22,9 +41,18 @@ const helixProxyOperation = (method: string) => ({
   security: [...sessionSecurity, ...apiKeySecurity('app')],
   parameters: [{ in: 'path', name: 'path', required: true, description: 'the Helix path after /helix/ (it may hold slashes), e.g. `users` or `channels/followers`', schema: { type: 'string' } }],
   responses: {
-    401: errorContent('`unauthorized`: no valid session or API key; `reauthorization_required`: Twitch no longer accepts the grant'),
-    403: errorContent('`forbidden`: a write HELIX_PROXY_ALLOW does not list; `insufficient_scope`: an API key without the `app` scope; `forbidden_origin`: a cookie write without an allowed Origin'),
-    502: errorContent('`bad_gateway`: Helix did not answer'),
+    400: helixRefusal({ invalid_request: 'a path that is not plain segments (`..`, `.`, empty segments, `\\`, control characters, any percent-encoding)' }),
+    401: helixRefusal({
+      unauthorized: 'no valid session or API key, or no grant stored for the session',
+      reauthorization_required: 'Twitch no longer accepts the grant',
+    }),
+    403: helixRefusal({
+      forbidden: 'a write HELIX_PROXY_ALLOW does not list',
+      insufficient_scope: 'an API key without the `app` scope',
+      forbidden_origin: 'a cookie write without an allowed Origin',
+    }),
+    502: helixRefusal({ bad_gateway: 'Helix did not answer', upstream_redirect: 'Helix answered with a redirect, which the proxy does not follow' }, retryAfter),
+    503: helixRefusal({ temporarily_unavailable: 'Twitch is failing and no valid token is left' }, retryAfter),
     default: {
       description: "Helix's own answer, passed on: its status, body, `Content-Type` and `Ratelimit-*` headers",
       content: { 'application/json': { schema: { type: 'object' } } },
@@ -48,7 +76,6 @@ const generateOptions = {
       { name: 'login', description: 'Browser login and sessions' },
       { name: 'tokens', description: 'Twitch access tokens' },
       { name: 'admin', description: 'Operators (API key with the admin scope)' },
-      { name: 'console', description: 'The admin console: HTML pages and forms for a browser signed in with an API key of scope admin' },
       { name: 'helix', description: 'Helix through the broker, for callers that never hold a token' },
       { name: 'meta', description: 'The broker itself' },
     ],
@@ -58,21 +85,20 @@ const generateOptions = {
     components: {
       securitySchemes,
       // Resolved into #/components/schemas/Error, which every error response refers to.
-      responses: { Error: errorResponse('an error: `{"error", "error_description"}`') },
+      responses: { Error: jsonResponse('an error: `{"error", "error_description"}`', errorBody) },
     },
   },
   // '/openapi.json' would otherwise be skipped as a static file.
   excludeStaticFile: false,
+  // The admin console is HTML for a browser, not API: docs/admin-console.md lists its routes.
+  exclude: CONSOLE_PATH,
   // Any status an operation does not list (405, 413, 414, 431, 500, …) still carries the error body.
   defaultOptions: {
     GET: { responses: { default: { $ref: '#/components/responses/Error' } } },
     POST: { responses: { default: { $ref: '#/components/responses/Error' } } },
     DELETE: { responses: { default: { $ref: '#/components/responses/Error' } } },
   },
-  defaultValidationErrorResponse: {
-    description: '`invalid_request`: input that fails validation; the description names the field',
-    content: { 'application/json': { schema: ERROR_SCHEMA } },
-  },
+  defaultValidationErrorResponse: errorResponse({ invalid_request: 'input that fails validation; the description names the field' }),
 };
 
 /**
