@@ -1,9 +1,11 @@
 import type { OpenAPIV3_1 } from 'openapi-types';
+import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
+import type { Env } from '../src/env';
 import { isConsolePath } from '../src/console/console-guard';
 import consoleRoutesPage from '../docs/admin-console.md?raw';
-import { API_KEY, APP_ONLY_API_KEY, APP_ORIGIN, USERS_ONLY_API_KEY } from './test-bindings';
+import { API_KEY, APP_ONLY_API_KEY, APP_ORIGIN, BROKER, USERS_ONLY_API_KEY } from './test-bindings';
 import { broker, exchangeSessionCode, login, loginWithBearer } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 
@@ -138,6 +140,16 @@ describe('GET /openapi.json', () => {
     expect(response.headers.get('Content-Type')).toMatch(/^application\/json/);
     expect(doc.openapi).toMatch(/^3\.1\./);
     expect(doc.info.title).toBe('twitch-token-broker');
+  });
+
+  it('names the broker as its server: PUBLIC_URL, else the origin it was fetched from', async () => {
+    expect(doc.servers).toEqual([{ url: BROKER, description: 'this broker' }]);
+    const behindProxy = await broker('/openapi.json', undefined, { ...env, PUBLIC_URL: 'https://tokens.example.com' } as Env);
+    expect((await behindProxy.json<Document>()).servers).toEqual([{ url: 'https://tokens.example.com', description: 'this broker' }]);
+    // A malformed PUBLIC_URL (reported by /health) does not take the documentation down.
+    const misconfigured = await broker('/openapi.json', undefined, { ...env, PUBLIC_URL: 'not a url' } as Env);
+    expect(misconfigured.status).toBe(200);
+    expect((await misconfigured.json<Document>()).servers).toEqual([{ url: BROKER, description: 'this broker' }]);
   });
 
   it('lists every route the app registers, with its method', () => {

@@ -107,13 +107,14 @@ ${operation.description ? `<p>${prose(operation.description)}</p>` : ''}${render
   const schemas = Object.entries(document.components?.schemas ?? {}).map(
     ([name, schema]) => `<h3 id="schema-${escapeHtml(name)}">${escapeHtml(name)}</h3><p>${prose(schema.description)}</p><pre>${escapeHtml(JSON.stringify(schema, null, 2))}</pre>`,
   );
+  const servers = (document.servers ?? []).map((server) => `<p>Base URL: <code>${escapeHtml(server.url)}</code></p>`).join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeHtml(document.info.title)} API</title>
 <style>${STYLE}</style></head><body>
 <h1>${escapeHtml(document.info.title)} <small>${escapeHtml(document.info.version)}</small></h1>
 <p>${prose(document.info.description)}</p>
-<p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI ${escapeHtml(document.openapi)}).</p>
+${servers}<p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI ${escapeHtml(document.openapi)}).</p>
 <h2>Auth</h2><dl>${schemes.join('')}</dl>
 <h2>Routes</h2>${operations.join('\n')}
 <h2>Schemas</h2>${schemas.join('\n')}

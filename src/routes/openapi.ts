@@ -1,9 +1,11 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { describeRoute, generateSpecs } from 'hono-openapi';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { version } from '../../package.json';
 import { CONSOLE_PATH } from '../console/console-guard';
 import type { AppEnv } from '../env';
+import { ConfigError } from '../errors';
+import { brokerOrigin } from '../http/origins';
 import { errorBody } from '../openapi/bodies';
 import {
   apiKeySecurity,
@@ -102,8 +104,30 @@ const generateOptions = {
 };
 
 /**
+ * Where the document's operations live: the broker's public origin (PUBLIC_URL, else the origin the
+ * request came to, as every absolute URL the broker builds). A malformed PUBLIC_URL, which /health
+ * reports, must not take the documentation down with it: the request's origin serves then.
+ */
+function serverOf(c: Context<AppEnv>): OpenAPIV3_1.ServerObject {
+  let url: string;
+  try {
+    url = brokerOrigin(c);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    url = new URL(c.req.url).origin;
+  }
+  return { url, description: 'this broker' };
+}
+
+/** The generated document with `servers` set for this request (the rest is the same for every request). */
+function forRequest(document: OpenAPIV3_1.Document, c: Context<AppEnv>): OpenAPIV3_1.Document {
+  const { openapi, info, ...rest } = document;
+  return { openapi, info, servers: [serverOf(c)], ...rest };
+}
+
+/**
  * `GET /openapi.json` and `GET /docs` for `app`, generated on first use and kept for the life of
- * the isolate (the routes cannot change while it runs).
+ * the isolate (the routes cannot change while it runs); only `servers` is filled in per request.
  */
 export function openApiRoutes(app: Hono<AppEnv>) {
   let document: Promise<OpenAPIV3_1.Document> | undefined;
@@ -122,7 +146,7 @@ export function openApiRoutes(app: Hono<AppEnv>) {
         summary: 'This document (OpenAPI 3.1)',
         responses: { 200: { description: 'the OpenAPI document', content: { 'application/json': { schema: { type: 'object' } } } } },
       }),
-      async (c) => c.json(await documentOf()),
+      async (c) => c.json(forRequest(await documentOf(), c)),
     )
     .get(
       '/docs',
@@ -133,7 +157,7 @@ export function openApiRoutes(app: Hono<AppEnv>) {
       }),
       async (c) => {
         c.header('Content-Security-Policy', await (policy ??= referencePagePolicy()));
-        return c.html(renderReferencePage(await documentOf()));
+        return c.html(renderReferencePage(forRequest(await documentOf(), c)));
       },
     );
 }
