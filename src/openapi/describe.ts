@@ -47,6 +47,12 @@ export function documented<Middleware extends MiddlewareHandler>(middleware: Mid
 /** Security of routes behind `requireApiKey(scope)`: OpenAPI 3.1 lists the key's scope as a role. */
 export const apiKeySecurity = (scope: ApiScope): SecurityRequirement[] => [{ apiKey: [scope] }];
 
+/**
+ * Security of a route that takes no credentials, said outright: an operation without any security
+ * statement is one whose credentials were forgotten (Redocly's `security-defined` flags it).
+ */
+export const noCredentials: SecurityRequirement[] = [];
+
 /** Security of routes behind `requireSession`: either transport. */
 export const sessionSecurity: SecurityRequirement[] = [{ sessionBearer: [] }, { sessionCookie: [] }];
 

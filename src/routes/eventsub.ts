@@ -8,7 +8,7 @@ import { eventSubSignatureValid } from '../eventsub/signature';
 import { lastSubscriptionCheck, recordSubscriptionCheck } from '../eventsub/last-check';
 import { eventSubSettings, REVOKE_SUBSCRIPTION } from '../eventsub/subscriptions';
 import { logEvent } from '../log';
-import { errorResponse } from '../openapi/describe';
+import { errorResponse, noCredentials } from '../openapi/describe';
 import { oneTimeStore, userVault } from '../vault/stubs';
 
 /** Twitch's replay rule: messages older than this are refused. */
@@ -32,6 +32,7 @@ export const eventSubRoutes = new Hono<AppEnv>()
    */
   .post('/eventsub', describeRoute({
     tags: ['meta'],
+    security: noCredentials,
     summary: "Twitch's EventSub webhook callback (user.authorization.revoke)",
     description: 'Called by Twitch, not by apps. Messages are verified with the `Twitch-Eventsub-Message-Signature` HMAC over id, timestamp and body (EVENTSUB_SECRET).',
     parameters: ['Id', 'Timestamp', 'Type', 'Signature'].map((name) => ({ in: 'header', name: `Twitch-Eventsub-Message-${name}`, required: true, schema: { type: 'string' } })),

@@ -13,6 +13,7 @@ import {
   errorResponse,
   errorSchema,
   jsonResponse,
+  noCredentials,
   retryAfter,
   securitySchemes,
   sessionSecurity,
@@ -62,6 +63,11 @@ const helixProxyOperation = (method: string) => ({
   },
 });
 
+/** What every operation answers besides the statuses it lists. */
+const fallbackResponses = {
+  responses: { '4XX': { $ref: '#/components/responses/Refused' }, default: { $ref: '#/components/responses/Error' } },
+};
+
 /**
  * How the document is generated from the app's routes: their `describeRoute` annotations, the
  * input schemas of their validators and the security of their auth middleware.
@@ -86,20 +92,23 @@ const generateOptions = {
     },
     components: {
       securitySchemes,
-      // Resolved into #/components/schemas/Error, which every error response refers to.
-      responses: { Error: jsonResponse('an error: `{"error", "error_description"}`', errorBody) },
+      responses: {
+        // Resolved into #/components/schemas/Error, which every error response refers to.
+        Error: jsonResponse('an error: `{"error", "error_description"}`', errorBody),
+        // What the app-wide request limits refuse on every route (src/http/request-limits.ts).
+        Refused: errorResponse({
+          request_too_large: 'a URL over 4 KiB (414), a `Cookie` or `Authorization` header over 8 KiB (431), or a body over the route\'s limit (413)',
+        }),
+      },
     },
   },
   // '/openapi.json' would otherwise be skipped as a static file.
   excludeStaticFile: false,
   // The admin console is HTML for a browser, not API: docs/admin-console.md lists its routes.
   exclude: CONSOLE_PATH,
-  // Any status an operation does not list (405, 413, 414, 431, 500, …) still carries the error body.
-  defaultOptions: {
-    GET: { responses: { default: { $ref: '#/components/responses/Error' } } },
-    POST: { responses: { default: { $ref: '#/components/responses/Error' } } },
-    DELETE: { responses: { default: { $ref: '#/components/responses/Error' } } },
-  },
+  // A 4xx an operation does not list is a request limit every route applies (413, 414, 431); any
+  // other status (500, a 503 from the platform, …) still carries the error body.
+  defaultOptions: { GET: fallbackResponses, POST: fallbackResponses, DELETE: fallbackResponses },
   defaultValidationErrorResponse: errorResponse({ invalid_request: 'input that fails validation; the description names the field' }),
 };
 
@@ -143,6 +152,7 @@ export function openApiRoutes(app: Hono<AppEnv>) {
       '/openapi.json',
       describeRoute({
         tags: ['meta'],
+        security: noCredentials,
         summary: 'This document (OpenAPI 3.1)',
         responses: { 200: { description: 'the OpenAPI document', content: { 'application/json': { schema: { type: 'object' } } } } },
       }),
@@ -152,6 +162,7 @@ export function openApiRoutes(app: Hono<AppEnv>) {
       '/docs',
       describeRoute({
         tags: ['meta'],
+        security: noCredentials,
         summary: 'This document as a page (no scripts)',
         responses: { 200: { description: 'the reference page', content: { 'text/html': { schema: { type: 'string' } } } } },
       }),

@@ -9,7 +9,7 @@ import { limitLoginRate } from '../http/login-rate-limiter';
 import { checkOrigin } from '../http/origins';
 import { validateInput } from '../http/validate-input';
 import { loggedOutBody, sessionBody, sessionsRevokedBody } from '../openapi/bodies';
-import { errorResponse, jsonResponse } from '../openapi/describe';
+import { errorResponse, jsonResponse, noCredentials } from '../openapi/describe';
 import { secretsEqual, sha256Hex } from '../crypto/encoding';
 import { CODE_VERIFIER, verifierMatches } from '../http/pkce';
 import { clearSessionCookie, readLoginBindingCookie } from '../session/session-cookie';
@@ -45,6 +45,7 @@ export const sessionRoutes = new Hono<AppEnv>()
   /** Exchanges the one-time `session_code` from the login redirect for a bearer session token. */
   .post('/session', describeRoute({
     tags: ['login'],
+    security: noCredentials,
     summary: 'Exchange a session code for a bearer session token',
     description: 'For frontends on another site. A wrong or missing code_verifier spends the code.',
     responses: {
