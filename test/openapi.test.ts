@@ -389,4 +389,23 @@ describe('GET /docs', () => {
     expect(page).not.toMatch(/<script/i);
     for (const { method, path } of operations()) expect(page).toContain(`${method.toUpperCase()} ${path}`);
   });
+
+  it('has a side index of every operation, grouped by tag, whose every link leads somewhere on the page', async () => {
+    const page = await (await broker('/docs')).text();
+    const index = page.slice(page.indexOf('<nav'), page.indexOf('</nav>'));
+    expect(index, 'the page has a <nav> index').not.toBe('');
+    for (const { key, operation } of operations()) {
+      const tag = operation.tags?.[0];
+      expect(tag, `${key} has a tag to be indexed under`).toBeDefined();
+      // Listed under its tag's heading: after it, and before the next tag's.
+      const heading = index.indexOf(`href="#tag-${tag}"`);
+      const link = index.indexOf(`href="#${operation.operationId}"`);
+      expect(heading, `the index has a heading for ${tag}`).toBeGreaterThanOrEqual(0);
+      expect(link, `the index links ${key}`).toBeGreaterThan(heading);
+      expect(index.slice(heading + 1, link), `${key} is indexed under ${tag}`).not.toMatch(/href="#tag-/);
+    }
+    const targets = new Set([...page.matchAll(/ id="([^"]+)"/g)].map((match) => match[1]));
+    const links = [...page.matchAll(/href="#([^"]+)"/g)].map((match) => match[1]);
+    expect(links.filter((target) => !targets.has(target)), 'links to nothing').toEqual([]);
+  });
 });
