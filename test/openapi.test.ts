@@ -1,7 +1,11 @@
 import type { OpenAPIV3_1 } from 'openapi-types';
+import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { app } from '../src/app';
-import { API_KEY, APP_ONLY_API_KEY, APP_ORIGIN, USERS_ONLY_API_KEY } from './test-bindings';
+import type { Env } from '../src/env';
+import { isConsolePath } from '../src/console/console-guard';
+import consoleRoutesPage from '../docs/admin-console.md?raw';
+import { API_KEY, APP_ONLY_API_KEY, APP_ORIGIN, BROKER, USERS_ONLY_API_KEY } from './test-bindings';
 import { broker, exchangeSessionCode, login, loginWithBearer } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 
@@ -37,8 +41,11 @@ const concrete = (path: string) => path.replace('{userId}', '100001').replace('{
 /** A WebSocket route (it documents 101) is called as one, or it refuses before looking at credentials. */
 const upgradeFor = (operation: Operation): Record<string, string> => ('101' in (operation.responses ?? {}) ? { Upgrade: 'websocket' } : {});
 
-/** The app's routes as `METHOD path`, once each; `use()` middleware (method ALL on a wildcard) is not a route. */
-function registeredRoutes(): string[] {
+/**
+ * The app's routes as `METHOD path`, once each; `use()` middleware (method ALL on a wildcard) is not
+ * a route. The admin console's HTML routes are listed apart (`console: true`).
+ */
+function registeredRoutes({ console = false } = {}): string[] {
   const routes = new Set<string>();
   for (const route of app.routes) {
     if (route.method === 'ALL') {
@@ -46,7 +53,7 @@ function registeredRoutes(): string[] {
       expect(route.path, 'only wildcard middleware may be registered for ALL methods').toMatch(/\*$/);
       continue;
     }
-    routes.add(`${route.method} ${openApiPath(route.path)}`);
+    if (isConsolePath(route.path) === console) routes.add(`${route.method} ${openApiPath(route.path)}`);
   }
   return [...routes].sort();
 }
@@ -113,11 +120,15 @@ function mismatches(value: unknown, schema: Schema, at = 'body'): string[] {
   return [];
 }
 
-/** The response is one its operation documents: a listed status, and a body or Location as listed. */
+/**
+ * The response is one its operation documents: a listed status (or its range, `4XX`), and a body
+ * or Location as listed.
+ */
 async function expectDocumented(method: string, path: string, response: Response): Promise<void> {
   const responses = operation(method, path).responses ?? {};
-  const status = String(response.status);
-  expect(Object.keys(responses), `${method} ${path} documents ${status}`).toContain(status);
+  const range = `${String(response.status)[0]}XX`;
+  const status = String(response.status) in responses ? String(response.status) : range in responses ? range : String(response.status);
+  expect(Object.keys(responses), `${method} ${path} documents ${response.status}`).toContain(status);
   const documented = resolve<OpenAPIV3_1.ResponseObject>(responses[status]!);
   if (documented.headers?.['Location']) expect(response.headers.get('Location')).toBeTruthy();
   const schema = documented.content?.['application/json']?.schema;
@@ -135,6 +146,16 @@ describe('GET /openapi.json', () => {
     expect(doc.info.title).toBe('twitch-token-broker');
   });
 
+  it('names the broker as its server: PUBLIC_URL, else the origin it was fetched from', async () => {
+    expect(doc.servers).toEqual([{ url: BROKER, description: 'this broker' }]);
+    const behindProxy = await broker('/openapi.json', undefined, { ...env, PUBLIC_URL: 'https://tokens.example.com' } as Env);
+    expect((await behindProxy.json<Document>()).servers).toEqual([{ url: 'https://tokens.example.com', description: 'this broker' }]);
+    // A malformed PUBLIC_URL (reported by /health) does not take the documentation down.
+    const misconfigured = await broker('/openapi.json', undefined, { ...env, PUBLIC_URL: 'not a url' } as Env);
+    expect(misconfigured.status).toBe(200);
+    expect((await misconfigured.json<Document>()).servers).toEqual([{ url: BROKER, description: 'this broker' }]);
+  });
+
   it('lists every route the app registers, with its method', () => {
     const routes = registeredRoutes();
     // The app has routes to check (the walk found them), including this one.
@@ -142,6 +163,17 @@ describe('GET /openapi.json', () => {
     expect(routes).toContain('GET /token/users/{userId}');
     const documented = operations().map((entry) => entry.key);
     expect(routes.filter((route) => !documented.includes(route)), 'routes missing from the document').toEqual([]);
+  });
+
+  it("leaves the admin console's HTML pages and forms out, and docs/admin-console.md lists each of them", () => {
+    const consoleRoutes = registeredRoutes({ console: true });
+    expect(consoleRoutes).toContain('POST /admin/console/sign-in');
+    expect(consoleRoutes).toContain('POST /admin/console/users/{userId}/drop');
+    expect(operations().filter(({ path }) => isConsolePath(path)).map((entry) => entry.key)).toEqual([]);
+    expect(doc.tags?.map((tag) => tag.name)).not.toContain('console');
+    // The page writes paths as the README does: `/admin/console/users/:userId`.
+    const listed = consoleRoutes.filter((route) => consoleRoutesPage.includes(`| \`${route.replace(/\{([A-Za-z]+)\}/g, ':$1')}`));
+    expect(listed, 'console routes docs/admin-console.md lists').toEqual(consoleRoutes);
   });
 
   it('documents no route the app does not have', () => {
@@ -161,6 +193,32 @@ describe('GET /openapi.json', () => {
     expect(resolve<OpenAPIV3_1.SchemaObject>({ $ref: '#/components/schemas/Error' }).required).toEqual(['error', 'error_description']);
   });
 
+  it('names, at each error status of each operation, the error codes it can answer with (an enum, not a bare string)', () => {
+    /** The `error` codes a response body schema allows, across its anyOf members; null where `error` is any string. */
+    const codesOf = (schema: Schema): string[] | null => {
+      const resolved = resolve<OpenAPIV3_1.SchemaObject>(schema);
+      // The Helix proxy's answers may also be Helix's own body (an object with no listed fields).
+      const members = (resolved.anyOf ?? [resolved]).map((member) => resolve<OpenAPIV3_1.SchemaObject>(member as Schema)).filter((member) => member.properties);
+      const fields = members.map((member) => resolve<OpenAPIV3_1.SchemaObject>(member.properties!['error'] as Schema));
+      return fields.every((field) => field.enum) && fields.length > 0 ? fields.flatMap((field) => field.enum as string[]) : null;
+    };
+    let checked = 0;
+    for (const { key, operation } of operations()) {
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        if (!/^[45](?:\d\d|XX)$/.test(status)) continue;
+        const schema = resolve<OpenAPIV3_1.ResponseObject>(response).content?.['application/json']?.schema;
+        expect(schema, `${key} ${status} has a JSON body`).toBeDefined();
+        const codes = codesOf(schema as Schema);
+        expect(codes, `${key} ${status} lists its error codes`).not.toBeNull();
+        for (const code of codes!) expect(resolve<OpenAPIV3_1.ResponseObject>(response).description, `${key} ${status} says when ${code} is answered`).toContain(`\`${code}\``);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(60);
+    // What every route can answer besides its listed statuses (405, 413, 414, 431, 500) stays any code.
+    expect(codesOf({ $ref: '#/components/schemas/Error' })).toBeNull();
+  });
+
   it('documents the token bodies, the error body and its insufficient_scope fields, and the login redirects', () => {
     const schemaOf = (method: string, path: string, status: string) =>
       resolve<OpenAPIV3_1.ResponseObject>(operation(method, path).responses![status]!).content?.['application/json']?.schema;
@@ -174,7 +232,7 @@ describe('GET /openapi.json', () => {
       const redirect = resolve<OpenAPIV3_1.ResponseObject>(operation('GET', path).responses!['302']!);
       expect(redirect.headers?.['Location'], `${path} documents its Location`).toBeDefined();
     }
-    expect(Object.keys(doc.components?.securitySchemes ?? {}).sort()).toEqual(['adminSession', 'apiKey', 'sessionBearer', 'sessionCookie']);
+    expect(Object.keys(doc.components?.securitySchemes ?? {}).sort()).toEqual(['apiKey', 'sessionBearer', 'sessionCookie']);
   });
 });
 
@@ -256,6 +314,13 @@ describe('the document matches what the routes do', () => {
 
   it('answers with the bodies it documents, from login to logout', async () => {
     await expectDocumented('GET', '/health', await broker('/health'));
+    // The refusals every route can answer, documented once as each operation's 4XX.
+    const tooLong = await broker(`/health?${'a'.repeat(5000)}`);
+    expect(tooLong.status).toBe(414);
+    await expectDocumented('GET', '/health', tooLong);
+    const tooLarge = await broker('/session', { method: 'POST', body: 'x'.repeat(9000), headers: { 'Content-Type': 'application/json', Origin: APP_ORIGIN } });
+    expect(tooLarge.status).toBe(413);
+    await expectDocumented('POST', '/session', tooLarge);
     await expectDocumented('GET', '/token/app', await broker('/token/app', { headers: { Authorization: `Bearer ${API_KEY}` } }));
 
     const { jar, location, verifier } = await login({ userId: '100001' });
@@ -323,5 +388,24 @@ describe('GET /docs', () => {
     const page = await response.text();
     expect(page).not.toMatch(/<script/i);
     for (const { method, path } of operations()) expect(page).toContain(`${method.toUpperCase()} ${path}`);
+  });
+
+  it('has a side index of every operation, grouped by tag, whose every link leads somewhere on the page', async () => {
+    const page = await (await broker('/docs')).text();
+    const index = page.slice(page.indexOf('<nav'), page.indexOf('</nav>'));
+    expect(index, 'the page has a <nav> index').not.toBe('');
+    for (const { key, operation } of operations()) {
+      const tag = operation.tags?.[0];
+      expect(tag, `${key} has a tag to be indexed under`).toBeDefined();
+      // Listed under its tag's heading: after it, and before the next tag's.
+      const heading = index.indexOf(`href="#tag-${tag}"`);
+      const link = index.indexOf(`href="#${operation.operationId}"`);
+      expect(heading, `the index has a heading for ${tag}`).toBeGreaterThanOrEqual(0);
+      expect(link, `the index links ${key}`).toBeGreaterThan(heading);
+      expect(index.slice(heading + 1, link), `${key} is indexed under ${tag}`).not.toMatch(/href="#tag-/);
+    }
+    const targets = new Set([...page.matchAll(/ id="([^"]+)"/g)].map((match) => match[1]));
+    const links = [...page.matchAll(/href="#([^"]+)"/g)].map((match) => match[1]);
+    expect(links.filter((target) => !targets.has(target)), 'links to nothing').toEqual([]);
   });
 });

@@ -4,7 +4,6 @@ import { getConfig } from '../config';
 import type { AppEnv } from '../env';
 import { BrokerError } from '../errors';
 import { brokerOrigin } from '../http/origins';
-import { documented } from '../openapi/describe';
 import { clearAdminSessionCookie, readAdminSessionCookie } from '../session/admin-session-cookie';
 import { csrfTokenMatches, keyBindingOf, verifyAdminSession, type AdminSessionClaims } from '../session/admin-session-token';
 
@@ -58,11 +57,11 @@ export async function verifiedAdminSession(c: Context<AppEnv>): Promise<AdminSes
   return claims;
 }
 
-/** `verifiedAdminSession` as middleware, documenting the cookie in /openapi.json. */
-export const requireAdminSession = documented(createMiddleware<AppEnv>(async (c, next) => {
+/** `verifiedAdminSession` as middleware. */
+export const requireAdminSession = createMiddleware<AppEnv>(async (c, next) => {
   c.set('adminSession', await verifiedAdminSession(c));
   await next();
-}), { security: [{ adminSession: [] }] });
+});
 
 /**
  * A state-changing console request must come from the console itself: `Sec-Fetch-Site`, when the
@@ -86,5 +85,11 @@ export async function checkCsrfToken(sessionSecret: string, sessionId: string, p
   }
 }
 
-/** The console's pages and forms: `/admin` and everything under `/admin/console/`. */
-export const isConsolePath = (path: string): boolean => path === '/admin' || path.startsWith('/admin/console/');
+/**
+ * The console's pages and forms: `/admin` and everything under `/admin/console/`. They are HTML for
+ * a browser, not API: /openapi.json leaves them out (docs/admin-console.md lists them).
+ */
+export const CONSOLE_PATH = /^\/admin(?:$|\/console\/)/;
+
+/** Whether `path` is one of the console's. */
+export const isConsolePath = (path: string): boolean => CONSOLE_PATH.test(path);

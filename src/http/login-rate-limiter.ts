@@ -55,5 +55,5 @@ export const limitLoginRate = documented(createMiddleware<AppEnv>(async (c, next
   }
   await next();
 }), {
-  responses: { 429: errorResponse(`\`rate_limited\`: more than ${LOGIN_LIMIT} login requests a minute from this address (an IPv6 /64)`, retryAfter) },
+  responses: { 429: errorResponse({ rate_limited: `more than ${LOGIN_LIMIT} login requests a minute from this address (an IPv6 /64)` }, retryAfter) },
 });

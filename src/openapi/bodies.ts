@@ -24,7 +24,7 @@ const unixSeconds = (description: string) => describe(z.int(), `${description} (
 
 export const errorBody = named(
   z.object({
-    error: describe(z.string(), 'a stable code: invalid_request, unauthorized, reauthorization_required, insufficient_scope, not_found, rate_limited, temporarily_unavailable, …'),
+    error: describe(z.string(), 'a stable code; each operation lists the codes it answers with at each status'),
     error_description: describe(z.string(), 'for humans; never carries a secret'),
   }),
   'Error',
@@ -42,8 +42,11 @@ export const insufficientScopeBody = named(
   "The user's grant lacks a scope the caller asked for with `scope=`.",
 );
 
-/** A 403 for two reasons: the API key lacks the route's scope, or the grant lacks a requested scope. */
-export const scopeRefusedBody = z.union([insufficientScopeBody, errorBody]);
+/** A 403 for two reasons: the API key lacks the route's scope, or the grant lacks a requested scope (with its extra fields). */
+export const scopeRefusedBody = z.union([
+  insufficientScopeBody,
+  z.object({ error: describe(z.enum(['insufficient_scope']), 'the API key lacks the route\'s scope'), error_description: z.string() }),
+]);
 
 export const userTokenBody = named(
   z.object({

@@ -1,5 +1,4 @@
 import { Hono, type Context } from 'hono';
-import { describeRoute } from 'hono-openapi';
 import type { JSX } from 'hono/jsx/jsx-runtime';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { brokerStatus } from '../admin/broker-status';
@@ -28,14 +27,12 @@ import { userVault } from '../vault/stubs';
  * exchanges an API key of scope `admin` for a 30-minute HttpOnly cookie; every form that changes
  * something is a POST from the console's own origin carrying the session's CSRF token, answered
  * with a redirect (so a reload never repeats it). The pages call the same operations as the JSON
- * admin API (src/admin/).
+ * admin API (src/admin/). They are not API, so /openapi.json leaves them out: docs/admin-console.md
+ * lists them (test/openapi.test.ts checks it names every route here).
  */
 
 type ConsoleContext = Context<AppEnv>;
 
-const html = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' as const } } } });
-const signInAgain = html('the sign-in page: no admin session, an expired one, or one whose API key is gone');
-const refused = html('`forbidden_origin`: not sent from the console; `invalid_csrf_token`: the form lacks the session\'s CSRF token');
 const USER_ID = /^[0-9]{1,20}$/;
 /** The heading of an error page, by status. */
 const TITLES: Partial<Record<number, string>> = { 403: 'Refused', 404: 'Not found', 429: 'Too many attempts' };
@@ -97,11 +94,7 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
   })
 
   /** The console: the overview when signed in, the sign-in form otherwise. */
-  .get('/admin', describeRoute({
-    tags: ['console'],
-    summary: 'The admin console: sign in with an API key of scope admin, then the overview',
-    responses: { 200: html('the overview for a signed-in operator, the sign-in form for anyone else'), 401: signInAgain },
-  }), consoleHeaders, async (c) => {
+  .get('/admin', consoleHeaders, async (c) => {
     // Anyone may see the sign-in form; a cookie that no longer holds gets it with a 401 and why.
     if (!readAdminSessionCookie(c)) return render(c, 200, <SignInPage />);
     c.set('adminSession', await verifiedAdminSession(c));
@@ -114,15 +107,7 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
    * Exchanges an API key of scope `admin` for the console's session cookie. Rate limited like the
    * logins (per address), so the form is no faster a way to guess keys than the API.
    */
-  .post('/admin/console/sign-in', describeRoute({
-    tags: ['console'],
-    summary: 'Sign in to the console with an API key of scope admin (form post)',
-    responses: {
-      303: { description: 'signed in: the session cookie is set; to the console page asked for, or the overview' },
-      401: html('the sign-in page again: not an API key of scope admin'),
-      403: html('`forbidden_origin`: not sent from the console'),
-    },
-  }), limitLoginRate, requireSameOrigin, async (c) => {
+  .post('/admin/console/sign-in', limitLoginRate, requireSameOrigin, async (c) => {
     const form = await formOf(c);
     const returnTo = consolePath(form['return_to']);
     const config = getConfig(c.env);
@@ -139,11 +124,7 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
   })
 
   /** Ends the console session (the cookie is cleared; the JWT expires within 30 minutes anyway). */
-  .post('/admin/console/sign-out', describeRoute({
-    tags: ['console'],
-    summary: 'Sign out of the console (form post)',
-    responses: { 303: { description: 'signed out: to the sign-in page' }, 401: signInAgain, 403: refused },
-  }), requireSameOrigin, requireAdminSession, async (c) => {
+  .post('/admin/console/sign-out', requireSameOrigin, requireAdminSession, async (c) => {
     await checkedForm(c);
     clearAdminSessionCookie(c);
     logEvent('admin_console.signed_out', { apiKey: c.get('adminSession')!.keyName });
@@ -151,25 +132,13 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
   })
 
   /** The console's stylesheet: the CSP allows no other styles. */
-  .get('/admin/console/style.css', describeRoute({
-    tags: ['console'],
-    summary: "The console's stylesheet",
-    responses: { 200: { description: 'CSS', content: { 'text/css': { schema: { type: 'string' } } } } },
-  }), (c) => c.body(CONSOLE_STYLESHEET, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=300' }))
+  .get('/admin/console/style.css', (c) => c.body(CONSOLE_STYLESHEET, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=300' }))
 
   /** The console's icon (an SVG square), so browsers do not ask for /favicon.ico. */
-  .get('/admin/console/favicon.svg', describeRoute({
-    tags: ['console'],
-    summary: "The console's icon",
-    responses: { 200: { description: 'SVG', content: { 'image/svg+xml': { schema: { type: 'string' } } } } },
-  }), (c) => c.body(CONSOLE_FAVICON, 200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'public, max-age=300' }))
+  .get('/admin/console/favicon.svg', (c) => c.body(CONSOLE_FAVICON, 200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'public, max-age=300' }))
 
   /** Users: a search by login prefix or id, 25 a page, paged by position. */
-  .get('/admin/console/users', describeRoute({
-    tags: ['console'],
-    summary: 'Console: find users by login prefix or id',
-    responses: { 200: html('a page of users'), 401: signInAgain },
-  }), requireAdminSession, async (c) => {
+  .get('/admin/console/users', requireAdminSession, async (c) => {
     const text = c.req.query('q') ?? '';
     const search = parseSearch(text);
     const after = c.req.query('after');
@@ -185,11 +154,7 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
   })
 
   /** One user: what the broker knows, the audit trail, forced refresh and drop. */
-  .get('/admin/console/users/:userId', describeRoute({
-    tags: ['console'],
-    summary: 'Console: one user, their audit trail, forced refresh and drop',
-    responses: { 200: html("the user's page"), 401: signInAgain, 404: html('no record of this user') },
-  }), requireAdminSession, async (c) => {
+  .get('/admin/console/users/:userId', requireAdminSession, async (c) => {
     const userId = userIdIn(c);
     const [user, events] = await Promise.all([getAdminUser(c.env, userId), userVault(c.env, userId).events()]);
     if (!user) throw new BrokerError(404, 'not_found', `This broker has no record of user ${userId}.`);
@@ -199,11 +164,7 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
   })
 
   /** Forced refresh from the console (see POST /admin/users/{userId}/refresh). */
-  .post('/admin/console/users/:userId/refresh', describeRoute({
-    tags: ['console'],
-    summary: "Console: refresh a user's token now (form post)",
-    responses: { 303: { description: "to the user's page, saying what came of it" }, 401: signInAgain, 403: refused, 404: html('no record of this user') },
-  }), requireSameOrigin, requireAdminSession, async (c) => {
+  .post('/admin/console/users/:userId/refresh', requireSameOrigin, requireAdminSession, async (c) => {
     const userId = userIdIn(c);
     await checkedForm(c);
     const result = await forceRefreshUser(c.env, userId, c.get('adminSession')!.keyName);
@@ -214,17 +175,7 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
   })
 
   /** Drop from the console: the same as DELETE /token/users/{userId}, after a ticked confirmation. */
-  .post('/admin/console/users/:userId/drop', describeRoute({
-    tags: ['console'],
-    summary: 'Console: drop a user (form post, confirmed)',
-    responses: {
-      303: { description: "to the user's page, saying it is done" },
-      400: html('the confirmation box was not ticked'),
-      401: signInAgain,
-      403: refused,
-      404: html('no record of this user, or already dropped'),
-    },
-  }), requireSameOrigin, requireAdminSession, async (c) => {
+  .post('/admin/console/users/:userId/drop', requireSameOrigin, requireAdminSession, async (c) => {
     const userId = userIdIn(c);
     const form = await checkedForm(c);
     if (form['confirm'] !== 'drop') throw new BrokerError(400, 'invalid_request', 'Tick the box to confirm the drop: nothing was changed.');
@@ -234,11 +185,7 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
   })
 
   /** The compliance export for the signed-in console (the same as GET /admin/compliance.csv). */
-  .get('/admin/console/compliance.csv', describeRoute({
-    tags: ['console'],
-    summary: 'Console: download the compliance evidence as CSV',
-    responses: { 200: { description: 'CSV', content: { 'text/csv': { schema: { type: 'string' } } } }, 401: signInAgain },
-  }), requireAdminSession, async (c) => {
+  .get('/admin/console/compliance.csv', requireAdminSession, async (c) => {
     const report = await complianceReport(c.env, hoursIn(c));
     return c.body(complianceCsv(report), 200, {
       'Content-Type': 'text/csv; charset=utf-8',
@@ -247,11 +194,7 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
   })
 
   /** The compliance export for the signed-in console (the same as GET /admin/compliance.json). */
-  .get('/admin/console/compliance.json', describeRoute({
-    tags: ['console'],
-    summary: 'Console: download the compliance evidence as JSON',
-    responses: { 200: { description: 'the Compliance body', content: { 'application/json': { schema: { type: 'object' } } } }, 401: signInAgain },
-  }), requireAdminSession, async (c) => {
+  .get('/admin/console/compliance.json', requireAdminSession, async (c) => {
     const report = await complianceReport(c.env, hoursIn(c));
     return c.json(complianceJson(report), 200, {
       'Content-Disposition': complianceAttachment(report, 'json'),

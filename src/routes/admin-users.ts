@@ -29,8 +29,8 @@ const complianceQuery = z.object({
 });
 
 const adminErrors = {
-  401: errorResponse('`unauthorized`: missing or unknown API key'),
-  403: errorResponse('`insufficient_scope`: the API key lacks the `admin` scope'),
+  401: errorResponse({ unauthorized: 'missing or unknown API key' }),
+  403: errorResponse({ insufficient_scope: 'the API key lacks the `admin` scope' }),
 };
 
 const csvResponse = (description: string) => ({ description, content: { 'text/csv': { schema: { type: 'string' as const } } } });
@@ -58,7 +58,7 @@ export const adminUserRoutes = new Hono<AppEnv>()
   .get('/admin/users/:userId', describeRoute({
     tags: ['admin'],
     summary: 'One user as an operator sees them (no token)',
-    responses: { 200: jsonResponse('the user', adminUserBody), ...adminErrors, 404: errorResponse('`not_found`: no record of this user') },
+    responses: { 200: jsonResponse('the user', adminUserBody), ...adminErrors, 404: errorResponse({ not_found: 'no record of this user' }) },
   }), requireApiKey('admin'), validateInput('param', userIdParam), async (c) => {
     const user = await getAdminUser(c.env, c.req.valid('param').userId);
     if (!user) throw new BrokerError(404, 'not_found', 'this broker has no record of that user');
@@ -77,9 +77,9 @@ export const adminUserRoutes = new Hono<AppEnv>()
     responses: {
       200: jsonResponse('refreshed', forcedRefreshBody),
       ...adminErrors,
-      404: errorResponse('`not_found`: no record of this user'),
-      409: errorResponse('`no_grant`: the user holds no grant (revoked, logged out, dropped); `reauthorization_required`: Twitch refused the refresh token just now'),
-      503: errorResponse('`temporarily_unavailable`: Twitch failed recently or is not answering; nothing changed', retryAfter),
+      404: errorResponse({ not_found: 'no record of this user' }),
+      409: errorResponse({ no_grant: 'the user holds no grant (revoked, logged out, dropped)', reauthorization_required: 'Twitch refused the refresh token just now' }),
+      503: errorResponse({ temporarily_unavailable: 'Twitch failed recently or is not answering; nothing changed' }, retryAfter),
     },
   }), requireApiKey('admin'), validateInput('param', userIdParam), async (c) => {
     const { userId } = c.req.valid('param');

@@ -24,9 +24,9 @@ export const adminRoutes = new Hono<AppEnv>()
     summary: 'Validate every stored token now',
     responses: {
       200: jsonResponse('counts of the first batch', sweepReportBody),
-      401: errorResponse('`unauthorized`: missing or unknown API key'),
-      403: errorResponse('`insufficient_scope`: the API key lacks the `admin` scope'),
-      429: errorResponse('`rate_limited`: a forced sweep ran less than a minute ago', retryAfter),
+      401: errorResponse({ unauthorized: 'missing or unknown API key' }),
+      403: errorResponse({ insufficient_scope: 'the API key lacks the `admin` scope' }),
+      429: errorResponse({ rate_limited: 'a forced sweep ran less than a minute ago' }, retryAfter),
     },
   }), requireApiKey('admin'), async (c) => {
     // A forced sweep calls Twitch once per user: one a minute, however many admins or scripts ask.
@@ -55,8 +55,8 @@ export const adminRoutes = new Hono<AppEnv>()
     summary: "The sweep's evidence: what each of the last 100 batches covered and found",
     responses: {
       200: jsonResponse('the batches, newest first', sweepEvidenceBody),
-      401: errorResponse('`unauthorized`: missing or unknown API key'),
-      403: errorResponse('`insufficient_scope`: the API key lacks the `admin` scope'),
+      401: errorResponse({ unauthorized: 'missing or unknown API key' }),
+      403: errorResponse({ insufficient_scope: 'the API key lacks the `admin` scope' }),
     },
   }), requireApiKey('admin'), async (c) => {
     const batches = await userDirectory(c.env).evidence(100);
@@ -78,9 +78,9 @@ export const adminRoutes = new Hono<AppEnv>()
     summary: "A user's audit trail",
     responses: {
       200: jsonResponse('the events, oldest first; no secrets', userEventsBody),
-      401: errorResponse('`unauthorized`: missing or unknown API key'),
-      403: errorResponse('`insufficient_scope`: the API key lacks the `admin` scope'),
-      404: errorResponse('`not_found`: no record of this user'),
+      401: errorResponse({ unauthorized: 'missing or unknown API key' }),
+      403: errorResponse({ insufficient_scope: 'the API key lacks the `admin` scope' }),
+      404: errorResponse({ not_found: 'no record of this user' }),
     },
   }), requireApiKey('admin'), validateInput('param', userIdParam), async (c) => {
     const { userId } = c.req.valid('param');

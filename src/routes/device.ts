@@ -37,10 +37,10 @@ export const deviceRoutes = new Hono<AppEnv>()
     summary: 'Start a device-code login for a headless bot',
     responses: {
       200: jsonResponse('the code to show the user, and the poll token', deviceStartBody),
-      400: errorResponse('`invalid_request`: malformed body; `invalid_scope`: a scope ALLOWED_SCOPES does not permit'),
-      401: errorResponse('`unauthorized`: missing or unknown API key'),
-      403: errorResponse('`insufficient_scope`: the API key lacks the `users` scope'),
-      503: errorResponse('`temporarily_unavailable`: Twitch did not answer', retryAfter),
+      400: errorResponse({ invalid_request: 'malformed body', invalid_scope: 'a scope ALLOWED_SCOPES does not permit' }),
+      401: errorResponse({ unauthorized: 'missing or unknown API key' }),
+      403: errorResponse({ insufficient_scope: 'the API key lacks the `users` scope' }),
+      503: errorResponse({ temporarily_unavailable: 'Twitch did not answer' }, retryAfter),
     },
   }), requireApiKey('users'), validateInput('json', startBody), async (c) => {
     const config = getConfig(c.env);
@@ -73,10 +73,10 @@ export const deviceRoutes = new Hono<AppEnv>()
     summary: 'Whether the user approved the device-code login',
     responses: {
       200: jsonResponse('approved: the grant is stored', deviceAuthorizedBody),
-      400: errorResponse('`authorization_pending` (poll again after `interval`), `slow_down`, `expired_token`, `access_denied`; `invalid_request`: malformed body'),
-      401: errorResponse('`unauthorized`: missing or unknown API key'),
-      403: errorResponse('`insufficient_scope`: the API key lacks the `users` scope'),
-      503: errorResponse('`temporarily_unavailable`: Twitch did not answer', retryAfter),
+      400: errorResponse({ ...POLL_ERRORS, invalid_request: 'malformed body' }),
+      401: errorResponse({ unauthorized: 'missing or unknown API key' }),
+      403: errorResponse({ insufficient_scope: 'the API key lacks the `users` scope' }),
+      503: errorResponse({ temporarily_unavailable: 'Twitch did not answer' }, retryAfter),
     },
   }), requireApiKey('users'), validateInput('json', pollBody), async (c) => {
     const result = await (await deviceFlow(c.env, c.req.valid('json').poll_token)).poll();

@@ -9,7 +9,7 @@ import { lastSubscriptionCheck, recordSubscriptionCheck } from '../eventsub/last
 import { parseRfc3339 } from '../eventsub/message-time';
 import { eventSubSettings, REVOKE_SUBSCRIPTION } from '../eventsub/subscriptions';
 import { logEvent } from '../log';
-import { errorResponse } from '../openapi/describe';
+import { errorResponse, noCredentials } from '../openapi/describe';
 import { oneTimeStore, userVault } from '../vault/stubs';
 
 /** Twitch's replay rule: messages older than this are refused. */
@@ -33,15 +33,16 @@ export const eventSubRoutes = new Hono<AppEnv>()
    */
   .post('/eventsub', describeRoute({
     tags: ['meta'],
+    security: noCredentials,
     summary: "Twitch's EventSub webhook callback (user.authorization.revoke)",
     description: 'Called by Twitch, not by apps. Messages are verified with the `Twitch-Eventsub-Message-Signature` HMAC over id, timestamp and body (EVENTSUB_SECRET).',
     parameters: ['Id', 'Timestamp', 'Type', 'Signature'].map((name) => ({ in: 'header', name: `Twitch-Eventsub-Message-${name}`, required: true, schema: { type: 'string' } })),
     responses: {
       200: { description: 'a `webhook_callback_verification`: the bare challenge', content: { 'text/plain': { schema: { type: 'string' } } } },
       204: { description: 'a notification or revocation, handled (or seen before)' },
-      400: errorResponse('`invalid_request`: a verified message that is not JSON or has no subscription'),
-      403: errorResponse('`forbidden`: missing headers, a timestamp that is not RFC 3339, a bad signature, or a message over 10 minutes old'),
-      404: errorResponse('`not_found`: EventSub is off (EVENTSUB_SECRET or PUBLIC_URL not set)'),
+      400: errorResponse({ invalid_request: 'a verified message that is not JSON, has no subscription, or (a verification) has no challenge' }),
+      403: errorResponse({ forbidden: 'missing headers, a timestamp that is not RFC 3339, a bad signature, or a message over 10 minutes old' }),
+      404: errorResponse({ not_found: 'EventSub is off (EVENTSUB_SECRET or PUBLIC_URL not set)' }),
     },
   }), async (c) => {
     const config = getConfig(c.env);

@@ -5,7 +5,7 @@ import { getConfig } from '../config';
 import type { AppEnv } from '../env';
 import { eventSubSettings, type EventSubSettings } from '../eventsub/subscriptions';
 import { healthBody } from '../openapi/bodies';
-import { jsonResponse } from '../openapi/describe';
+import { jsonResponse, noCredentials } from '../openapi/describe';
 
 export const healthRoutes = new Hono<AppEnv>()
   /**
@@ -14,6 +14,7 @@ export const healthRoutes = new Hono<AppEnv>()
    */
   .get('/health', describeRoute({
     tags: ['meta'],
+    security: noCredentials,
     summary: 'Liveness and configuration problems',
     responses: { 200: jsonResponse('always 200 while the Worker runs; `configuration` says whether settings are complete', healthBody) },
   }), async (c) => {

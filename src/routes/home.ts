@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { describeRoute } from 'hono-openapi';
 import type { AppEnv } from '../env';
+import { noCredentials } from '../openapi/describe';
 
 /**
  * A one-page console: log in, see who you are (also after a reload), fetch a token. It is what `npm start` opens, and a
@@ -53,6 +54,7 @@ export const homeRoutes = new Hono<AppEnv>().get(
   '/',
   describeRoute({
     tags: ['meta'],
+    security: noCredentials,
     summary: 'A one-page console: log in, fetch your token, log out',
     responses: { 200: { description: 'the console', content: { 'text/html': { schema: { type: 'string' as const } } } } },
   }),

@@ -76,8 +76,8 @@ export const importRoutes = new Hono<AppEnv>()
     description: 'Each token is refreshed once (which spends the copy that was sent), its user learned with /oauth2/validate, and stored like a login. Nothing sent is logged.',
     responses: {
       200: jsonResponse('per-token outcomes; a failed token does not fail the call', importReportBody),
-      401: errorResponse('`unauthorized`: missing or unknown API key'),
-      403: errorResponse('`insufficient_scope`: the API key lacks the `admin` scope'),
+      401: errorResponse({ unauthorized: 'missing or unknown API key' }),
+      403: errorResponse({ insufficient_scope: 'the API key lacks the `admin` scope' }),
     },
   }), requireApiKey('admin'), validateInput('json', importBody), async (c) => {
     const { tokens } = c.req.valid('json');

@@ -11,7 +11,7 @@ import { CODE_CHALLENGE } from '../http/pkce';
 import { parseScopes } from '../http/scopes';
 import { validateInput } from '../http/validate-input';
 import { logEvent } from '../log';
-import { errorResponse, redirectResponse } from '../openapi/describe';
+import { errorResponse, noCredentials, redirectResponse } from '../openapi/describe';
 import { LOGIN_FLOW_TTL_SECONDS, readLoginBindingCookie, readSessionCookie, setLoginBindingCookie, setSessionCookie } from '../session/session-cookie';
 import { signSession, verifySession } from '../session/session-token';
 import { authorizeUrl, exchangeCode, revokeToken, validateToken, type UserTokenGrant } from '../twitch/identity';
@@ -105,11 +105,12 @@ export const loginRoutes = new Hono<AppEnv>()
   /** Starts a login: remembers the flow under a fresh state and sends the browser to Twitch. */
   .get('/authorize', describeRoute({
     tags: ['login'],
+    security: noCredentials,
     summary: 'Start a login: redirects the browser to Twitch',
     description: 'Sets the login cookie (`__Host-ttb_login`, `ttb_login` on plain http) that binds the flow to this browser. The broker always adds `openid`, and for a browser with a session the scopes its stored grant holds.',
     responses: {
       302: redirectResponse("to Twitch's consent page"),
-      400: errorResponse('`invalid_request`: malformed input, a return_to on an origin not allowed, or PKCE other than S256; `invalid_scope`: a scope ALLOWED_SCOPES does not permit'),
+      400: errorResponse({ invalid_request: 'malformed input, a return_to on an origin not allowed, or PKCE other than S256', invalid_scope: 'a scope ALLOWED_SCOPES does not permit' }),
     },
   }), limitLoginRate, validateInput('query', authorizeQuery), async (c) => {
     const query = c.req.valid('query');
@@ -137,11 +138,12 @@ export const loginRoutes = new Hono<AppEnv>()
   /** Twitch sends the browser back here: check the state, exchange the code, store the grant. */
   .get('/callback', describeRoute({
     tags: ['login'],
+    security: noCredentials,
     summary: 'Where Twitch sends the browser back',
     description: 'Needs the login cookie set by /authorize. On success the grant is stored, the session cookie set, and the browser sent to `return_to?session_code=…` (none for a cross-site return_to whose login sent no code_challenge). Login failures go to `return_to?error=…&error_description=…`.',
     responses: {
       302: redirectResponse('to return_to, with `session_code` or with `error` and `error_description`'),
-      400: errorResponse('`invalid_state`: state missing, unknown, expired, replayed or started in another browser; `invalid_request`: malformed input or no code'),
+      400: errorResponse({ invalid_state: 'state missing, unknown, expired, replayed or started in another browser', invalid_request: 'malformed input or no code' }),
     },
   }), limitLoginRate, validateInput('query', callbackQuery), async (c) => {
     const query = c.req.valid('query');

@@ -9,7 +9,7 @@ import { limitLoginRate } from '../http/login-rate-limiter';
 import { checkOrigin } from '../http/origins';
 import { validateInput } from '../http/validate-input';
 import { loggedOutBody, sessionBody, sessionsRevokedBody } from '../openapi/bodies';
-import { errorResponse, jsonResponse } from '../openapi/describe';
+import { errorResponse, jsonResponse, noCredentials } from '../openapi/describe';
 import { secretsEqual, sha256Hex } from '../crypto/encoding';
 import { CODE_VERIFIER, verifierMatches } from '../http/pkce';
 import { clearSessionCookie, readLoginBindingCookie } from '../session/session-cookie';
@@ -25,8 +25,8 @@ const sessionCodeBody = z.object({
 
 /** What the two session-ending routes can answer besides success. */
 const endSessionErrors = {
-  401: errorResponse('`unauthorized`: no, invalid, expired or already revoked session'),
-  403: errorResponse('`forbidden_origin`: a cookie request without an allowed Origin'),
+  401: errorResponse({ unauthorized: 'no, invalid, expired or already revoked session' }),
+  403: errorResponse({ forbidden_origin: 'a cookie request without an allowed Origin' }),
 };
 
 const invalidGrant = (description: string) => new BrokerError(400, 'invalid_grant', description);
@@ -45,13 +45,14 @@ export const sessionRoutes = new Hono<AppEnv>()
   /** Exchanges the one-time `session_code` from the login redirect for a bearer session token. */
   .post('/session', describeRoute({
     tags: ['login'],
+    security: noCredentials,
     summary: 'Exchange a session code for a bearer session token',
     description: 'For frontends on another site. A wrong or missing code_verifier spends the code.',
     responses: {
       200: jsonResponse('the session token', sessionBody),
-      400: errorResponse('`invalid_request`: malformed body, or the code is unknown, expired or used; `invalid_grant`: code_verifier missing or wrong, or (without PKCE) another browser'),
-      403: errorResponse('`forbidden_origin`: the request carries an Origin not allowed'),
-      415: errorResponse('`invalid_request`: the body is not JSON'),
+      400: errorResponse({ invalid_request: 'malformed body, or the code is unknown, expired or used', invalid_grant: 'code_verifier missing or wrong, or (without PKCE) another browser' }),
+      403: errorResponse({ forbidden_origin: 'the request carries an Origin not allowed' }),
+      415: errorResponse({ invalid_request: 'the body is not JSON' }),
     },
   }), limitLoginRate, async (c, next) => {
     checkOrigin(c, false);

@@ -41,9 +41,9 @@ const userTokenRequest = (query: z.infer<typeof userTokenQuery>) => ({
 /** What the user-token routes can answer besides the token. */
 const userTokenResponses = {
   200: jsonResponse('the access token, refreshed when needed', userTokenBody),
-  401: errorResponse('`reauthorization_required`: Twitch no longer accepts the grant; send the user through /authorize again'),
+  401: errorResponse({ reauthorization_required: 'Twitch no longer accepts the grant; send the user through /authorize again' }),
   403: jsonResponse('`insufficient_scope`: the grant lacks a scope asked for with `scope=`', insufficientScopeBody),
-  503: errorResponse('`temporarily_unavailable`: Twitch is failing and no valid token is left', retryAfter),
+  503: errorResponse({ temporarily_unavailable: 'Twitch is failing and no valid token is left' }, retryAfter),
 };
 
 export const tokenRoutes = new Hono<AppEnv>()
@@ -59,7 +59,7 @@ export const tokenRoutes = new Hono<AppEnv>()
     summary: "The signed-in user's access token",
     responses: {
       ...userTokenResponses,
-      401: errorResponse('`unauthorized`: no, invalid, expired or revoked session; `reauthorization_required`: Twitch no longer accepts the grant, send the user through /authorize again'),
+      401: errorResponse({ unauthorized: 'no, invalid, expired or revoked session, or no grant stored for it', reauthorization_required: 'Twitch no longer accepts the grant, send the user through /authorize again' }),
     },
   }), requireSession, validateInput('query', userTokenQuery), async (c) => {
     const session = c.get('session')!;
@@ -73,9 +73,9 @@ export const tokenRoutes = new Hono<AppEnv>()
     summary: 'The app access token (client credentials)',
     responses: {
       200: jsonResponse('the app access token', appTokenBody),
-      401: errorResponse('`unauthorized`: missing or unknown API key'),
-      403: errorResponse('`insufficient_scope`: the API key lacks the `app` scope'),
-      503: errorResponse('`temporarily_unavailable`: Twitch is failing and no valid token is left', retryAfter),
+      401: errorResponse({ unauthorized: 'missing or unknown API key' }),
+      403: errorResponse({ insufficient_scope: 'the API key lacks the `app` scope' }),
+      503: errorResponse({ temporarily_unavailable: 'Twitch is failing and no valid token is left' }, retryAfter),
     },
   }), requireApiKey('app'), validateInput('query', appTokenQuery), async (c) => {
     return c.json(await appTokenAnswer(c.env, { forceRefresh: c.req.valid('query').force_refresh === 'true' }));
@@ -87,9 +87,9 @@ export const tokenRoutes = new Hono<AppEnv>()
     summary: "Any stored user's access token",
     responses: {
       ...userTokenResponses,
-      401: errorResponse('`unauthorized`: missing or unknown API key; `reauthorization_required`: Twitch no longer accepts the grant'),
+      401: errorResponse({ unauthorized: 'missing or unknown API key', reauthorization_required: 'Twitch no longer accepts the grant' }),
       403: jsonResponse('`insufficient_scope`: the API key lacks the `users` scope, or the grant lacks a scope asked for with `scope=` (then with `missing_scopes` and `authorize_url`)', scopeRefusedBody),
-      404: errorResponse('`not_found`: this user never logged in, or logged out'),
+      404: errorResponse({ not_found: 'this user never logged in, or logged out' }),
     },
   }), requireApiKey('users'), validateInput('param', userIdParam), validateInput('query', userTokenQuery), async (c) => {
     const { userId } = c.req.valid('param');
@@ -105,9 +105,9 @@ export const tokenRoutes = new Hono<AppEnv>()
     summary: 'Drop a user: revoke the tokens at Twitch, forget the grant, end the sessions',
     responses: {
       200: jsonResponse('dropped; the audit trail is kept', deletedBody),
-      401: errorResponse('`unauthorized`: missing or unknown API key'),
-      403: errorResponse('`insufficient_scope`: the API key lacks the `users` scope'),
-      404: errorResponse('`not_found`: this user never logged in, or is already dropped'),
+      401: errorResponse({ unauthorized: 'missing or unknown API key' }),
+      403: errorResponse({ insufficient_scope: 'the API key lacks the `users` scope' }),
+      404: errorResponse({ not_found: 'this user never logged in, or is already dropped' }),
     },
   }), requireApiKey('users'), validateInput('param', userIdParam), async (c) => {
     const { userId } = c.req.valid('param');
@@ -129,11 +129,11 @@ export const tokenRoutes = new Hono<AppEnv>()
     security: apiKeySecurity('users'),
     responses: {
       101: { description: 'switching to the WebSocket' },
-      401: errorResponse('`unauthorized`: missing or unknown API key; `reauthorization_required`: Twitch no longer accepts the grant'),
-      403: errorResponse('`insufficient_scope`: the API key lacks the `users` scope'),
-      404: errorResponse('`not_found`: this user never logged in, or logged out'),
-      426: errorResponse('`upgrade_required`: not opened as a WebSocket'),
-      503: errorResponse('`temporarily_unavailable`: Twitch is failing and no valid token is left', retryAfter),
+      401: errorResponse({ unauthorized: 'missing or unknown API key', reauthorization_required: 'Twitch no longer accepts the grant' }),
+      403: errorResponse({ insufficient_scope: 'the API key lacks the `users` scope' }),
+      404: errorResponse({ not_found: 'this user never logged in, or logged out' }),
+      426: errorResponse({ upgrade_required: 'not opened as a WebSocket' }),
+      503: errorResponse({ temporarily_unavailable: 'Twitch is failing and no valid token is left' }, retryAfter),
     },
   }), validateInput('param', userIdParam), async (c) => {
     if (c.req.header('Upgrade')?.toLowerCase() !== 'websocket') {
