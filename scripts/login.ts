@@ -16,6 +16,47 @@ interface Started {
   poll_token: string;
 }
 
+/** What POST /device/poll answers (README: the /device/poll row). */
+interface PollAnswer {
+  error?: string;
+  error_description?: string;
+  user_id?: string;
+  login?: string;
+  scopes?: string[];
+  grant_kept?: true;
+  stored_scopes?: string[];
+  authorize_url?: string;
+}
+
+/**
+ * What to print when the broker kept a broader stored grant instead of this login's (whose tokens it
+ * revoked): the scopes the bot really holds, those it asked for but did not get, and how to change that.
+ */
+function keptGrantReport(body: PollAnswer, baseUrl: string): { text: string; notStored: string[] } {
+  const stored = body.stored_scopes ?? [];
+  const granted = body.scopes ?? [];
+  const notStored = granted.filter((scope) => !stored.includes(scope));
+  const lacking = stored.filter((scope) => !granted.includes(scope) && scope !== 'openid');
+  const both = [...new Set([...stored, ...granted])].filter((scope) => scope !== 'openid');
+  // An older broker answers a path or nothing: make it a URL on the broker this script talks to.
+  const authorizeUrl = body.authorize_url ? new URL(body.authorize_url, `${baseUrl}/`).href : `${baseUrl}/authorize?${new URLSearchParams({ scope: both.join(' ') })}`;
+  const lines = [
+    `Approved, but the broker kept the grant it already stored for ${body.login} (${body.user_id}):`,
+    `this login lacked ${lacking.join(' ') || 'a stored scope'}, and a login never narrows a stored grant (its new tokens were revoked).`,
+    `  stored scopes: ${stored.join(' ') || '(none)'}`,
+    `  not stored: ${notStored.join(' ') || '(none: the stored grant holds every scope asked for)'}`,
+  ];
+  if (notStored.length > 0) {
+    lines.push(
+      'To widen the stored grant, log in asking for the stored scopes too:',
+      `  npm run login -- --scopes ${both.join(' ')}`,
+      `  or in a browser signed in to Twitch as ${body.login}: ${authorizeUrl}`,
+    );
+  }
+  lines.push(`To drop stored scopes for good, remove the grant first (API key of scope users): DELETE /token/users/${body.user_id}, then log in again.`);
+  return { text: lines.join('\n'), notStored };
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { scopes: { type: 'string' }, url: { type: 'string' } } });
   const scopes = [values.scopes, ...positionals].filter((scope): scope is string => Boolean(scope)).join(' ');
@@ -42,9 +83,16 @@ async function main(): Promise<void> {
   while (Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
     const answer = await call('/device/poll', { poll_token: started.poll_token });
-    const body = (await answer.json().catch(() => ({}))) as { error?: string; error_description?: string; user_id?: string; login?: string; scopes?: string[] };
+    const body = (await answer.json().catch(() => ({}))) as PollAnswer;
     if (answer.ok) {
-      console.log(`Logged in: ${body.login} (${body.user_id}) with ${body.scopes?.join(' ') || 'no scopes'}`);
+      if (!body.grant_kept) {
+        console.log(`Logged in: ${body.login} (${body.user_id}) with ${body.scopes?.join(' ') || 'no scopes'}`);
+        return;
+      }
+      const report = keptGrantReport(body, baseUrl);
+      console.log(report.text);
+      // Exit 1 when the bot does not hold what was asked for, so a provisioning script notices.
+      if (report.notStored.length > 0) process.exit(1);
       return;
     }
     if (body.error === 'authorization_pending') continue;
