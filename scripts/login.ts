@@ -1,12 +1,33 @@
 /**
- * `npm run login -- --scopes chat:read chat:edit [--url URL]`: logs a bot account in from a
+ * `npm run login -- --scopes chat:read chat:edit [--url URL]` (options: USAGE below): logs a bot account in from a
  * terminal with Twitch's device code flow, through the broker (which keeps the device code and the
  * tokens). Prints the code and where to enter it, waits, prints who logged in.
  *
  * The API key (scope users) comes from BROKER_API_KEY, or for a local broker from .dev.api-key.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { exitWithFailure, parseCli, refuse, USAGE_EXIT_CODE } from './cli-args';
+
+const USAGE = `
+Usage: npm run login -- [--scopes "chat:read chat:edit"] [more scopes…] [--url URL]
+
+Logs a bot account in with Twitch's device code flow, through the broker (which keeps the device
+code and the tokens): prints a code and where to enter it, waits while you approve on any device,
+then prints who logged in and the scopes the broker stored.
+
+Options:
+  --scopes LIST   space-separated Twitch scopes; further arguments are scopes too
+                  (default: none, so the broker asks for its DEFAULT_SCOPES)
+  --url URL       the broker (default: $BROKER_URL, else http://localhost:8787)
+  -h, --help      print this and exit
+
+Environment:
+  BROKER_URL      the broker, when --url is not given
+  BROKER_API_KEY  an API key of scope users (default: the local one in .dev.api-key)
+
+Exit code: 0 logged in with every scope asked for; 1 refused, expired, or the broker kept a stored
+grant lacking a scope asked for (the script says which and how to widen it); 2 bad arguments or no API key.
+`;
 
 interface Started {
   user_code: string;
@@ -58,13 +79,14 @@ function keptGrantReport(body: PollAnswer, baseUrl: string): { text: string; not
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { scopes: { type: 'string' }, url: { type: 'string' } } });
+  const { values, positionals } = parseCli({ script: 'login', usage: USAGE, allowPositionals: true, options: { scopes: { type: 'string' }, url: { type: 'string' } } });
   const scopes = [values.scopes, ...positionals].filter((scope): scope is string => Boolean(scope)).join(' ');
   const baseUrl = (values.url ?? process.env['BROKER_URL'] ?? 'http://localhost:8787').replace(/\/+$/, '');
+  if (!URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol)) refuse('login', `the broker URL must be http(s)://…, not ${JSON.stringify(baseUrl)}`);
   const apiKey = process.env['BROKER_API_KEY'] ?? (existsSync('.dev.api-key') ? readFileSync('.dev.api-key', 'utf8').trim() : '');
   if (!apiKey) {
-    console.error('set BROKER_API_KEY to an API key of scope users (npm run api-key -- my-bot users)');
-    process.exit(2);
+    console.error('login: set BROKER_API_KEY to an API key of scope users (npm run api-key -- my-bot users)');
+    process.exit(USAGE_EXIT_CODE);
   }
   const call = async (path: string, body: unknown) =>
     fetch(`${baseUrl}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
@@ -108,4 +130,4 @@ async function main(): Promise<void> {
   process.exit(1);
 }
 
-await main();
+await main().catch((error: unknown) => exitWithFailure('login', error));
