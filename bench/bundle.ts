@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { parseCli } from '../scripts/cli-args';
 
 /**
  * The deployable bundle's size, measured on what `wrangler deploy` would upload (a dry run with
@@ -73,7 +74,21 @@ export async function bundleComposition(): Promise<{ source: string; bytes: numb
   return [...totals].map(([source, bytes]) => ({ source, bytes })).sort((a, b) => b.bytes - a.bytes);
 }
 
+const USAGE = `
+Usage: npm run bench:bundle
+
+Measures the deployable bundle: its size as \`wrangler deploy --dry-run\` bundles it (with
+wrangler.toml's settings), gzipped, and what takes the space in it (esbuild's metafile).
+
+Options:
+  -h, --help   print this and exit
+
+Environment: BENCH_SMOKE=1 runs a shrunk version in seconds (figures meaningless, nothing written to bench/results/).
+Exit code: 0 measured; 1 the dry run failed.
+`;
+
 async function main(): Promise<void> {
+  parseCli({ script: 'bench:bundle', usage: USAGE, options: {} });
   const size = await measureBundle();
   console.log(`bundle: ${(size.bytes / 1024).toFixed(1)} KiB, gzip ${(size.gzipBytes / 1024).toFixed(1)} KiB (wrangler: ${size.wranglerReport ?? 'n/a'})`);
   const composition = await bundleComposition();

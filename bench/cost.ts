@@ -20,7 +20,6 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { GB_PER_OBJECT, PRICES } from './prices';
 import { announceSmoke } from './smoke';
-import { parseArgs } from 'node:util';
 import {
   CONNECTIONS_PER_INVOCATION,
   MAX_TICK_MS,
@@ -32,6 +31,7 @@ import {
   sweepConcurrency,
 } from '../src/sweep/schedule';
 import type { Measurement, Operation, OperationUsage } from './cost/usage';
+import { parseCli } from '../scripts/cli-args';
 
 /**
  * Cloudflare's prices and Free quotas. Read 2026-11-29, and checked again for this version against
@@ -89,7 +89,27 @@ const LATENCIES = [120, 400] as const;
  */
 const ASSUMED_CPU_MS_PER_WORKER_REQUEST = 1;
 
-const { values: flags } = parseArgs({
+const USAGE = `
+Usage: npm run bench:cost -- [--latency-ms N] [--profile daily|hourly|spells|always]
+
+What the broker's own work costs in dollars: measures the real sweep and token code inside workerd
+(about a minute), prices it with Cloudflare's published prices at 1k, 10k and 100k users on the
+Paid plan, and finds the most users whose overhead fits in half of every Free daily quota.
+
+Options:
+  --latency-ms N   ms per Twitch call at scale, 0 to 10000 (default: 120)
+  --profile NAME   which profile's itemised line to print: daily, hourly, spells or always (default: daily);
+                   the headline is always the worst profile
+  -h, --help       print this and exit
+
+Environment: BENCH_SMOKE=1 runs a shrunk version in seconds (figures meaningless, nothing written to bench/results/).
+Exit code: 0 done; 1 the measurement failed; 2 bad arguments.
+`;
+
+const { values: flags } = parseCli({
+  script: 'bench:cost',
+  usage: USAGE,
+  rules: { 'latency-ms': { min: 0, max: 10_000 }, profile: { oneOf: Object.keys(PROFILES) } },
   options: {
     'latency-ms': { type: 'string', default: '120' },
     profile: { type: 'string', default: 'daily' },
@@ -97,7 +117,6 @@ const { values: flags } = parseArgs({
 });
 const LATENCY_MS = Number(flags['latency-ms']);
 const profileName = flags.profile as keyof typeof PROFILES;
-if (!(profileName in PROFILES)) throw new Error(`--profile must be one of ${Object.keys(PROFILES).join(', ')}`);
 
 /**
  * Hours a user access token lives (Twitch: about four; the stand-in's 14,400 s). The directory

@@ -5,6 +5,7 @@
  * is billed no duration; the costs are the alarms that refresh the token ahead of expiry.
  */
 import { spawnSync } from 'node:child_process';
+import { parseCli } from '../scripts/cli-args';
 import { GB_PER_OBJECT, PRICES } from './prices';
 import { announceSmoke } from './smoke';
 
@@ -15,6 +16,21 @@ interface LiveIdle {
   pushedMessages: number;
   alarmWallMs: number;
 }
+
+const USAGE = `
+Usage: npm run bench:live
+
+What an idle live token connection (GET /token/users/:id/live) costs per month: runs the real
+vault inside workerd over a simulated day (bench/cost/live-idle.cost.ts), counts its alarms and
+refreshes, and prices them with Cloudflare's published prices.
+
+Options:
+  -h, --help   print this and exit
+
+Environment: BENCH_SMOKE=1 runs a shrunk version in seconds (figures meaningless, nothing written to bench/results/).
+Exit code: 0 done; 1 the measurement failed.
+`;
+parseCli({ script: 'bench:live', usage: USAGE, options: {} });
 
 /** A Twitch refresh answer's latency, added to each alarm's measured wall time (Twitch answers at once in the harness). */
 const TWITCH_LATENCY_MS = 400;

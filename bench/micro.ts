@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parseCli } from '../scripts/cli-args';
 import { build } from 'esbuild';
 import { COPIES_PER_LANE, OWN_CHECKS_PER_BATCH } from '../src/sweep/schedule';
 import { announceSmoke, SMOKE } from './smoke';
@@ -249,6 +250,21 @@ async function measureAll(file: string): Promise<void> {
     if (calls.length) process.exitCode = 1;
   }
 }
+
+const USAGE = `
+Usage: npm run bench:micro
+
+CPU cost per request of the two token paths, step by step and whole, in Node on the Worker's own
+code (bundled with esbuild, bindings stubbed), plus a check that evaluating the Worker's modules
+does no I/O and derives no key. Writes bench/results/latest-micro.json.
+
+Options:
+  -h, --help   print this and exit
+
+Environment: BENCH_SMOKE=1 runs a shrunk version in seconds (figures meaningless, nothing written to bench/results/).
+Exit code: 0 measured; 1 evaluating the Worker did I/O or crypto, or the run failed.
+`;
+parseCli({ script: 'bench:micro', usage: USAGE, options: {} });
 
 main().catch((error: unknown) => {
   console.error(error);

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { parseCli } from '../scripts/cli-args';
 import { API_KEY, configureStandin, logIn, startSystem, upstreamCallCount, type BenchSystem, type LoggedInUser } from './broker';
 import { measureBundle, type BundleSize } from './bundle';
 import { runScenario, type Scenario, type ScenarioTotals } from './load';
@@ -30,20 +31,47 @@ interface Options {
   burstSize: number;
 }
 
+const USAGE = `
+Usage: npm run bench -- [--seconds N] [--rounds N] [--connections N]
+       npm run bench:burst -- [--burst-size N]      (the same as npm run bench -- --burst)
+
+The hot-path benchmark: starts the Twitch stand-in and the Worker under wrangler dev with fresh
+state, logs users in, then drives steady load at /health, /token/app, /token, /token/users/:id and
+/authorize (or, with --burst, fires concurrent cold requests at /token/app and at an expired
+user's /token), counts upstream calls, prints a verdict against the targets and writes the figures
+to bench/results/.
+
+Options:
+  --seconds N      seconds per scenario and round, 1 to 60 (default: 2)
+  --rounds N       rounds per scenario, 1 to 20 (default: 8)
+  --connections N  concurrent connections, 1 to 200 (default: 10)
+  --burst          the burst run instead of steady load
+  --burst-size N   requests per burst, 1 to 2000 (default: 500)
+  -h, --help       print this and exit
+
+Environment: BENCH_SMOKE=1 runs a shrunk version in seconds (figures meaningless, nothing written to bench/results/).
+Exit code: 0 every target met; 1 a target missed or the run failed; 2 bad arguments.
+`;
+
 function readOptions(args: string[]): Options {
-  const number = (name: string, fallback: number, max: number): number => {
-    const index = args.indexOf(name);
-    if (index === -1) return fallback;
-    const value = Number(args[index + 1]);
-    if (!Number.isInteger(value) || value < 1 || value > max) throw new Error(`${name} must be an integer from 1 to ${max}`);
-    return value;
-  };
+  const { values } = parseCli({
+    script: 'bench',
+    usage: USAGE,
+    options: {
+      burst: { type: 'boolean', default: false },
+      seconds: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '8' },
+      connections: { type: 'string', default: '10' },
+      'burst-size': { type: 'string', default: '500' },
+    },
+    rules: { seconds: { min: 1, max: 60 }, rounds: { min: 1, max: 20 }, connections: { min: 1, max: 200 }, 'burst-size': { min: 1, max: 2000 } },
+  }, args);
   return {
-    burst: args.includes('--burst'),
-    seconds: number('--seconds', 2, 60),
-    rounds: number('--rounds', 8, 20),
-    connections: number('--connections', 10, 200),
-    burstSize: number('--burst-size', 500, 2000),
+    burst: values.burst,
+    seconds: Number(values.seconds),
+    rounds: Number(values.rounds),
+    connections: Number(values.connections),
+    burstSize: Number(values['burst-size']),
   };
 }
 

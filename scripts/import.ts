@@ -10,7 +10,7 @@
  * switch the app over to the broker right after. Nothing read is printed; only user ids and logins.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { exitWithFailure, parseCli, refuse, USAGE_EXIT_CODE } from './cli-args';
 
 interface SentToken {
   refresh_token: string;
@@ -24,6 +24,26 @@ interface ImportAnswer {
 
 /** The broker accepts up to 100 per call; 10 keeps one call within the Free plan's 50 subrequests. */
 const DEFAULT_BATCH = 10;
+
+const USAGE = `
+Usage: npm run import -- tokens.json [more.json…] [--url URL] [--batch N]
+
+Moves users whose refresh tokens your app kept into the broker, without a new login. Each file
+holds one token object, an array of them, or an object whose values are token objects; a token
+object is twurple's AccessToken ({accessToken, refreshToken, …}) or {access_token, refresh_token}.
+Each refresh token sent is spent: your app's copies stop working, so switch the app over right after.
+
+Options:
+  --url URL       the broker (default: $BROKER_URL, else http://localhost:8787)
+  --batch N       tokens per request, 1 to 100 (default: ${DEFAULT_BATCH})
+  -h, --help      print this and exit
+
+Environment:
+  BROKER_URL      the broker, when --url is not given
+  BROKER_API_KEY  an API key of scope admin (default: the local one in .dev.api-key)
+
+Exit code: 0 every token imported; 1 a token or a request failed; 2 bad arguments or no API key.
+`;
 
 /** Every token object found in one parsed file. */
 export function tokensIn(parsed: unknown): SentToken[] {
@@ -42,23 +62,36 @@ export function tokensIn(parsed: unknown): SentToken[] {
   });
 }
 
+/** A token file, parsed; an unreadable or malformed one stops the import before anything is sent. */
+function readTokenFile(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    // The message names the file and what is wrong with it, never the file's content.
+    const reason = error instanceof SyntaxError ? 'not JSON' : ((error as NodeJS.ErrnoException).code ?? 'unreadable');
+    console.error(`import: ${file}: ${reason}`);
+    process.exit(USAGE_EXIT_CODE);
+  }
+}
+
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = parseCli({
+    script: 'import',
+    usage: USAGE,
     allowPositionals: true,
     options: { url: { type: 'string' }, batch: { type: 'string' } },
+    rules: { batch: { min: 1, max: 100 } },
   });
-  if (positionals.length === 0) {
-    console.error('usage: npm run import -- tokens.json [more.json…] [--url https://your-broker] [--batch 10]');
-    process.exit(2);
-  }
+  if (positionals.length === 0) refuse('import', 'name at least one token file, e.g. npm run import -- tokens.json');
+  const batch = Number(values.batch ?? DEFAULT_BATCH);
   const baseUrl = (values.url ?? process.env['BROKER_URL'] ?? 'http://localhost:8787').replace(/\/+$/, '');
+  if (!URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol)) refuse('import', `the broker URL must be http(s)://…, not ${JSON.stringify(baseUrl)}`);
   const apiKey = process.env['BROKER_API_KEY'] ?? (existsSync('.dev.api-key') ? readFileSync('.dev.api-key', 'utf8').trim() : '');
   if (!apiKey) {
-    console.error('set BROKER_API_KEY to an API key of scope admin (npm run api-key -- importer admin)');
-    process.exit(2);
+    console.error('import: set BROKER_API_KEY to an API key of scope admin (npm run api-key -- importer admin)');
+    process.exit(USAGE_EXIT_CODE);
   }
-  const batch = Math.min(100, Math.max(1, Number(values.batch ?? DEFAULT_BATCH) || DEFAULT_BATCH));
-  const tokens = positionals.flatMap((file) => tokensIn(JSON.parse(readFileSync(file, 'utf8'))));
+  const tokens = positionals.flatMap((file) => tokensIn(readTokenFile(file)));
   console.log(`${tokens.length} token(s) found in ${positionals.length} file(s); importing into ${baseUrl} in batches of ${batch}`);
 
   let imported = 0;
@@ -84,4 +117,6 @@ async function main(): Promise<void> {
   if (failed > 0) process.exitCode = 1;
 }
 
-if (process.argv[1]?.endsWith('import.ts')) await main();
+if (process.argv[1]?.endsWith('import.ts')) {
+  await main().catch((error: unknown) => exitWithFailure('import', error));
+}

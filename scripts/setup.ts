@@ -28,6 +28,7 @@ import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { newApiKey } from './api-key';
+import { parseCli } from './cli-args';
 import { ENV_NAME, hasEnv, kvIdIn, TomlError, withEnvSection, withKvId, withVar, workerName } from './wrangler-toml';
 
 const CONFIG = 'wrangler.toml';
@@ -50,37 +51,58 @@ interface SetupInputs {
   env?: string;
 }
 
-const FLAGS: Record<string, keyof Omit<SetupInputs, 'yes'>> = {
-  '--client-id': 'clientId',
-  '--allowed-origins': 'allowedOrigins',
-  '--default-scopes': 'defaultScopes',
-  '--public-url': 'publicUrl',
-  '--api-key-file': 'apiKeyFile',
-  '--env': 'env',
-};
+const USAGE = `
+Usage: npm run setup -- [--yes] [--client-id ID] [--allowed-origins LIST] [--default-scopes LIST]
+                        [--public-url URL] [--api-key-file FILE] [--env NAME]
 
-/** Reads flags (`--name value` or `--name=value`), falling back to the environment for settings. */
-function parseArgs(args: string[], env: NodeJS.ProcessEnv): SetupInputs {
+The first deployment in one command: checks wrangler's login, creates the APP_TOKEN_CACHE KV
+namespace, writes the settings into wrangler.toml, generates and stores the secrets (keeping any
+that exist), deploys, prints the Twitch console steps and checks /health. Without --yes it asks
+for whatever the flags and environment do not give.
+
+Options:
+  -y, --yes                 ask nothing: fail on anything missing instead (for scripts, CI)
+  --client-id ID            the Twitch app's Client ID (default: $TWITCH_CLIENT_ID, else asked)
+  --allowed-origins LIST    comma-separated frontend origins (default: $ALLOWED_ORIGINS, else asked; empty: none)
+  --default-scopes LIST     space-separated scopes for /authorize (default: $DEFAULT_SCOPES, else asked)
+  --public-url URL          a custom domain, https://… (default: $PUBLIC_URL, else asked; empty: workers.dev)
+  --api-key-file FILE       write the first admin API key there (mode 600) instead of printing it
+  --env NAME                set up wrangler environment [env.NAME] (its own Worker) instead of the top level
+  -h, --help                print this and exit
+
+Environment:
+  TWITCH_CLIENT_SECRET          the Twitch app's Client Secret (never a flag; else asked, hidden)
+  TWITCH_CLIENT_ID, ALLOWED_ORIGINS, DEFAULT_SCOPES, PUBLIC_URL    as their flags
+  SETUP_HEALTH_TIMEOUT_SECONDS  how long the new deployment gets to answer /health (default: 60)
+  CLOUDFLARE_API_TOKEN          read by wrangler, instead of \`npx wrangler login\`
+
+Exit code: 0 deployed and healthy; 1 a step failed (the message says which); 2 bad arguments.
+`;
+
+/** Reads the flags, falling back to the environment for settings. */
+function readInputs(args: string[], env: NodeJS.ProcessEnv): SetupInputs {
+  const { values } = parseCli({
+    script: 'setup',
+    usage: USAGE,
+    options: {
+      yes: { type: 'boolean', short: 'y' },
+      'client-id': { type: 'string' },
+      'allowed-origins': { type: 'string' },
+      'default-scopes': { type: 'string' },
+      'public-url': { type: 'string' },
+      'api-key-file': { type: 'string' },
+      env: { type: 'string' },
+    },
+  }, args);
   const inputs: SetupInputs = {
-    yes: false,
-    clientId: env.TWITCH_CLIENT_ID,
-    allowedOrigins: env.ALLOWED_ORIGINS,
-    defaultScopes: env.DEFAULT_SCOPES,
-    publicUrl: env.PUBLIC_URL,
+    yes: values.yes === true,
+    clientId: values['client-id'] ?? env.TWITCH_CLIENT_ID,
+    allowedOrigins: values['allowed-origins'] ?? env.ALLOWED_ORIGINS,
+    defaultScopes: values['default-scopes'] ?? env.DEFAULT_SCOPES,
+    publicUrl: values['public-url'] ?? env.PUBLIC_URL,
+    apiKeyFile: values['api-key-file'],
+    env: values.env,
   };
-  for (let index = 0; index < args.length; index += 1) {
-    const arg = args[index]!;
-    if (arg === '--yes' || arg === '-y') {
-      inputs.yes = true;
-      continue;
-    }
-    const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const key = FLAGS[flag];
-    if (key === undefined) throw new SetupError(`unknown argument ${flag}; known: --yes ${Object.keys(FLAGS).join(' ')}`);
-    const value = inline ?? args[(index += 1)];
-    if (value === undefined) throw new SetupError(`${flag} needs a value`);
-    inputs[key] = value;
-  }
   if (inputs.env !== undefined && !ENV_NAME.test(inputs.env)) throw new SetupError(`--env ${inputs.env}: a wrangler environment name is letters, digits, - and _`);
   return inputs;
 }
@@ -209,7 +231,7 @@ const TWITCH_APP_STEPS = `In the Twitch developer console (https://dev.twitch.tv
   3. Copy the Client ID; "New Secret" shows the Client Secret once.`;
 
 async function main(): Promise<void> {
-  const inputs = parseArgs(process.argv.slice(2), process.env);
+  const inputs = readInputs(process.argv.slice(2), process.env);
 
   console.log('Checking your Cloudflare login (wrangler whoami)…');
   const whoami = await wrangler(['whoami', '--json']);

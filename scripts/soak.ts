@@ -12,12 +12,34 @@
  *
  *   npx tsx scripts/soak.ts [--users 150] [--seconds 150] [--concurrency 16]
  */
-import { parseArgs } from 'node:util';
+import { parseCli } from './cli-args';
 import { apiKeyFor, startLocalSystem, type LocalSystem } from '../test/e2e/local-system';
 import { pkcePair } from '../test/support/pkce';
 import { announceSmoke, SMOKE } from '../bench/smoke';
 
-const { values: flags } = parseArgs({
+const USAGE = `
+Usage: npm run soak -- [--users N] [--seconds N] [--concurrency N]
+
+Runs the real broker (wrangler dev, fresh state) against the local Twitch stand-in for a bounded
+time: users log in, fetch fast-expiring tokens, log out and back in, disconnect the app, and meet
+random faults injected at Twitch, while the sweep and the cron run. Then, with Twitch healthy
+again, checks that no user was lost, no refresh token was presented twice, and no 5xx was served
+outside an injected fault.
+
+Options:
+  --users N        test users logged in (default: 150, at most 5000)
+  --seconds N      seconds of load after they logged in (default: 150, at most 86400)
+  --concurrency N  clients in parallel (default: 16, at most 256)
+  -h, --help       print this and exit
+
+Environment: BENCH_SMOKE=1 runs a shrunk version in seconds (figures meaningless, nothing written to bench/results/).
+Exit code: 0 every check passed; 1 a check failed (each violation is listed) or the system did not start; 2 bad arguments.
+`;
+
+const { values: flags } = parseCli({
+  script: 'soak',
+  usage: USAGE,
+  rules: { users: { min: 1, max: 5000 }, seconds: { min: 1, max: 86_400 }, concurrency: { min: 1, max: 256 } },
   options: {
     users: { type: 'string', default: '150' },
     seconds: { type: 'string', default: '150' },

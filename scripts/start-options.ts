@@ -1,5 +1,5 @@
 /**
- * The flags `npm start` reads itself; everything else goes to `wrangler dev` unchanged.
+ * The flags `npm start` reads itself; wrangler dev's own flags go to `wrangler dev` unchanged.
  * Kept apart from start.ts so the rules can be tested without starting anything.
  */
 
@@ -20,6 +20,27 @@ export class StartUsageError extends Error {}
 
 const OUR_FLAGS = ['--port', '--twitch-port', '--persist-to'] as const;
 
+/**
+ * The flags `wrangler dev` takes (wrangler 4.86, `wrangler dev --help`), which npm start passes on,
+ * apart from its own three and help/version. Any other flag is a typo refused at once, rather than
+ * after .dev.vars and the stand-in are set up. test/scripts/cli-help.node.test.ts compares this list
+ * with the installed wrangler's, so an upgrade that adds a flag fails there, not for a user.
+ */
+export const WRANGLER_DEV_FLAGS: readonly string[] = [
+  '--config', '-c', '--cwd', '--env', '-e', '--env-file',
+  '--name', '--compatibility-date', '--compatibility-flags', '--compatibility-flag', '--latest', '--assets', '--no-bundle',
+  '--ip', '--inspector-port', '--inspector-ip', '--routes', '--route', '--host', '--local-protocol', '--https-key-path',
+  '--https-cert-path', '--local-upstream', '--upstream-protocol', '--var', '--define', '--alias', '--jsx-factory',
+  '--jsx-fragment', '--tsconfig', '--remote', '-r', '--local', '-l', '--minify', '--live-reload', '--test-scheduled',
+  '--log-level', '--show-interactive-dev-session', '--types', '--tunnel',
+];
+
+/** Whether wrangler dev takes `arg` (`--flag`, `--flag=value`, or yargs' `--no-flag` for a boolean). */
+function isWranglerFlag(arg: string): boolean {
+  const flag = arg.startsWith('--') ? arg.split('=')[0]! : arg;
+  return WRANGLER_DEV_FLAGS.includes(flag) || (flag.startsWith('--no-') && WRANGLER_DEV_FLAGS.includes(`--${flag.slice('--no-'.length)}`));
+}
+
 function parsePort(flag: string, text: string | undefined): number {
   const port = Number(text);
   if (text === undefined || !/^\d+$/.test(text) || !Number.isInteger(port) || port < 1 || port > 65535) {
@@ -28,7 +49,10 @@ function parsePort(flag: string, text: string | undefined): number {
   return port;
 }
 
-/** Splits `npm start` arguments into our flags (`--name value` or `--name=value`) and wrangler's. */
+/**
+ * Splits `npm start` arguments into our flags (`--name value` or `--name=value`) and wrangler dev's
+ * (with their values, as given); an option neither takes is refused.
+ */
 export function parseStartArgs(args: string[]): StartOptions {
   const values = new Map<string, string | undefined>();
   const wranglerArgs: string[] = [];
@@ -36,6 +60,8 @@ export function parseStartArgs(args: string[]): StartOptions {
     const arg = args[index]!;
     const flag = OUR_FLAGS.find((name) => arg === name || arg.startsWith(`${name}=`));
     if (flag === undefined) {
+      // Values (`--var KEY:VALUE`) and wrangler's own flags pass; anything else dash-led is a typo.
+      if (arg.startsWith('-') && !isWranglerFlag(arg)) throw new StartUsageError(`unknown option ${arg.split('=')[0]}`);
       wranglerArgs.push(arg);
     } else if (arg === flag) {
       values.set(flag, args[index + 1]);

@@ -8,7 +8,7 @@
  *   npm start -- --twitch-port 9001     the stand-in's port (default: the one in .dev.vars, 8789)
  *   npm start -- --persist-to DIR       where local state lives (default .wrangler/state)
  *
- * Any other argument goes to wrangler: `npm start -- --var DEFAULT_SCOPES:chat:read`.
+ * wrangler dev's other flags go to wrangler: `npm start -- --var DEFAULT_SCOPES:chat:read`.
  *
  * Local state: wrangler keeps the broker's grants in the state folder, and the stand-in keeps the tokens
  * it issued in `twitch-standin.json` in the same folder, so a restart leaves both in agreement. Broker
@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { startTwitchStandinServer, type RunningStandinServer } from '../standin/server';
 import { freePort, isPortFree, stopProcessGroup, WRANGLER } from '../test/e2e/dev-server';
 import { newApiKey } from './api-key';
+import { refuse, showUsage, wantsHelp } from './cli-args';
 import { localDevVars } from './dev-vars';
 import { parseStartArgs, StartUsageError, type StartOptions } from './start-options';
 
@@ -33,6 +34,26 @@ const DEFAULT_STATE = join('.wrangler', 'state');
 const LOCK_FILE = 'npm-start.pid';
 const STANDIN_STATE_FILE = 'twitch-standin.json';
 const LOCAL_HOSTS = ['127.0.0.1', 'localhost', '[::1]'];
+
+const USAGE = `
+Usage: npm start -- [--port N] [--twitch-port N] [--persist-to DIR] [wrangler dev flags…]
+
+Runs the broker locally with wrangler dev (local KV and Durable Objects). The first run writes
+.dev.vars with fresh random keys and the local API key to .dev.api-key. When TWITCH_AUTH_BASE_URL
+in .dev.vars points at this machine (the default), it also starts the local Twitch stand-in there.
+
+Options:
+  --port N          the broker's port (default: ${DEFAULT_BROKER_PORT}; if busy, any free one)
+  --twitch-port N   the Twitch stand-in's port (default: the one in .dev.vars, 8789; if busy, any free one)
+  --persist-to DIR  where local state lives (default: ${DEFAULT_STATE}; another running npm start's
+                    folder is not shared: this one then uses .wrangler/state-<port>)
+  -h, --help        print this and exit
+  Other wrangler dev flags pass through, e.g. --var DEFAULT_SCOPES:chat:read (see npx wrangler dev --help).
+
+Environment: none of its own; settings come from .dev.vars (and --var), as for wrangler dev.
+Exit code: 0 stopped with Ctrl-C; wrangler's exit code if wrangler dev stops by itself; 2 bad
+arguments, or a port or state folder asked for is in use.
+`;
 
 /** Writes .dev.vars for the local stand-in, with fresh random keys (see scripts/dev-vars.ts). */
 function createDevVars(): void {
@@ -115,6 +136,7 @@ function chooseStateFolder(options: StartOptions, brokerPort: number): string {
 }
 
 async function main(): Promise<void> {
+  if (wantsHelp(process.argv.slice(2))) showUsage(USAGE);
   const options = parseStartArgs(process.argv.slice(2));
   if (!existsSync(DEV_VARS)) createDevVars();
   const vars = readDevVars();
@@ -184,6 +206,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof StartUsageError) refuse('start', error.message);
   console.error(error instanceof Error ? error.message : String(error));
-  process.exit(error instanceof StartUsageError ? 2 : 1);
+  process.exit(1);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { DeviceStartedBody } from '../src/openapi/bodies';
+import { deviceAuthorizedBody, type DeviceStartedBody } from '../src/openapi/bodies';
 import { API_KEY, APP_ONLY_API_KEY } from './test-bindings';
 import { broker, json } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
@@ -44,6 +44,36 @@ describe('the device code flow for headless bots', () => {
     expect(token.status).toBe(200);
     // The login is over: the poll token names nothing any more.
     expect(await json(await poll(started.poll_token))).toMatchObject({ error: 'expired_token' });
+  });
+
+  it('says when the stored grant was kept: its scopes, and an authorize_url asking for them and the new ones', async () => {
+    await twitch.device.configure({ interval: 1 });
+    const first = await start('chat:read chat:edit');
+    await twitch.device.approve(first.user_code, '100001');
+    await sleep(1_100);
+    expect((await poll(first.poll_token)).status).toBe(200);
+
+    // A later login lacking chat:edit must not narrow the bot's grant.
+    const narrower = await start('chat:read moderator:read:chatters');
+    await twitch.device.approve(narrower.user_code, '100001');
+    await sleep(1_100);
+    const kept = await poll(narrower.poll_token);
+    expect(kept.status).toBe(200);
+    const body = await json<{ authorize_url: string }>(kept);
+    expect(body).toEqual({
+      user_id: '100001',
+      login: 'streamer_alice',
+      scopes: ['chat:read', 'moderator:read:chatters'],
+      grant_kept: true,
+      stored_scopes: ['chat:read', 'chat:edit'],
+      authorize_url: expect.stringMatching(/^http.*\/authorize\?scope=/),
+    });
+    expect(new URL(body.authorize_url).searchParams.get('scope')!.split(' ').sort()).toEqual(['chat:edit', 'chat:read', 'moderator:read:chatters']);
+    // /openapi.json documents every field a client reads here.
+    expect(Object.keys(deviceAuthorizedBody.shape)).toEqual(expect.arrayContaining(Object.keys(body)));
+
+    const token = await json<{ scopes: string[] }>(await broker('/token/users/100001', { headers: { Authorization: `Bearer ${API_KEY}` } }));
+    expect(token.scopes).toEqual(['chat:read', 'chat:edit']);
   });
 
   it('never polls Twitch faster than the interval, however often it is asked', async () => {

@@ -22,7 +22,8 @@ interface DeviceRecord {
 
 /** What one poll came to. */
 export type DevicePollResult =
-  | { status: 'authorized'; userId: string; login: string; scopes: string[]; grantStored: boolean }
+  /** `scopes`: the grant this login got; `storedScopes`: the grant the broker holds (a broader one it kept when `grantStored` is false). */
+  | { status: 'authorized'; userId: string; login: string; scopes: string[]; grantStored: boolean; storedScopes: string[] }
   | { status: 'authorization_pending' | 'slow_down' | 'expired_token' | 'access_denied' }
   | { status: 'temporarily_unavailable'; retryAfterSeconds: number };
 
@@ -108,9 +109,9 @@ export class DeviceFlow extends DurableObject<Env> {
     const info = await validateToken(config, grant.accessToken, BACKGROUND_BUDGET).catch(() => undefined);
     if (info === undefined) return { status: 'temporarily_unavailable', retryAfterSeconds: Math.ceil(record.intervalMs / 1000) };
     if (!info?.userId || !info.login) return this.end({ status: 'expired_token' });
-    const { stored } = await storeIssuedGrant(this.env, { userId: info.userId, login: info.login, ...grant });
+    const { stored, scopes: storedScopes } = await storeIssuedGrant(this.env, { userId: info.userId, login: info.login, ...grant });
     logEvent('device.authorized', { userId: info.userId, grantStored: stored });
-    return this.end({ status: 'authorized', userId: info.userId, login: info.login, scopes: grant.scopes, grantStored: stored });
+    return this.end({ status: 'authorized', userId: info.userId, login: info.login, scopes: grant.scopes, grantStored: stored, storedScopes });
   }
 
   private async unsealGrant(sealed: NonNullable<DeviceRecord['sealedGrant']>): Promise<UserTokenGrant> {

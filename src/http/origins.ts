@@ -8,6 +8,15 @@ export function brokerOrigin(c: Context<AppEnv>): string {
   return getConfig(c.env).publicUrl ?? new URL(c.req.url).origin;
 }
 
+/**
+ * This broker's /authorize asking for `scopes`: where to send a user whose grant should hold them.
+ * A path on the broker when its origin is unknown.
+ */
+export function authorizeUrlFor(brokerOrigin: string | null, scopes: readonly string[]): string {
+  const query = new URLSearchParams({ scope: [...new Set(scopes)].join(' ') });
+  return `${brokerOrigin ?? ''}/authorize?${query}`;
+}
+
 /** True for the broker's own origin and for origins listed in ALLOWED_ORIGINS. */
 export function isAllowedOrigin(c: Context<AppEnv>, origin: string | undefined | null): boolean {
   if (!origin) return false;

@@ -185,11 +185,13 @@ export const deviceAuthorizedBody = named(
   z.object({
     user_id: z.string(),
     login: z.string(),
-    scopes: z.array(z.string()),
-    grant_kept: z.optional(describe(z.literal(true), 'the stored grant had more scopes and was kept')),
+    scopes: describe(z.array(z.string()), 'the scopes this login was granted'),
+    grant_kept: z.optional(describe(z.literal(true), 'the stored grant had a scope this login lacks and was kept: the new tokens were revoked')),
+    stored_scopes: z.optional(describe(z.array(z.string()), 'with grant_kept: the scopes of the grant the broker kept, the ones its tokens carry')),
+    authorize_url: z.optional(describe(z.string(), "with grant_kept: this broker's /authorize asking for the stored and this login's scopes; a login asking for all of them (here, or POST /device) replaces the kept grant")),
   }),
   'DeviceAuthorized',
-  "The user approved: the grant is stored; fetch tokens with GET /token/users/{userId}.",
+  "The user approved: the grant is stored (or, with grant_kept, a broader stored grant stays); fetch tokens with GET /token/users/{userId}.",
 );
 
 /** A sweep batch's times and counts (src/admin/evidence-json.ts `batchSummaryJson`). */

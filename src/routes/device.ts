@@ -6,6 +6,7 @@ import { getConfig } from '../config';
 import { randomToken } from '../crypto/encoding';
 import type { AppEnv } from '../env';
 import { BrokerError, temporarilyUnavailable } from '../errors';
+import { authorizeUrlFor, brokerOrigin } from '../http/origins';
 import { parseScopes } from '../http/scopes';
 import { validateInput } from '../http/validate-input';
 import { startDeviceAuthorization } from '../twitch/identity';
@@ -72,7 +73,7 @@ export const deviceRoutes = new Hono<AppEnv>()
     tags: ['login'],
     summary: 'Whether the user approved the device-code login',
     responses: {
-      200: jsonResponse('approved: the grant is stored', deviceAuthorizedBody),
+      200: jsonResponse('approved: the grant is stored, or with `grant_kept` a broader stored grant was kept', deviceAuthorizedBody),
       400: errorResponse({ ...POLL_ERRORS, invalid_request: 'malformed body' }),
       401: errorResponse({ unauthorized: 'missing or unknown API key' }),
       403: errorResponse({ insufficient_scope: 'the API key lacks the `users` scope' }),
@@ -82,8 +83,18 @@ export const deviceRoutes = new Hono<AppEnv>()
     const result = await (await deviceFlow(c.env, c.req.valid('json').poll_token)).poll();
     c.header('Cache-Control', 'no-store');
     switch (result.status) {
-      case 'authorized':
-        return c.json({ user_id: result.userId, login: result.login, scopes: result.scopes, ...(result.grantStored ? {} : { grant_kept: true }) });
+      case 'authorized': {
+        const approved = { user_id: result.userId, login: result.login, scopes: result.scopes };
+        if (result.grantStored) return c.json(approved);
+        // A broader live grant was kept: say what it holds, and where a login asking for both would replace it.
+        return c.json({
+          ...approved,
+          grant_kept: true as const,
+          stored_scopes: result.storedScopes,
+          // `openid` is not the caller's to ask for: every browser login adds it.
+          authorize_url: authorizeUrlFor(brokerOrigin(c), [...result.storedScopes, ...result.scopes].filter((scope) => scope !== 'openid')),
+        });
+      }
       case 'temporarily_unavailable':
         throw temporarilyUnavailable(result.retryAfterSeconds);
       default:

@@ -1,6 +1,7 @@
 import { getConfig } from '../config';
 import type { Env } from '../env';
 import { BrokerError, reauthorizationRequired, temporarilyUnavailable, unauthorized } from '../errors';
+import { authorizeUrlFor } from '../http/origins';
 import { getAppToken } from '../vault/app-token-cache';
 import { userVault } from '../vault/stubs';
 import type { UserAccessToken, UserTokenResult } from '../vault/vault-types';
@@ -67,9 +68,8 @@ export async function userTokenAnswer(
   const token = tokenOrThrow(result, whenMissing);
   const missing = (request.scopes ?? []).filter((scope) => !token.scopes.includes(scope));
   if (missing.length > 0) {
-    const query = new URLSearchParams({ scope: [...new Set([...token.scopes.filter((scope) => scope !== 'openid'), ...missing])].join(' ') });
     // Without a known public origin (RPC with PUBLIC_URL unset) the URL is relative to the broker.
-    const authorizeUrl = `${brokerOrigin ?? ''}/authorize?${query}`;
+    const authorizeUrl = authorizeUrlFor(brokerOrigin, [...token.scopes.filter((scope) => scope !== 'openid'), ...missing]);
     throw new BrokerError(403, 'insufficient_scope', `the user's grant lacks ${missing.join(' ')}; send the user to authorize_url`, {}, {
       missing_scopes: missing,
       authorize_url: authorizeUrl,

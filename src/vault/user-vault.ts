@@ -16,7 +16,7 @@ import { RefreshBackoff } from './refresh-backoff';
 import { RevocationQueue } from './revocation-queue';
 import { directoryFor } from './stubs';
 import { FORCED_CHECK_WINDOW_MS, USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
-import type { AccessCopy, ForcedRefreshOutcome, NewGrant, UserSummary, UserTokenResult, UserValidation, ValidateOptions } from './vault-types';
+import type { AccessCopy, ForcedRefreshOutcome, NewGrant, StoreGrantOutcome, UserSummary, UserTokenResult, UserValidation, ValidateOptions } from './vault-types';
 
 /** The grant as stored: both tokens sealed, times absolute. */
 interface StoredGrant {
@@ -139,7 +139,7 @@ export class UserVault extends DurableObject<Env> {
    * back), so the stored grant stays and the new pair is revoked instead (`stored: false`). A grant
    * that is replaced is revoked at Twitch. Revocations run in the alarm, off the response path.
    */
-  async storeGrant(input: NewGrant): Promise<{ sessionVersion: number; stored: boolean }> {
+  async storeGrant(input: NewGrant): Promise<StoreGrantOutcome> {
     const previous = await this.load();
     const live = previous?.status === 'active' ? previous.grant : null;
     // Scopes ALLOWED_SCOPES no longer permits are not worth keeping a grant for.
@@ -150,7 +150,7 @@ export class UserVault extends DurableObject<Env> {
       // Never revoke what the kept grant itself holds, should Twitch ever hand the same token back.
       await this.revokeLater([input.accessToken, input.refreshToken].filter((token) => !storedPair.includes(token)));
       await this.audit.append(input.userId, 'login_kept_grant', `the login lacked ${missingScopes.join(' ')}`);
-      return { sessionVersion: previous.sessionVersion, stored: false };
+      return { sessionVersion: previous.sessionVersion, stored: false, scopes: [...live.scopes] };
     }
     const sealed = await this.sealPair(input.userId, input.accessToken, input.refreshToken);
     await this.save({
@@ -176,7 +176,7 @@ export class UserVault extends DurableObject<Env> {
     await this.pushCurrentToken();
     await this.notify(brokerEvent('user.authorized', { user_id: input.userId, login: input.login, scopes: input.scopes }));
     if (live) await this.notifyScopeChange(live.scopes, input.scopes);
-    return { sessionVersion: this.record!.sessionVersion, stored: true };
+    return { sessionVersion: this.record!.sessionVersion, stored: true, scopes: input.scopes };
   }
 
   /**

@@ -31,6 +31,13 @@ export interface NewGrant {
   validatedAt: number;
 }
 
+/** What storing a login's grant came to: `stored: false` when a broader live grant was kept; `scopes` are the grant the vault holds now. */
+export interface StoreGrantOutcome {
+  sessionVersion: number;
+  stored: boolean;
+  scopes: string[];
+}
+
 /**
  * What one validation of one user came to. `idle`: the access token has expired and no caller
  * asked for a new one, so no token of this user is in use and there is nothing to validate.

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseStartArgs, StartUsageError } from '../../scripts/start-options';
 
 describe('npm start flags', () => {
-  it('takes the broker port, the stand-in port and the state folder, and passes everything else to wrangler', () => {
+  it('takes the broker port, the stand-in port and the state folder, and passes the rest to wrangler', () => {
     expect(parseStartArgs(['--port', '9787', '--twitch-port=9790', '--var', 'DEFAULT_SCOPES:chat:read', '--persist-to', 'x'])).toEqual({
       brokerPort: 9787,
       twitchPort: 9790,
@@ -10,6 +10,12 @@ describe('npm start flags', () => {
       wranglerArgs: ['--var', 'DEFAULT_SCOPES:chat:read'],
     });
     expect(parseStartArgs([])).toEqual({ brokerPort: undefined, twitchPort: undefined, persistTo: undefined, wranglerArgs: [] });
+  });
+
+  it("passes wrangler dev's own flags on as given, and refuses a mistyped one before anything starts", () => {
+    expect(parseStartArgs(['--no-bundle', '--var=A:b', '-e', 'staging', '--log-level', 'debug']).wranglerArgs).toEqual(['--no-bundle', '--var=A:b', '-e', 'staging', '--log-level', 'debug']);
+    expect(() => parseStartArgs(['--prot', '9000'])).toThrow('unknown option --prot');
+    expect(() => parseStartArgs(['--persist=x'])).toThrow('unknown option --persist');
   });
 
   it.each([
