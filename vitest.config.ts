@@ -10,6 +10,19 @@ import { ANALYTICS_SQL_HOST, TEST_BINDINGS } from './test/test-bindings';
  * outbound fetch answered by the local Twitch stand-in, the only fake. `node`: the stand-in's own
  * tests and the end-to-end test against a real `wrangler dev`-style server.
  */
+/**
+ * `npm run test:e2e`: the heavy end-to-end runs (every bench script in smoke mode, dry-run deploys,
+ * the packed client installed into a fresh project, `npm start` itself, a real browser). CI runs
+ * them after `npm test`; they stay out of it to keep the everyday suite quick.
+ */
+const E2E_FILES = [
+  'test/scripts/bench-smoke.node.test.ts',
+  'test/scripts/setup.node.test.ts',
+  'test/client/package.node.test.ts',
+  'test/e2e/npm-start.node.test.ts',
+  'test/e2e/real-browser.node.test.ts',
+];
+
 const twitch = createTwitchStandin();
 const twitchListener = createStandinNodeListener(twitch);
 const analyticsSql = createAnalyticsSqlStandin();
@@ -60,19 +73,33 @@ export default defineConfig({
           setupFiles: ['test/support/log-capture.ts'],
           exclude: ['test/**/*.node.test.ts'],
           // One stand-in serves every file: files run one at a time so their Twitch state stays apart.
+          // `npm test` (scripts/test.ts) runs several of these processes at once, each with its own.
           fileParallelism: false,
           testTimeout: 30_000,
           // A reset after a long test wakes every object the file created (test/support/reset.ts);
-          // on a busy two-core machine that can pass the default 10 s.
-          hookTimeout: 30_000,
+          // on a busy two-core machine, with the other shards running, that can pass 30 s.
+          hookTimeout: 90_000,
         },
       },
       {
         test: {
           name: 'node',
           include: ['test/**/*.node.test.ts'],
+          exclude: E2E_FILES,
           environment: 'node',
+          // These mostly wait on child processes (wrangler dev, the stand-in): two at a time.
+          maxWorkers: 2,
           testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: E2E_FILES,
+          environment: 'node',
+          maxWorkers: 2,
+          testTimeout: 120_000,
           hookTimeout: 120_000,
         },
       },

@@ -135,7 +135,13 @@ async function soak(system: LocalSystem): Promise<void> {
       const pkce = await pkcePair();
       const authorize = await call('authorize', `/authorize?code_challenge=${pkce.challenge}&code_challenge_method=S256`);
       const loginCookie = authorize.headers.getSetCookie().map((cookie) => cookie.split(';')[0]).join('; ');
-      const consentUrl = new URL(authorize.headers.get('Location')!);
+      const consentLocation = authorize.headers.get('Location');
+      if (consentLocation === null) {
+        // Not a redirect: the login limit (429) or a judged 5xx; a person would try again shortly.
+        await sleep(500);
+        continue;
+      }
+      const consentUrl = new URL(consentLocation);
       const form = new URLSearchParams(consentUrl.searchParams);
       form.set('user_id', user.userId);
       form.set('decision', 'allow');
@@ -145,9 +151,20 @@ async function soak(system: LocalSystem): Promise<void> {
         headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
         redirect: 'manual',
       });
-      const callback = new URL(approved.headers.get('Location')!);
+      const callbackLocation = approved.headers.get('Location');
+      if (callbackLocation === null) {
+        count(figures.statuses, `consent answered ${approved.status}`);
+        await sleep(500);
+        continue;
+      }
+      const callback = new URL(callbackLocation);
       const landed = await call('callback', `${callback.pathname}${callback.search}`, { headers: { Cookie: loginCookie } });
-      const back = new URL(landed.headers.get('Location')!);
+      const backLocation = landed.headers.get('Location');
+      if (backLocation === null) {
+        await sleep(500);
+        continue;
+      }
+      const back = new URL(backLocation);
       const sessionCode = back.searchParams.get('session_code');
       if (!sessionCode) {
         // Twitch failed the exchange: the app sends the user to try again, as a person would.

@@ -60,7 +60,7 @@ const MINTED = /ttb_[A-Za-z0-9_-]{20,}|:[0-9a-f]{64}/;
 describe.concurrent('npm run <script> -- --help', () => {
   it('covers every script package.json runs with tsx', () => {
     expect(scripts.map((script) => script.name).sort()).toEqual(
-      ['api-key', 'bench', 'bench:bundle', 'bench:burst', 'bench:cost', 'bench:live', 'bench:micro', 'bench:sweep', 'import', 'login', 'setup', 'soak', 'start'].sort(),
+      ['api-key', 'bench', 'bench:bundle', 'bench:burst', 'bench:cost', 'bench:live', 'bench:micro', 'bench:sweep', 'import', 'login', 'setup', 'soak', 'start', 'test'].sort(),
     );
   });
 
@@ -68,7 +68,7 @@ describe.concurrent('npm run <script> -- --help', () => {
     const { code, stdout, stderr } = await runScript(script, ['--help']);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^Usage: npm (run \S+|start)/);
+    expect(stdout).toMatch(/^Usage: npm (run \S+|start|test)/);
     expect(stdout).toContain('-h, --help');
     expect(stdout).toMatch(/^Environment/m);
     expect(stdout).toMatch(/^Exit code/m);
