@@ -22,6 +22,10 @@ const TWITCH_ENDPOINTS = [
   'GET /oauth2/.well-known/openid-configuration',
   'GET /oauth2/keys',
   'GET /oauth2/userinfo',
+  'POST /oauth2/device (device code flow; the token grant is urn:ietf:params:oauth:grant-type:device_code)',
+  'GET /activate (where a user enters a device code)',
+  'GET /helix/users (also /mock/users, for twurple\'s mock mode)',
+  'GET, POST, DELETE /helix/eventsub/subscriptions (webhooks, signed as Twitch signs them)',
 ];
 
 /** Renders GET /: what this server is and which endpoints it has. */
@@ -35,8 +39,11 @@ export function renderHomePage(): string {
 </head>
 <body>
   <h1>Local Twitch stand-in</h1>
-  <p>An in-memory imitation of Twitch's identity server (<code>id.twitch.tv</code>) for tests and local development.
-  It is <strong>not</strong> Twitch: accounts, tokens and keys here are fake and vanish when the process stops.</p>
+  <p>An imitation of Twitch's identity server (<code>id.twitch.tv</code>) and of the parts of Helix the broker uses,
+  for tests and local development. It is <strong>not</strong> Twitch: accounts, tokens and keys here are fake.</p>
+  <p>Users, codes, tokens and grants live in memory; started with <code>--state-file</code> (as <code>npm start</code> does,
+  into <code>.wrangler/state/twitch-standin.json</code>) they are saved after each request and loaded at the next start, so
+  they agree with the broker's local storage. Faults, the call logs and rate-limit buckets are never saved.</p>
   <h2>Twitch endpoints</h2>
   <ul>
     ${twitch}

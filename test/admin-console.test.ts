@@ -1,8 +1,9 @@
 import { env } from 'cloudflare:workers';
-import { runDurableObjectAlarm } from 'cloudflare:test';
+import { createExecutionContext, createScheduledController, runDurableObjectAlarm, waitOnExecutionContext } from 'cloudflare:test';
 import { decodeJwt, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { getConfig } from '../src/config';
+import worker from '../src/index';
 import { CONSOLE_CSP } from '../src/console/console-guard';
 import { signAdminSession } from '../src/session/admin-session-token';
 import { signSession } from '../src/session/session-token';
@@ -310,6 +311,24 @@ describe('forms that change something', () => {
 });
 
 describe('the pages', () => {
+  it('says why no sweep batch shows right after the hourly run, and when the first one is due', async () => {
+    const jar = await signIn();
+    expect((await consolePage(jar, '/admin')).html).toContain('no token is in use, so the hourly sweep has no one to validate');
+
+    await login({ userId: '100001' });
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: '0 * * * *', scheduledTime: Date.now() }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    const status = await json<{ sweep: { in_use: number; next_batch_at: string | null; recent_batches: unknown[] } }>(
+      await broker('/admin/status', { headers: { Authorization: `Bearer ${API_KEY}` } }),
+    );
+    expect(status.sweep).toMatchObject({ in_use: 1, recent_batches: [] });
+    expect(Date.parse(status.sweep.next_batch_at!)).toBeGreaterThan(Date.now() - 60_000);
+    const overview = await consolePage(jar, '/admin');
+    expect(overview.html).toContain('The first batch is due at');
+    expect(overview.html).not.toContain('No batch has run yet.</p>');
+  });
+
   it('finds users by login prefix in any case, or by id, and shows no token', async () => {
     await login({ userId: '100001' });
     await login({ userId: '100002' });

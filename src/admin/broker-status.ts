@@ -28,7 +28,8 @@ export interface BrokerStatus {
   appToken: { expiresAt: number; mintedAt: number } | null;
   /** `lastCheck`: the hourly check's last outcome (or Twitch's revocation since); null before the first. */
   eventSub: { enabled: true; callback: string; lastCheck: SubscriptionLastCheck | null } | { enabled: false; reason: string };
-  sweep: { users: number; inUse: number; due: number; recentBatches: SweepEvidence[] };
+  /** `nextBatchAt`: when the directory's alarm runs the next batch (null: no user to visit). */
+  sweep: { users: number; inUse: number; due: number; nextBatchAt: number | null; recentBatches: SweepEvidence[] };
 }
 
 /** Reads every panel of the console's overview in parallel. */
@@ -47,7 +48,7 @@ export async function brokerStatus(env: Env): Promise<BrokerStatus> {
     problems,
     appToken,
     eventSub: eventSub.enabled ? { enabled: true, callback: eventSub.callback, lastCheck } : { enabled: false, reason: eventSub.reason },
-    sweep: { users: stats.users, inUse: stats.active, due: stats.due, recentBatches },
+    sweep: { users: stats.users, inUse: stats.active, due: stats.due, nextBatchAt: stats.nextBatchAt, recentBatches },
   };
 }
 
@@ -65,6 +66,7 @@ export function brokerStatusJson(status: BrokerStatus) {
       users: status.sweep.users,
       in_use: status.sweep.inUse,
       due: status.sweep.due,
+      next_batch_at: status.sweep.nextBatchAt === null ? null : iso(status.sweep.nextBatchAt),
       recent_batches: status.sweep.recentBatches.map(batchSummaryJson),
     },
   };

@@ -134,7 +134,7 @@ export function OverviewPage(props: { operator: Operator; status: BrokerStatus; 
       <section>
         <h2>Last sweep batches</h2>
         {status.sweep.recentBatches.length === 0 ? (
-          <p>No batch has run yet.</p>
+          <NoBatchYet inUse={status.sweep.inUse} nextBatchAt={status.sweep.nextBatchAt} now={now} />
         ) : (
           <>
             <BatchChart batches={status.sweep.recentBatches} />
@@ -185,6 +185,22 @@ const CHECK_WORDS: Record<SubscriptionLastCheck['outcome'], string> = {
 };
 
 /** The subscription as its last hourly check (or Twitch's revocation since) left it. */
+/**
+ * Before the first batch: the cron only wakes the directory, which visits each user at their own
+ * moment in the hour, so an empty table right after the hourly run (or the README's
+ * `__scheduled` curl) is expected. Says so, and when the first batch is due.
+ */
+function NoBatchYet(props: { inUse: number; nextBatchAt: number | null; now: number }) {
+  if (props.inUse === 0) return <p>No batch has run yet: no token is in use, so the hourly sweep has no one to validate.</p>;
+  if (props.nextBatchAt === null) return <p>No batch has run yet: the next hourly run (cron, on the hour) schedules the first.</p>;
+  return (
+    <p>
+      No batch has run yet: the hourly sweep validates each user at their own moment within the hour. The first batch is due at{' '}
+      {utc(props.nextBatchAt)} ({relative(props.nextBatchAt, props.now)}).
+    </p>
+  );
+}
+
 function SubscriptionState(props: { check: SubscriptionLastCheck | null; now: number }) {
   const { check, now } = props;
   if (check === null) return <dd>not checked yet: the hourly cron checks it</dd>;

@@ -310,6 +310,7 @@ export const brokerStatusBody = named(
       users: z.int(),
       in_use: z.int(),
       due: z.int(),
+      next_batch_at: describe(z.nullable(z.string()), 'when the next sweep batch runs (ISO 8601); null while no user is in the sweep'),
       recent_batches: z.array(z.object(batchSummaryShape)),
     }),
   }),

@@ -263,9 +263,10 @@ export class UserDirectory extends DurableObject<Env> {
   }
 
   /** How many users are indexed, in the sweep (in use), and owed a visit now. */
-  async stats(): Promise<{ users: number; active: number; due: number }> {
+  async stats(): Promise<{ users: number; active: number; due: number; nextBatchAt: number | null }> {
     const state = this.state();
-    return { users: state.in_use + state.idle + state.gone, active: state.in_use, due: this.owedCount(state, Date.now()) };
+    const nextBatchAt = await this.ctx.storage.getAlarm();
+    return { users: state.in_use + state.idle + state.gone, active: state.in_use, due: this.owedCount(state, Date.now()), nextBatchAt };
   }
 
   /**
