@@ -202,7 +202,22 @@ async function main(): Promise<void> {
   if (stopping) return;
   console.log(`\n  Broker ready: ${brokerUrl}  (open it and click "Log in with Twitch")`);
   if (existsSync(DEV_API_KEY)) console.log(`  Local API key: ${DEV_API_KEY}   curl -H "Authorization: Bearer $(cat ${DEV_API_KEY})" ${brokerUrl}/token/app`);
+  const examples = exampleCommands(brokerUrl, standin?.url ?? null);
+  if (examples.length > 0) console.log(`  Not the README's ports; the examples on these:\n${examples.map((line) => `    ${line}`).join('\n')}`);
   console.log('  Stop with Ctrl-C.\n');
+}
+
+/** The README's example commands for this run's ports, or none when they are the README's own (8787, 8789). */
+function exampleCommands(brokerUrl: string, standinUrl: string | null): string[] {
+  const standinPort = standinUrl === null ? null : new URL(standinUrl).port;
+  if (brokerUrl === `http://localhost:${DEFAULT_BROKER_PORT}` && (standinPort === null || standinPort === '8789')) return [];
+  const key = `BROKER_URL=${brokerUrl} BROKER_API_KEY=$(cat ${DEV_API_KEY})`;
+  const helix = standinUrl === null ? 'https://api.twitch.tv/helix' : `${standinUrl}/helix`;
+  return [
+    `${key}${standinPort === null ? '' : ` TWURPLE_MOCK_API_PORT=${standinPort}`} npx tsx examples/twurple-bot.ts`,
+    `${key} HELIX_URL=${helix} npx tsx examples/eventsub-subscribe.ts`,
+    `the overlay: examples/overlay/index.html?${new URLSearchParams({ broker: brokerUrl, helix })}`,
+  ];
 }
 
 main().catch((error: unknown) => {

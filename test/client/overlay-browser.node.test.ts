@@ -35,10 +35,8 @@ beforeAll(async () => {
   appServer = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://app').pathname;
     if (path === '/examples/overlay/') {
-      // The example as README shows it, pointed at this run's broker and stand-in.
-      const page = readFileSync(join(REPO, 'examples/overlay/index.html'), 'utf8')
-        .replace("'http://localhost:8787'", `'${system.broker.url}'`)
-        .replace("'http://127.0.0.1:8789/helix'", `'${system.twitch.url}/helix'`);
+      // The example as README shows it; ?broker= and ?helix= point it at this run's broker and stand-in.
+      const page = readFileSync(join(REPO, 'examples/overlay/index.html'), 'utf8');
       response.writeHead(200, { 'Content-Type': 'text/html' }).end(page);
     } else if (/^\/client\/dist\/[a-z-]+\.js$/.test(path)) {
       response.writeHead(200, { 'Content-Type': 'text/javascript' }).end(readFileSync(join(builtSdk, path.slice('/client/dist/'.length))));
@@ -70,19 +68,21 @@ describe.skipIf(!hasChromium)('the README overlay in a real browser', () => {
       if (request.url() === `${system.broker.url}/session`) sessionExchanges.push(request.postData() ?? '');
     });
 
-    await page.goto(`${appOrigin}/examples/overlay/`);
+    const where = `?${new URLSearchParams({ broker: system.broker.url, helix: `${system.twitch.url}/helix` })}`;
+    await page.goto(`${appOrigin}/examples/overlay/${where}`);
     await page.getByText('Not logged in.').waitFor();
     await page.getByRole('button', { name: 'Log in with Twitch' }).click();
     await page.waitForURL(`${system.twitch.url}/oauth2/authorize?**`);
     await page.getByRole('button', { name: 'Authorize as streamer_alice' }).click();
 
     await page.getByText('Hello, Streamer_Alice!').waitFor();
-    expect(page.url()).toBe(`${appOrigin}/examples/overlay/`);
+    // Back where it started, its own ?broker=&helix= kept.
+    expect(page.url()).toBe(`${appOrigin}/examples/overlay/${where}`);
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     expect(sessionExchanges).toHaveLength(1);
     expect(JSON.parse(sessionExchanges[0]!)).toEqual({ session_code: expect.any(String), code_verifier: expect.stringMatching(/^[\w-]{43}$/) });
     // The history entry the browser came back on no longer holds the code either.
-    expect(await page.evaluate(() => location.search)).toBe('');
+    expect(await page.evaluate(() => location.search)).toBe(where);
     expect(pageErrors).toEqual([]);
   });
 });

@@ -97,6 +97,11 @@ describe('npm start', () => {
       expect(output.indexOf('Broker ready')).toBeGreaterThan(output.indexOf('Ready on'));
       const standin = standinUrlIn(output);
       expect(standin).not.toContain(String(squattedPort));
+      // Not the README's ports: it prints the examples' commands for these.
+      const standinPort = new URL(standin).port;
+      expect(output).toContain(`BROKER_URL=http://localhost:${brokerPort} BROKER_API_KEY=$(cat .dev.api-key) TWURPLE_MOCK_API_PORT=${standinPort} npx tsx examples/twurple-bot.ts`);
+      expect(output).toContain(`HELIX_URL=${standin}/helix npx tsx examples/eventsub-subscribe.ts`);
+      expect(output).toContain(`examples/overlay/index.html?broker=http%3A%2F%2Flocalhost%3A${brokerPort}&helix=`);
 
       const browser = new Browser();
       const consentUrl = (await browser.fetch(`${broker}/authorize`)).headers.get('Location')!;
