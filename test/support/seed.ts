@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { userDirectory, userVault } from '../../src/vault/stubs';
+import { TEST_BINDINGS, TWITCH } from '../test-bindings';
 import { twitch } from './twitch';
 
 export const HOUR = 3600_000;
@@ -35,4 +36,15 @@ export async function seedUsers(count: number, firstId: number, ageMs: number): 
   }
   await directory().registerMany(ids, validatedAt);
   return ids;
+}
+
+/** Whether Twitch still honours either token of a pair: the access token validates, or the refresh token refreshes. */
+export async function pairIsAlive(pair: { access_token: string; refresh_token: string }): Promise<boolean> {
+  const validate = await fetch(`${TWITCH}/oauth2/validate`, { headers: { Authorization: `OAuth ${pair.access_token}` } });
+  const refresh = await fetch(`${TWITCH}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: pair.refresh_token, client_id: TEST_BINDINGS.TWITCH_CLIENT_ID, client_secret: TEST_BINDINGS.TWITCH_CLIENT_SECRET }),
+  });
+  return validate.status === 200 || refresh.status === 200;
 }
