@@ -5,6 +5,7 @@ import type { Env } from '../src/env';
 import { API_KEY, APP_ORIGIN, TWITCH } from './test-bindings';
 import { broker, consent, CookieJar, json, login, startLogin } from './support/broker';
 import { abortEveryObject, freshStateForEachTest } from './support/reset';
+import { pairIsAlive, seedGrantOfAnotherUser } from './support/seed';
 import { twitch } from './support/twitch';
 
 freshStateForEachTest();
@@ -75,6 +76,18 @@ describe('a login never silently narrows a stored grant (login CSRF)', () => {
     const replaced = await userToken('100001');
     expect(replaced.access_token).not.toBe(dead.access_token);
     expect(replaced.scopes).toContain('user:read:email');
+  });
+
+  it('lets a narrower login replace a stored grant whose token Twitch says is another user’s, and revokes that pair', async () => {
+    // Stored ten minutes ago (scope user:read:email), so no longer known alive without asking Twitch.
+    const others = await seedGrantOfAnotherUser('100001', 'streamer_alice', '100002', 10 * 60_000);
+
+    await login({ userId: '100001', scope: 'chat:read' });
+    const replaced = await userToken('100001');
+    expect(replaced.access_token).not.toBe(others.access_token);
+    expect(replaced.scopes).toContain('chat:read');
+    await runDurableObjectAlarm(vault('100001'));
+    expect(await pairIsAlive(others)).toBe(false);
   });
 
   it('replaces the stored grant when the new login carries every stored scope', async () => {

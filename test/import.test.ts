@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { API_KEY, TWITCH, USERS_ONLY_API_KEY } from './test-bindings';
 import { broker, json } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
+import { pairIsAlive } from './support/seed';
 import { twitch } from './support/twitch';
 
 freshStateForEachTest();
@@ -74,6 +75,45 @@ describe('POST /admin/users/import', () => {
     expect(answer.imported).toEqual([]);
     expect(answer.failed).toEqual([{ index: 0, error: 'temporarily_unavailable', error_description: expect.any(String) }]);
     expect((await broker('/token/users/100001', { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(404);
+  });
+
+  it('refuses a refresh token of another user than the access token sent with it, stores neither, and revokes what the refresh bought', async () => {
+    const alice = await heldByTheApp('100001', ['chat:read']);
+    const bob = await heldByTheApp('100002', ['chat:read']);
+    const known = new Set(await twitch.secrets());
+
+    const answer = await json<ImportAnswer>(await importTokens([{ refresh_token: bob.refresh_token, access_token: alice.access_token }]));
+
+    expect(answer.imported).toEqual([]);
+    expect(answer.failed).toEqual([{ index: 0, error: 'identity_mismatch', error_description: expect.stringContaining('revoked') }]);
+    for (const userId of ['100001', '100002']) {
+      expect((await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(404);
+    }
+    const bought = (await twitch.secrets()).filter((secret) => !known.has(secret));
+    expect(bought).toHaveLength(2);
+    const [access_token, refresh_token] = bought as [string, string];
+    expect(await pairIsAlive({ access_token, refresh_token })).toBe(false);
+  });
+
+  it('stores nothing under the sent access token’s user when Twitch cannot say whose the refreshed token is', async () => {
+    const alice = await heldByTheApp('100001', ['chat:read']);
+    const known = new Set(await twitch.secrets());
+    // The sent access token validates (a slow fault of no delay lets that one call through); the
+    // refreshed token's validate then meets a 429 whose reset lies beyond the call's deadline.
+    await twitch.inject({ path: '/oauth2/validate', kind: 'slow', delayMs: 0 });
+    await twitch.inject({ path: '/oauth2/validate', status: 429, retryAfterSeconds: 600 });
+
+    const answer = await json<ImportAnswer>(await importTokens([{ refresh_token: alice.refresh_token, access_token: alice.access_token }]));
+
+    expect((await twitch.calls()).filter((call) => call.path === '/oauth2/validate').map((call) => call.status)).toEqual([200, 429]);
+    expect(answer.imported).toEqual([]);
+    expect(answer.failed).toEqual([{ index: 0, error: 'temporarily_unavailable', error_description: expect.stringContaining('revoked') }]);
+    expect((await broker('/token/users/100001', { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(404);
+    // The refresh spent the app's token; the pair it bought is revoked, so nothing of this user lives on unseen.
+    const bought = (await twitch.secrets()).filter((secret) => !known.has(secret));
+    expect(bought).toHaveLength(2);
+    const [access_token, refresh_token] = bought as [string, string];
+    expect(await pairIsAlive({ access_token, refresh_token })).toBe(false);
   });
 
   it('keeps a broader live grant the broker already holds', async () => {

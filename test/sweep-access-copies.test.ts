@@ -5,7 +5,7 @@ import { COPIES_PER_LANE, OWN_CHECKS_PER_BATCH } from '../src/sweep/schedule';
 import { API_KEY, TWITCH } from './test-bindings';
 import { broker, login } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
-import { directory, HOUR, seedUsers, vault } from './support/seed';
+import { directory, expectEndedAsAnotherUsers, HOUR, seedGrantOfAnotherUser, seedUsers, vault } from './support/seed';
 import { sweepLane, USER_DIRECTORY_NAME } from '../src/vault/stubs';
 import { twitch } from './support/twitch';
 
@@ -245,6 +245,28 @@ describe('the sweep validating from the copies vaults handed over', () => {
     expect(vaultCalls).toEqual({});
     const found = await broker('/admin/users?q=alice_renamed', { headers: { Authorization: `Bearer ${API_KEY}` } });
     expect((await found.json<{ users: { user_id: string }[] }>()).users.map((user) => user.user_id)).toEqual(['100001']);
+  });
+
+  it('ends a grant whose copy Twitch says is another user’s token: revoked, not renamed, the tokens revoked at Twitch', async () => {
+    const bobs = await seedGrantOfAnotherUser('100001', 'streamer_alice', '100002', 2 * HOUR);
+    await sweepEveryoneNow(); // the vault hands its copy over; the directory validates it
+
+    expect((await directory().evidence()).reduce((sum, batch) => sum + batch.revoked, 0)).toBe(1);
+    await expectEndedAsAnotherUsers('100001', 'streamer_alice', bobs);
+    expect((await copies()).find((row) => row.user_id === '100001')?.sealed_access ?? null).toBeNull();
+    // The console does not file the user under the other user's login.
+    const found = await broker('/admin/users?q=mod_bob', { headers: { Authorization: `Bearer ${API_KEY}` } });
+    expect((await found.json<{ users: { user_id: string }[] }>()).users).toEqual([]);
+  });
+
+  it('ends such a grant even when its vault proved it alive moments ago: the vault checks again at once', async () => {
+    const bobs = await seedGrantOfAnotherUser('100001', 'streamer_alice', '100002', 0);
+    await sweepEveryoneNow(); // proven moments ago: the vault skips Twitch, and the directory keeps its copy
+    expect((await twitch.counts()).validate).toBe(0);
+    expect((await copies()).find((row) => row.user_id === '100001')?.sealed_access).toBeTruthy();
+
+    await sweepEveryoneNow(); // the held copy is validated: another user's token
+    await expectEndedAsAnotherUsers('100001', 'streamer_alice', bobs);
   });
 
   it('forgets the copy of a grant Twitch refused to refresh (revoked), though its access token still validates', async () => {

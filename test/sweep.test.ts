@@ -7,7 +7,7 @@ import { SWEEP_BATCH_SIZE } from '../src/sweep/user-directory';
 import { API_KEY } from './test-bindings';
 import { broker, json, login } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
-import { directory, HOUR, seedUsers, vault } from './support/seed';
+import { directory, expectEndedAsAnotherUsers, HOUR, seedGrantOfAnotherUser, seedUsers, vault } from './support/seed';
 import { twitch } from './support/twitch';
 
 freshStateForEachTest();
@@ -96,6 +96,14 @@ describe('the hourly sweep', () => {
     await twitch.clearFaults();
     const response = await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
     expect(response.status).toBe(200);
+  });
+
+  it('ends a grant whose token Twitch says is another user’s: counted revoked, the user not renamed, the tokens revoked at Twitch', async () => {
+    const bobs = await seedGrantOfAnotherUser('100001', 'streamer_alice', '100002', 2 * HOUR);
+    expect(await json(await adminSweep())).toMatchObject({ validated: 0, revoked: 1 });
+    await expectEndedAsAnotherUsers('100001', 'streamer_alice', bobs);
+    const served = await broker('/token/users/100001', { headers: { Authorization: `Bearer ${API_KEY}` } });
+    expect(await json(served)).toMatchObject({ error: 'reauthorization_required' });
   });
 
   it('POST /admin/sweep validates every stored token now and answers with counts', async () => {

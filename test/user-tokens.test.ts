@@ -5,6 +5,7 @@ import { API_KEY, APP_ONLY_API_KEY, APP_ORIGIN, USERS_ONLY_API_KEY } from './tes
 import { broker, CookieJar, json, login, loginWithBearer } from './support/broker';
 import { REFRESH_BACKOFF_FIRST_MS } from '../src/vault/refresh-backoff';
 import { freshStateForEachTest } from './support/reset';
+import { expectEndedAsAnotherUsers, seedGrantOfAnotherUser } from './support/seed';
 import { twitch } from './support/twitch';
 
 freshStateForEachTest();
@@ -163,6 +164,14 @@ describe('GET /token/users/:userId', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('Cache-Control')).toBe('no-store');
     expect(await json(response)).toMatchObject({ user_id: '100002', login: 'mod_bob', token_type: 'bearer' });
+  });
+
+  it('refuses, on a forced check, a stored token Twitch says is another user’s, and ends that grant', async () => {
+    const bobs = await seedGrantOfAnotherUser('100001', 'streamer_alice', '100002', 0);
+    const forced = await broker('/token/users/100001?force_refresh=true', { headers: { Authorization: `Bearer ${API_KEY}` } });
+    expect(forced.status).toBe(401);
+    expect(await json(forced)).toMatchObject({ error: 'reauthorization_required' });
+    await expectEndedAsAnotherUsers('100001', 'streamer_alice', bobs);
   });
 
   it('answers 404 for a user who never logged in', async () => {

@@ -4,8 +4,8 @@
  */
 export type BrokerEventType = 'user.authorized' | 'user.revoked' | 'user.scopes_changed' | 'app_token.rotated';
 
-/** Why a user's grant ended. */
-export type RevocationReason = 'eventsub' | 'refresh_refused' | 'sweep' | 'deleted' | 'logged_out';
+/** Why a user's grant ended. `identity_mismatch`: Twitch said its token is another user's. */
+export type RevocationReason = 'eventsub' | 'refresh_refused' | 'sweep' | 'identity_mismatch' | 'deleted' | 'logged_out';
 
 /** One event as delivered: `{id, type, occurred_at, user_id?, …}`. */
 export interface BrokerEvent {

@@ -157,7 +157,7 @@ export const importReportBody = named(
     failed: z.array(
       z.object({
         index: describe(z.int(), 'position of the token in the request'),
-        error: z.enum(['invalid_grant', 'not_this_client', 'narrower_than_stored', 'temporarily_unavailable', 'import_failed']),
+        error: z.enum(['invalid_grant', 'not_this_client', 'narrower_than_stored', 'identity_mismatch', 'temporarily_unavailable', 'import_failed']),
         error_description: z.string(),
       }),
     ),

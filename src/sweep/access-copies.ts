@@ -35,6 +35,13 @@ export function copyFromRow(row: AccessCopyRow): AccessCopy | null {
  */
 export const isUsable = (copy: AccessCopy, now: number): boolean => now < copy.expiresAt - USER_REFRESH_MARGIN_MS;
 
+/** What the vault is asked to do about a copy Twitch did not call alive. */
+function vaultOptionsFor(check: CopyCheck, copy: AccessCopy): ValidateOptions {
+  if (check.outcome === 'dead') return { deadGeneration: copy.generation };
+  if (check.outcome === 'another_user') return { recheck: true };
+  return {};
+}
+
 /** A user to visit: forced (an operator's sweep: always the vault) or not, and the copy held. */
 export interface UserToVisit {
   userId: string;
@@ -81,8 +88,10 @@ export class CopyValidator {
           results[index] = { outcome: 'validated', lastValidatedAt: Date.now(), copy: kept, ...(check.login ? { login: check.login } : {}) };
         } else {
           // 401: the vault refreshes if the copy is of its current token, or validates its newer
-          // one (never revoked on a stale copy's word); no clear answer: the vault retries.
-          toVault.push({ index, options: check.outcome === 'dead' ? { deadGeneration: copy.generation } : {} });
+          // one (never revoked on a stale copy's word); another user's token: the vault validates
+          // now, however recently it last did, and ends the grant if Twitch says so again; no clear
+          // answer: the vault retries.
+          toVault.push({ index, options: vaultOptionsFor(check, copy) });
         }
       });
       return toVault;

@@ -6,9 +6,10 @@ import { CONNECTIONS_PER_INVOCATION } from './schedule';
 
 /**
  * The sweep validating users' access tokens itself, from the sealed copies their vaults handed it,
- * instead of waking one vault per user-hour. Only Twitch's two clear answers count: 200 (alive)
- * and 401 (dead, for the vault to act on: the directory never refreshes or revokes). Anything else
- * is `unknown` and goes to the vault, which retries within its own budget and invocation.
+ * instead of waking one vault per user-hour. Only Twitch's clear answers count: 200 for this user
+ * (alive), 200 for another user (`another_user`) and 401 (dead); the last two are for the vault to
+ * act on: the directory never refreshes or revokes. Anything else is `unknown` and goes to the
+ * vault, which retries within its own budget and invocation.
  */
 
 /** A user's copy to validate. */
@@ -23,7 +24,7 @@ export interface CopyToCheck {
  */
 export interface CopyCheck {
   userId: string;
-  outcome: 'alive' | 'dead' | 'unknown';
+  outcome: 'alive' | 'dead' | 'another_user' | 'unknown';
   expiresAt?: number | null;
   /** The login Twitch reported for the token (users may rename). */
   login?: string;
@@ -59,8 +60,9 @@ async function checkCopy(config: Config, copy: CopyToCheck): Promise<CopyCheck> 
     const accessToken = await unseal(copy.sealedAccessToken, purpose, config.tokenKeys);
     const info = await validateToken(config, accessToken, COPY_CHECK_BUDGET);
     if (info === null) return { userId: copy.userId, outcome: 'dead' };
-    // A token of someone else (a copy in the wrong row) proves nothing about this user.
-    if (info.userId !== null && info.userId !== copy.userId) return { userId: copy.userId, outcome: 'unknown' };
+    // The copy unsealed under this user's purpose, so it is this vault's token: one of another user
+    // is a grant that must end (never a rename), once the vault has seen the same answer itself.
+    if (info.userId !== null && info.userId !== copy.userId) return { userId: copy.userId, outcome: 'another_user' };
     return { userId: copy.userId, outcome: 'alive', expiresAt: info.expiresAt, ...(info.login ? { login: info.login } : {}) };
   } catch {
     // Twitch could not answer, or no configured key unseals the copy: the vault finds out which.

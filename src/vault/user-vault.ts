@@ -2,7 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { getConfig, type Config } from '../config';
 import { isSealedWithOldKey, seal, unseal } from '../crypto/seal';
 import type { Env } from '../env';
-import { refreshUserToken, revokeToken, validateToken } from '../twitch/identity';
+import { refreshUserToken, revokeToken, type TokenInfo, validateToken } from '../twitch/identity';
 import { logEvent } from '../log';
 import { recordRevocation } from '../metrics/metrics';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
@@ -195,8 +195,10 @@ export class UserVault extends DurableObject<Env> {
     if (grant.expiresAt > now && now - provenAt < RECENTLY_PROVEN_MS) return true;
     try {
       const info = await validateToken(this.config, await this.accessTokenOf(grant), REQUEST_BUDGET);
-      if (info !== null) this.confirmedAlive = { generation: grant.generation, at: now };
-      return info !== null;
+      // Another user's token is no grant of this user: the login replaces it (and revokes it).
+      const alive = info !== null && !this.isAnotherUsers(info);
+      if (alive) this.confirmedAlive = { generation: grant.generation, at: now };
+      return alive;
     } catch {
       return true;
     }
@@ -364,12 +366,41 @@ export class UserVault extends DurableObject<Env> {
       await this.audit.append(this.record!.userId, 'validate_failed', describeFailure(error));
       return { kind: 'unavailable', retryAfterSeconds: error instanceof TwitchError ? error.retryAfterSeconds : 1 };
     }
+    if (info !== null && this.isAnotherUsers(info)) {
+      if (await this.endAnotherUsersGrant(grant)) return { kind: 'revoked' };
+      // Replaced while Twitch answered (a login, a logout): the caller gets whatever is current.
+      return this.record?.grant ? { kind: 'refreshed' } : { kind: 'revoked' };
+    }
     if (info !== null) {
       this.confirmedAlive = { generation: grant.generation, at: now };
       return { kind: 'alive' };
     }
     await this.neverServeAgain(grant);
     return this.refreshOnce(REQUEST_BUDGET);
+  }
+
+  /**
+   * Whether /oauth2/validate says the token is another user's. Only a different user id counts: a
+   * 200 without one proves nothing either way, and must not end a grant.
+   */
+  private isAnotherUsers(info: TokenInfo): boolean {
+    return info.userId !== null && info.userId !== this.record?.userId;
+  }
+
+  /**
+   * Twitch says the grant's access token belongs to another user (an import that once stored a
+   * guess, a mix-up): nothing of it may be served as this user's. The grant ends as a revocation
+   * does, never as a rename of this user, and the pair is revoked at Twitch as well, since it lives
+   * on for that other user. False when a login or logout replaced the grant while Twitch
+   * answered: the answer is about the old one, which is nobody's to end now.
+   */
+  private async endAnotherUsersGrant(grant: StoredGrant): Promise<boolean> {
+    const current = this.record;
+    if (current?.status !== 'active' || current.grant?.generation !== grant.generation) return false;
+    const pair = await this.unsealPairOrLog(grant);
+    await this.markRevoked('identity_mismatch', 'identity_mismatch');
+    await this.revokeLater(pair);
+    return true;
   }
 
   /** Twitch called this grant's access token dead: it is never served again, even if the refresh that follows fails. */
@@ -500,12 +531,14 @@ export class UserVault extends DurableObject<Env> {
     const grant = record.grant!;
     const now = Date.now();
     const lastProof = Math.max(grant.lastValidatedAt, this.validatedInMemory?.generation === grant.generation ? this.validatedInMemory.at : 0);
-    if (!options.force && grant.expiresAt <= now) return { outcome: 'idle', lastValidatedAt: lastProof };
-    if (!options.force && now - lastProof < VALIDATION_SKIP_WINDOW_MS) {
+    // An operator's forced sweep, or a copy Twitch called another user's token: ask Twitch now.
+    const checkNow = options.force === true || options.recheck === true;
+    if (!checkNow && grant.expiresAt <= now) return { outcome: 'idle', lastValidatedAt: lastProof };
+    if (!checkNow && now - lastProof < VALIDATION_SKIP_WINDOW_MS) {
       return { outcome: 'skipped', lastValidatedAt: lastProof, copy: copyOf(grant) };
     }
     // A copy with time to live is validated by the directory itself: this vault need not wait for Twitch.
-    if (options.handover && !options.force && options.deadGeneration === undefined && grant.expiresAt - now > USER_REFRESH_MARGIN_MS) {
+    if (options.handover && !checkNow && options.deadGeneration === undefined && grant.expiresAt - now > USER_REFRESH_MARGIN_MS) {
       return { outcome: 'handed_over', lastValidatedAt: lastProof, copy: copyOf(grant) };
     }
 
@@ -520,6 +553,11 @@ export class UserVault extends DurableObject<Env> {
         await this.audit.append(record.userId, 'validate_failed', describeFailure(error));
         return { outcome: 'failed', lastValidatedAt: lastProof };
       }
+    }
+    if (info !== null && this.isAnotherUsers(info)) {
+      if (await this.endAnotherUsersGrant(grant)) return { outcome: 'revoked', lastValidatedAt: null };
+      // Replaced while Twitch answered: the new grant is visited again soon, as after a failure.
+      return { outcome: 'failed', lastValidatedAt: lastProof };
     }
     if (info === null) {
       await this.neverServeAgain(grant);

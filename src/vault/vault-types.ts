@@ -77,6 +77,11 @@ export interface ValidateOptions {
   handover?: boolean;
   /** Twitch has just called the copy of this generation invalid (401), to the directory: no second validate. */
   deadGeneration?: number;
+  /**
+   * Twitch has just said the copy is another user's token, to the directory: validate now (no skip
+   * window, no handover), so the vault ends the grant on its own answer rather than the directory's.
+   */
+  recheck?: boolean;
 }
 
 /** The app access token as the minter hands it out. */

@@ -1,5 +1,8 @@
 import { env } from 'cloudflare:workers';
+import { runDurableObjectAlarm } from 'cloudflare:test';
+import { expect } from 'vitest';
 import { userDirectory, userVault } from '../../src/vault/stubs';
+import { TEST_BINDINGS, TWITCH } from '../test-bindings';
 import { twitch } from './twitch';
 
 export const HOUR = 3600_000;
@@ -35,4 +38,48 @@ export async function seedUsers(count: number, firstId: number, ageMs: number): 
   }
   await directory().registerMany(ids, validatedAt);
   return ids;
+}
+
+/**
+ * Seeds `userId`'s vault (and the directory) with a grant Twitch issued to `ownerId`, last
+ * validated `ageMs` ago: what an import that guessed its user could once store (issue 17).
+ * Returns the stored pair, to check at Twitch afterwards.
+ */
+export async function seedGrantOfAnotherUser(userId: string, login: string, ownerId: string, ageMs: number) {
+  const grant = await twitch.grant(ownerId);
+  const validatedAt = Date.now() - ageMs;
+  await vault(userId).storeGrant({
+    userId,
+    login,
+    accessToken: grant.access_token,
+    refreshToken: grant.refresh_token,
+    expiresAt: Date.now() + grant.expires_in * 1000,
+    scopes: grant.scope,
+    validatedAt,
+  });
+  await directory().registerMany([userId], validatedAt);
+  return grant;
+}
+
+/** Whether Twitch still honours either token of a pair: the access token validates, or the refresh token refreshes. */
+export async function pairIsAlive(pair: { access_token: string; refresh_token: string }): Promise<boolean> {
+  const validate = await fetch(`${TWITCH}/oauth2/validate`, { headers: { Authorization: `OAuth ${pair.access_token}` } });
+  const refresh = await fetch(`${TWITCH}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: pair.refresh_token, client_id: TEST_BINDINGS.TWITCH_CLIENT_ID, client_secret: TEST_BINDINGS.TWITCH_CLIENT_SECRET }),
+  });
+  return validate.status === 200 || refresh.status === 200;
+}
+
+/**
+ * Checks that `userId`'s vault ended a grant holding another user's tokens: revoked with the
+ * reason in its audit trail, its own login kept (never the other user's), the pair revoked at Twitch.
+ */
+export async function expectEndedAsAnotherUsers(userId: string, login: string, pair: { access_token: string; refresh_token: string }): Promise<void> {
+  expect(await vault(userId).summary()).toMatchObject({ userId, login, status: 'revoked' });
+  expect((await vault(userId).events())?.at(-1)).toMatchObject({ event: 'revoked', detail: 'identity_mismatch' });
+  // Revocations at Twitch run in the vault's alarm: brought forward here.
+  await runDurableObjectAlarm(vault(userId));
+  expect(await pairIsAlive(pair)).toBe(false);
 }
