@@ -120,19 +120,7 @@ describe('EventSub: user.authorization.revoke', () => {
 
   it('refuses a correctly signed message more than 10 minutes old', async () => {
     await login({ userId: '100001' });
-    const id = crypto.randomUUID();
-    const timestamp = new Date(Date.now() - 11 * 60_000).toISOString();
-    const body = JSON.stringify({ subscription: { type: 'user.authorization.revoke' }, event: { client_id: 'standin-client-id', user_id: '100001' } });
-    const response = await call(withEventSub, '/eventsub', {
-      method: 'POST',
-      headers: {
-        'Twitch-Eventsub-Message-Id': id,
-        'Twitch-Eventsub-Message-Timestamp': timestamp,
-        'Twitch-Eventsub-Message-Type': 'notification',
-        'Twitch-Eventsub-Message-Signature': `sha256=${await hmacHex(id + timestamp + body)}`,
-      },
-      body,
-    });
+    const response = await signedRevoke(new Date(Date.now() - 11 * 60_000).toISOString());
     expect(response.status).toBe(403);
     expect((await userToken('100001')).status).toBe(200);
   });

@@ -5,7 +5,7 @@ import worker from '../../src/index';
 import { API_KEY } from '../test-bindings';
 import { broker, json } from '../support/broker';
 import { forgetForcedSweepCooldown, freshStateForEachTest } from '../support/reset';
-import { directory } from '../support/seed';
+import { directory, seedValidatedGrant } from '../support/seed';
 import { twitch } from '../support/twitch';
 import { AMBIGUOUS, callsTo, expectRetryHonouredReset, FAULTS, injectFault, RETRYABLE, timed } from './fault-catalogue';
 
@@ -25,18 +25,7 @@ const userToken = () => broker(`/token/users/${USER_ID}`, { headers: { Authoriza
 
 /** A user who logged in two hours ago and is due for validation, with the app token already minted. */
 async function seedDueUser(): Promise<void> {
-  const grant = await twitch.grant(USER_ID);
-  const validatedAt = Date.now() - 2 * HOUR;
-  await vault(USER_ID).storeGrant({
-    userId: USER_ID,
-    login: 'streamer_alice',
-    accessToken: grant.access_token,
-    refreshToken: grant.refresh_token,
-    expiresAt: Date.now() + grant.expires_in * 1000,
-    scopes: grant.scope,
-    validatedAt,
-  });
-  await directory().registerMany([USER_ID], validatedAt);
+  await seedValidatedGrant(USER_ID, 'streamer_alice', 2 * HOUR);
   // Mint the app token now, so the sweep's app check is a mint-free no-op that faults cannot reach.
   await broker('/token/app', { headers: { Authorization: `Bearer ${API_KEY}` } });
   await directory().stats();

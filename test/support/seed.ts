@@ -46,6 +46,14 @@ export async function seedUsers(count: number, firstId: number, ageMs: number): 
  * Returns the stored pair, to check at Twitch afterwards.
  */
 export async function seedGrantOfAnotherUser(userId: string, login: string, ownerId: string, ageMs: number) {
+  return seedValidatedGrant(userId, login, ageMs, ownerId);
+}
+
+/**
+ * Stores a fresh grant Twitch issued to `ownerId` (by default the user) in `userId`'s vault, as
+ * validated `ageMs` ago, and enrols the user in the sweep. Returns the stored pair.
+ */
+export async function seedValidatedGrant(userId: string, login: string, ageMs: number, ownerId = userId) {
   const grant = await twitch.grant(ownerId);
   const validatedAt = Date.now() - ageMs;
   await vault(userId).storeGrant({
