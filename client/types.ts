@@ -1,5 +1,5 @@
 /**
- * The broker's wire shapes, as README's Endpoints table documents them. They are declared here, not
+ * The broker's wire shapes, as the broker's docs/endpoints.md documents them. They are declared here, not
  * imported from `src/`, so the published `.d.ts` carries no Worker types; `test/client/wire-contract.ts`
  * makes `npm run typecheck` fail when these and the server's own types drift apart.
  */

@@ -11,7 +11,7 @@ export const LOCAL_STANDIN_URL = 'http://127.0.0.1:8789';
 /** The text of a local .dev.vars, with the given fresh keys and the stand-in at `standinUrl`. */
 export function localDevVars(keys: { sessionSecret: string; tokenEncryptionKey: string; apiKeys: string }, standinUrl = LOCAL_STANDIN_URL): string {
   return `# Local settings for \`npm start\` (wrangler dev), written on its first run. Git-ignored; delete it to
-# get fresh keys. For production secrets see .dev.vars.example and README "Deployment".
+# get fresh keys. For production secrets see .dev.vars.example and README "Deploy".
 
 # The local Twitch stand-in (not real Twitch). To use real Twitch locally, put your app's Client ID
 # and Client Secret here (https://dev.twitch.tv/console/apps), set both base URLs to

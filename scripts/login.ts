@@ -37,7 +37,7 @@ interface Started {
   poll_token: string;
 }
 
-/** What POST /device/poll answers (README: the /device/poll row). */
+/** What POST /device/poll answers (docs/endpoints.md: the /device/poll row). */
 interface PollAnswer {
   error?: string;
   error_description?: string;

@@ -310,7 +310,7 @@ async function main(): Promise<void> {
     } else {
       console.log(`\nYour admin API key (shown once; Cloudflare cannot show it again):\n  ${adminKey.key}`);
     }
-    console.log(`Keep the API_KEYS entry too, to add keys later (README "Adding an API key"):\n  ${adminKey.entry}`);
+    console.log(`Keep the API_KEYS entry too, to add keys later (docs/operations.md, "Adding an API key later"):\n  ${adminKey.entry}`);
   }
 
   if (baseUrl === undefined) {

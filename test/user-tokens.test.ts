@@ -45,7 +45,7 @@ describe('GET /token', () => {
       expires_at: expect.any(Number),
       obtained_at: expect.any(Number),
       client_id: 'standin-client-id',
-      // openid is always requested: its id_token's nonce protects the login (see README).
+      // openid is always requested: its id_token's nonce protects the login (see docs/endpoints.md).
       scopes: ['chat:read', 'chat:edit', 'openid'],
       user_id: '100001',
       login: 'streamer_alice',

@@ -55,7 +55,7 @@ async function checkCopy(config: Config, copy: CopyToCheck): Promise<CopyCheck> 
   const purpose = `user:${copy.userId}:access`;
   try {
     // After a key rotation the vault must validate once itself: only it can re-seal the refresh
-    // token, and the old key may be retired once every grant is re-sealed (README: key rotation).
+    // token, and the old key may be retired once every grant is re-sealed (docs/security.md: key rotation).
     if (await isSealedWithOldKey(copy.sealedAccessToken, config.tokenKeys)) return { userId: copy.userId, outcome: 'unknown' };
     const accessToken = await unseal(copy.sealedAccessToken, purpose, config.tokenKeys);
     const info = await validateToken(config, accessToken, COPY_CHECK_BUDGET);

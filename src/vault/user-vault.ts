@@ -524,7 +524,7 @@ export class UserVault extends DurableObject<Env> {
     const loaded = await this.load();
     if (!loaded?.grant || loaded.status !== 'active') return { outcome: 'inactive', lastValidatedAt: null };
     // After a key rotation every visit re-seals the grant, refresh token included, whatever it does
-    // next: the old key may be retired once a sweep has passed (README: key rotation).
+    // next: the old key may be retired once a sweep has passed (docs/security.md: key rotation).
     const resealed = await this.resealedIfOldKey(loaded.grant);
     if (Object.keys(resealed).length > 0) await this.save({ ...loaded, grant: { ...loaded.grant, ...resealed } });
     const record = this.record!;
