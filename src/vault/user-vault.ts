@@ -1,6 +1,5 @@
 import { DurableObject } from 'cloudflare:workers';
 import { getConfig, type Config } from '../config';
-import { isSealedWithOldKey, seal, unseal } from '../crypto/seal';
 import type { Env } from '../env';
 import { refreshUserToken, revokeToken, type TokenInfo, validateToken } from '../twitch/identity';
 import { logEvent } from '../log';
@@ -10,48 +9,19 @@ import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/tw
 import { brokerEvent, type BrokerEvent, type RevocationReason } from '../notify/broker-event';
 import { NotificationOutbox } from '../notify/outbox';
 import { userTokenBody } from '../tokens/token-body';
+import { copyOf, GrantStore, type StoredGrant, type UserRecord } from './grant-store';
 import { AuditTrail, type AuditEvent } from './audit-trail';
 import { LiveTokenSockets } from './live-tokens';
 import { RefreshBackoff } from './refresh-backoff';
 import { RevocationQueue } from './revocation-queue';
 import { directoryFor } from './stubs';
 import { FORCED_CHECK_WINDOW_MS, USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
-import type { AccessCopy, ForcedRefreshOutcome, NewGrant, StoreGrantOutcome, UserSummary, UserTokenResult, UserValidation, ValidateOptions } from './vault-types';
-
-/** The grant as stored: both tokens sealed, times absolute. */
-interface StoredGrant {
-  sealedAccessToken: string;
-  sealedRefreshToken: string;
-  expiresAt: number;
-  scopes: string[];
-  obtainedAt: number;
-  lastValidatedAt: number;
-  /** Bumped on every write of a new token pair: a refresh only writes back over the grant it read. */
-  generation: number;
-}
-
-/** Everything the vault keeps, under the single storage key `user`. */
-interface UserRecord {
-  userId: string;
-  login: string;
-  status: 'active' | 'revoked' | 'logged_out' | 'deleted';
-  /** Sessions carry this number; bumping it revokes every outstanding session at once. */
-  sessionVersion: number;
-  grant: StoredGrant | null;
-  revokedAt: number | null;
-  /** The generation of the last grant, kept when it is dropped, so generations never repeat. */
-  lastGeneration?: number;
-}
+import type { ForcedRefreshOutcome, NewGrant, StoreGrantOutcome, UserSummary, UserTokenResult, UserValidation, ValidateOptions } from './vault-types';
 
 type RefreshResult =
   | { kind: 'refreshed' }
   | { kind: 'revoked' }
   | { kind: 'unavailable'; retryAfterSeconds: number };
-
-const RECORD_KEY = 'user';
-
-/** The copy of a grant's access token the sweep's directory validates: still sealed, never the refresh token. */
-const copyOf = (grant: StoredGrant): AccessCopy => ({ sealedAccessToken: grant.sealedAccessToken, generation: grant.generation, expiresAt: grant.expiresAt });
 
 const sameScopes = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && [...a].sort().join(' ') === [...b].sort().join(' ');
@@ -63,18 +33,16 @@ const RECENTLY_PROVEN_MS = 5 * 60_000;
  * used, so refreshes are serialised here: concurrent callers share one in-flight refresh.
  */
 export class UserVault extends DurableObject<Env> {
-  private record: UserRecord | null | undefined;
-  /** The unsealed access token of the current generation, so hot reads skip the AES work. */
-  private plainAccessToken: { generation: number; token: string } | null = null;
   private refreshInFlight: Promise<RefreshResult> | null = null;
   private checkInFlight: Promise<RefreshResult | { kind: 'alive' }> | null = null;
   /** The generation Twitch last confirmed alive on a forced check, and when. */
   private confirmedAlive: { generation: number; at: number } | null = null;
+  private readonly store = new GrantStore(this.ctx.storage, () => this.config);
   private readonly audit = new AuditTrail(this.ctx.storage);
   /** Spaces out refresh attempts after a failure (and honours a 429's reset) across requests. */
   private readonly backoff = new RefreshBackoff();
   /** Tokens this vault no longer wants, revoked at Twitch by the alarm. */
-  private readonly revocations = new RevocationQueue(this.ctx.storage, () => this.purpose('revoke'));
+  private readonly revocations = new RevocationQueue(this.ctx.storage, () => this.store.purpose('revoke'));
   /** Events for the app (NOTIFY_URL), delivered in order by the alarm. */
   private readonly outbox = new NotificationOutbox(this.ctx.storage);
   /** Bots holding a live connection for this user's tokens. */
@@ -90,48 +58,6 @@ export class UserVault extends DurableObject<Env> {
     return getConfig(this.env);
   }
 
-  private async load(): Promise<UserRecord | null> {
-    if (this.record === undefined) {
-      this.record = (await this.ctx.storage.get<UserRecord>(RECORD_KEY)) ?? null;
-    }
-    return this.record;
-  }
-
-  private async save(record: UserRecord): Promise<void> {
-    this.record = record;
-    await this.ctx.storage.put(RECORD_KEY, record);
-  }
-
-  private purpose(kind: 'access' | 'refresh' | 'revoke'): string {
-    return `user:${this.record?.userId ?? ''}:${kind}`;
-  }
-
-  private async sealPair(userId: string, accessToken: string, refreshToken: string) {
-    const keys = this.config.tokenKeys;
-    const [sealedAccessToken, sealedRefreshToken] = await Promise.all([
-      seal(accessToken, `user:${userId}:access`, keys),
-      seal(refreshToken, `user:${userId}:refresh`, keys),
-    ]);
-    return { sealedAccessToken, sealedRefreshToken };
-  }
-
-  /** Both tokens of a grant, unsealed: [access, refresh]. */
-  private unsealPair(grant: StoredGrant): Promise<[string, string]> {
-    const keys = this.config.tokenKeys;
-    return Promise.all([
-      unseal(grant.sealedAccessToken, this.purpose('access'), keys),
-      unseal(grant.sealedRefreshToken, this.purpose('refresh'), keys),
-    ]);
-  }
-
-  private async accessTokenOf(grant: StoredGrant): Promise<string> {
-    if (this.plainAccessToken?.generation !== grant.generation) {
-      const token = await unseal(grant.sealedAccessToken, this.purpose('access'), this.config.tokenKeys);
-      this.plainAccessToken = { generation: grant.generation, token };
-    }
-    return this.plainAccessToken.token;
-  }
-
   /**
    * Stores the grant from a completed login and returns the user's session version, unless the
    * login would narrow the user's live grant: one lacking any stored scope may be a hostile page
@@ -140,20 +66,20 @@ export class UserVault extends DurableObject<Env> {
    * that is replaced is revoked at Twitch. Revocations run in the alarm, off the response path.
    */
   async storeGrant(input: NewGrant): Promise<StoreGrantOutcome> {
-    const previous = await this.load();
+    const previous = await this.store.load();
     const live = previous?.status === 'active' ? previous.grant : null;
     // Scopes ALLOWED_SCOPES no longer permits are not worth keeping a grant for.
     const allowed = this.config.allowedScopes;
     const missingScopes = (live?.scopes ?? []).filter((scope) => !input.scopes.includes(scope) && (!allowed || allowed.has(scope)));
     if (previous && live && missingScopes.length > 0 && (await this.isAlive(live))) {
-      const storedPair = await this.unsealPairOrLog(live);
+      const storedPair = await this.store.unsealPairOrLog(live);
       // Never revoke what the kept grant itself holds, should Twitch ever hand the same token back.
       await this.revokeLater([input.accessToken, input.refreshToken].filter((token) => !storedPair.includes(token)));
       await this.audit.append(input.userId, 'login_kept_grant', `the login lacked ${missingScopes.join(' ')}`);
       return { sessionVersion: previous.sessionVersion, stored: false, scopes: [...live.scopes] };
     }
-    const sealed = await this.sealPair(input.userId, input.accessToken, input.refreshToken);
-    await this.save({
+    const sealed = await this.store.sealPair(input.userId, input.accessToken, input.refreshToken);
+    await this.store.save({
       userId: input.userId,
       login: input.login,
       status: 'active',
@@ -169,14 +95,14 @@ export class UserVault extends DurableObject<Env> {
       },
     });
     if (live) {
-      const replaced = await this.unsealPairOrLog(live);
+      const replaced = await this.store.unsealPairOrLog(live);
       await this.revokeLater(replaced.filter((token) => token !== input.accessToken && token !== input.refreshToken));
     }
     await this.audit.append(input.userId, 'logged_in');
     await this.pushCurrentToken();
     await this.notify(brokerEvent('user.authorized', { user_id: input.userId, login: input.login, scopes: input.scopes }));
     if (live) await this.notifyScopeChange(live.scopes, input.scopes);
-    return { sessionVersion: this.record!.sessionVersion, stored: true, scopes: input.scopes };
+    return { sessionVersion: this.store.current!.sessionVersion, stored: true, scopes: input.scopes };
   }
 
   /**
@@ -194,7 +120,7 @@ export class UserVault extends DurableObject<Env> {
     );
     if (grant.expiresAt > now && now - provenAt < RECENTLY_PROVEN_MS) return true;
     try {
-      const info = await validateToken(this.config, await this.accessTokenOf(grant), REQUEST_BUDGET);
+      const info = await validateToken(this.config, await this.store.accessTokenOf(grant), REQUEST_BUDGET);
       // Another user's token is no grant of this user: the login replaces it (and revokes it).
       const alive = info !== null && !this.isAnotherUsers(info);
       if (alive) this.confirmedAlive = { generation: grant.generation, at: now };
@@ -202,14 +128,6 @@ export class UserVault extends DurableObject<Env> {
     } catch {
       return true;
     }
-  }
-
-  /** A grant's pair, or none when no configured key unseals it (a key-rotation mistake): then there is nothing to revoke. */
-  private unsealPairOrLog(grant: StoredGrant): Promise<string[]> {
-    return this.unsealPair(grant).catch((error: unknown) => {
-      logEvent('user.revoke_skipped', { userId: this.record?.userId ?? '', reason: describeFailure(error) });
-      return [];
-    });
   }
 
   /** Queues tokens for revocation at Twitch by the alarm: right away, or a minute after a failed try. */
@@ -232,16 +150,16 @@ export class UserVault extends DurableObject<Env> {
    * on its own shortly before, and pushes the new one (after a failed try, once the backoff allows).
    */
   private liveRefreshDueAt(): number | null {
-    const grant = this.record?.grant;
-    if (!grant || this.record?.status !== 'active' || !this.live.connected) return null;
+    const grant = this.store.current?.grant;
+    if (!grant || this.store.current?.status !== 'active' || !this.live.connected) return null;
     return Math.max(grant.expiresAt - USER_REFRESH_MARGIN_MS, Date.now() + this.backoff.remainingMs());
   }
 
   /** GET /token/users/:id/live, forwarded by the Worker once it has checked the key and the user. */
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') return new Response('expected a WebSocket upgrade', { status: 426 });
-    await this.load();
-    const current = await this.currentToken();
+    await this.store.load();
+    const current = await this.store.currentToken();
     if (!current.ok) return new Response('no grant', { status: 404 });
     const response = this.live.accept({ type: 'token', ...userTokenBody(current.token, this.config.clientId) }, request, this.config.liveTokenMaxSockets);
     await this.scheduleAlarm();
@@ -251,7 +169,7 @@ export class UserVault extends DurableObject<Env> {
   /** Live connections hear of a new token at once. */
   private async pushCurrentToken(): Promise<void> {
     if (!this.live.connected) return;
-    const current = await this.currentToken();
+    const current = await this.store.currentToken();
     if (current.ok) this.live.broadcast({ type: 'token', ...userTokenBody(current.token, this.config.clientId) });
   }
 
@@ -268,7 +186,7 @@ export class UserVault extends DurableObject<Env> {
 
   /** Revokes queued tokens at Twitch and delivers queued events; failures come back with backoff. */
   override async alarm(): Promise<void> {
-    const record = await this.load();
+    const record = await this.store.load();
     if (!record) return;
     await this.revocations.runDue(this.config, record.userId);
     await this.outbox.deliverDue(this.config);
@@ -284,7 +202,7 @@ export class UserVault extends DurableObject<Env> {
    * checked with Twitch first and refreshed only if Twitch says it is dead.
    */
   async getAccessToken(request: { sessionVersion?: number; forceRefresh?: boolean } = {}): Promise<UserTokenResult> {
-    const record = await this.load();
+    const record = await this.store.load();
     if (!record) return { ok: false, error: 'not_found' };
     if (request.sessionVersion !== undefined && request.sessionVersion !== record.sessionVersion) {
       return { ok: false, error: 'session_revoked' };
@@ -299,42 +217,26 @@ export class UserVault extends DurableObject<Env> {
       const checked = await this.checkOnce();
       if (checked.kind === 'revoked') return { ok: false, error: 'reauthorization_required' };
       // Twitch could not answer the check: the current token, if still unexpired, is the best there is.
-      const current = this.record?.grant;
+      const current = this.store.current?.grant;
       if (checked.kind === 'unavailable' && (!current || current.expiresAt <= Date.now())) {
         return { ok: false, error: 'temporarily_unavailable', retryAfterSeconds: checked.retryAfterSeconds };
       }
     }
 
-    const grant = this.record?.grant;
+    const grant = this.store.current?.grant;
     if (grant && grant.expiresAt - Date.now() <= USER_REFRESH_MARGIN_MS) {
       const result = await this.refreshOnce(REQUEST_BUDGET);
       if (result.kind === 'revoked') return { ok: false, error: 'reauthorization_required' };
       if (result.kind === 'unavailable') {
         // A token that still works is better than an error: refresh ahead of expiry makes this common.
-        const current = this.record?.grant;
+        const current = this.store.current?.grant;
         if (!current || current.expiresAt <= Date.now()) {
           return { ok: false, error: 'temporarily_unavailable', retryAfterSeconds: result.retryAfterSeconds };
         }
       }
     }
-    if (expiredGeneration !== null && this.record?.grant && this.record.grant.generation !== expiredGeneration) await this.rejoinSweep();
-    return this.currentToken();
-  }
-
-  private async currentToken(): Promise<UserTokenResult> {
-    const record = this.record;
-    if (!record?.grant) return { ok: false, error: record?.status === 'revoked' ? 'reauthorization_required' : 'not_found' };
-    return {
-      ok: true,
-      token: {
-        accessToken: await this.accessTokenOf(record.grant),
-        expiresAt: record.grant.expiresAt,
-        obtainedAt: record.grant.obtainedAt,
-        scopes: record.grant.scopes,
-        userId: record.userId,
-        login: record.login,
-      },
-    };
+    if (expiredGeneration !== null && this.store.current?.grant && this.store.current.grant.generation !== expiredGeneration) await this.rejoinSweep();
+    return this.store.currentToken();
   }
 
   /** Single flight for forced checks: concurrent callers share one validate and at most one refresh. */
@@ -353,23 +255,23 @@ export class UserVault extends DurableObject<Env> {
    */
   private async checkWithTwitch(): Promise<RefreshResult | { kind: 'alive' }> {
     if (this.refreshInFlight) return this.refreshInFlight;
-    const grant = this.record?.grant;
-    if (!grant || this.record?.status !== 'active') return { kind: 'revoked' };
+    const grant = this.store.current?.grant;
+    if (!grant || this.store.current?.status !== 'active') return { kind: 'revoked' };
     const now = Date.now();
     if (this.confirmedAlive?.generation === grant.generation && now - this.confirmedAlive.at < FORCED_CHECK_WINDOW_MS) {
       return { kind: 'alive' };
     }
     let info;
     try {
-      info = await validateToken(this.config, await this.accessTokenOf(grant), REQUEST_BUDGET);
+      info = await validateToken(this.config, await this.store.accessTokenOf(grant), REQUEST_BUDGET);
     } catch (error) {
-      await this.audit.append(this.record!.userId, 'validate_failed', describeFailure(error));
+      await this.audit.append(this.store.current!.userId, 'validate_failed', describeFailure(error));
       return { kind: 'unavailable', retryAfterSeconds: error instanceof TwitchError ? error.retryAfterSeconds : 1 };
     }
     if (info !== null && this.isAnotherUsers(info)) {
       if (await this.endAnotherUsersGrant(grant)) return { kind: 'revoked' };
       // Replaced while Twitch answered (a login, a logout): the caller gets whatever is current.
-      return this.record?.grant ? { kind: 'refreshed' } : { kind: 'revoked' };
+      return this.store.current?.grant ? { kind: 'refreshed' } : { kind: 'revoked' };
     }
     if (info !== null) {
       this.confirmedAlive = { generation: grant.generation, at: now };
@@ -384,7 +286,7 @@ export class UserVault extends DurableObject<Env> {
    * 200 without one proves nothing either way, and must not end a grant.
    */
   private isAnotherUsers(info: TokenInfo): boolean {
-    return info.userId !== null && info.userId !== this.record?.userId;
+    return info.userId !== null && info.userId !== this.store.current?.userId;
   }
 
   /**
@@ -395,9 +297,9 @@ export class UserVault extends DurableObject<Env> {
    * answered: the answer is about the old one, which is nobody's to end now.
    */
   private async endAnotherUsersGrant(grant: StoredGrant): Promise<boolean> {
-    const current = this.record;
+    const current = this.store.current;
     if (current?.status !== 'active' || current.grant?.generation !== grant.generation) return false;
-    const pair = await this.unsealPairOrLog(grant);
+    const pair = await this.store.unsealPairOrLog(grant);
     await this.markRevoked('identity_mismatch', 'identity_mismatch');
     await this.revokeLater(pair);
     return true;
@@ -405,9 +307,9 @@ export class UserVault extends DurableObject<Env> {
 
   /** Twitch called this grant's access token dead: it is never served again, even if the refresh that follows fails. */
   private async neverServeAgain(grant: StoredGrant): Promise<void> {
-    const current = this.record;
+    const current = this.store.current;
     if (current?.grant?.generation === grant.generation) {
-      await this.save({ ...current, grant: { ...current.grant, expiresAt: Math.min(current.grant.expiresAt, Date.now()) } });
+      await this.store.save({ ...current, grant: { ...current.grant, expiresAt: Math.min(current.grant.expiresAt, Date.now()) } });
     }
   }
 
@@ -420,7 +322,7 @@ export class UserVault extends DurableObject<Env> {
   }
 
   private async refresh(budget: CallBudget): Promise<RefreshResult> {
-    const record = await this.load();
+    const record = await this.store.load();
     const grant = record?.grant;
     if (!record || !grant || record.status !== 'active') return { kind: 'revoked' };
 
@@ -429,14 +331,14 @@ export class UserVault extends DurableObject<Env> {
     if (waitMs > 0) return { kind: 'unavailable', retryAfterSeconds: Math.ceil(waitMs / 1000) };
 
     const config = this.config;
-    const refreshToken = await unseal(grant.sealedRefreshToken, this.purpose('refresh'), config.tokenKeys);
+    const refreshToken = await this.store.unsealToken(grant.sealedRefreshToken, 'refresh');
     let fresh;
     try {
       fresh = await refreshUserToken(config, refreshToken, budget);
     } catch (error) {
       if (error instanceof TwitchError && error.isDeadRefreshToken) {
         // A login (or logout) while we waited replaced the grant: the refusal is about the old one.
-        const current = this.record;
+        const current = this.store.current;
         if (current?.grant?.generation !== grant.generation) return current?.grant ? { kind: 'refreshed' } : { kind: 'revoked' };
         await this.markRevoked('refresh_rejected', budget === BACKGROUND_BUDGET ? 'sweep' : 'refresh_refused');
         return { kind: 'revoked' };
@@ -450,16 +352,16 @@ export class UserVault extends DurableObject<Env> {
     this.backoff.succeeded();
 
     // Other requests ran while we waited on Twitch: write only over the grant we refreshed.
-    const current = this.record;
+    const current = this.store.current;
     if (!current?.grant || current.grant.generation !== grant.generation) {
       // The grant changed while Twitch answered (logout, new login): this pair is not ours to keep.
       await this.revokeLater([fresh.accessToken, fresh.refreshToken]);
       return current?.grant ? { kind: 'refreshed' } : { kind: 'revoked' };
     }
     // Persist the new pair, including Twitch's newest refresh token, before anyone is answered.
-    const sealed = await this.sealPair(current.userId, fresh.accessToken, fresh.refreshToken);
+    const sealed = await this.store.sealPair(current.userId, fresh.accessToken, fresh.refreshToken);
     const now = Date.now();
-    await this.save({
+    await this.store.save({
       ...current,
       grant: {
         ...sealed,
@@ -471,7 +373,7 @@ export class UserVault extends DurableObject<Env> {
         generation: grant.generation + 1,
       },
     });
-    this.plainAccessToken = { generation: grant.generation + 1, token: fresh.accessToken };
+    this.store.rememberAccessToken(grant.generation + 1, fresh.accessToken);
     // A token Twitch just issued needs no forced check: callers who raced the refresh share it.
     this.confirmedAlive = { generation: grant.generation + 1, at: now };
     await this.audit.append(current.userId, 'refreshed');
@@ -482,16 +384,16 @@ export class UserVault extends DurableObject<Env> {
 
   /** Tells the app when Twitch reports other scopes than the broker held (a refresh, a validation). */
   private async notifyScopeChange(previous: readonly string[], scopes: readonly string[]): Promise<void> {
-    const record = this.record;
+    const record = this.store.current;
     if (!record || sameScopes(previous, scopes)) return;
     await this.notify(brokerEvent('user.scopes_changed', { user_id: record.userId, login: record.login, previous_scopes: previous, scopes }));
   }
 
   /** Twitch has definitively refused the grant: forget the tokens, keep the user marked revoked. */
   private async markRevoked(reason: string, notifiedAs: RevocationReason): Promise<void> {
-    const record = this.record;
+    const record = this.store.current;
     if (!record) return;
-    await this.save({
+    await this.store.save({
       ...record,
       status: 'revoked',
       grant: null,
@@ -499,7 +401,7 @@ export class UserVault extends DurableObject<Env> {
       revokedAt: Date.now(),
       sessionVersion: record.sessionVersion + 1,
     });
-    this.plainAccessToken = null;
+    this.store.forgetAccessToken();
     // The directory must not go on counting a copy of a revoked grant's access token as validated.
     await this.forgetDirectoryCopy();
     recordRevocation(notifiedAs);
@@ -521,13 +423,13 @@ export class UserVault extends DurableObject<Env> {
    */
   async validate(options: ValidateOptions = {}): Promise<UserValidation> {
     if (this.refreshInFlight) await this.refreshInFlight;
-    const loaded = await this.load();
+    const loaded = await this.store.load();
     if (!loaded?.grant || loaded.status !== 'active') return { outcome: 'inactive', lastValidatedAt: null };
     // After a key rotation every visit re-seals the grant, refresh token included, whatever it does
     // next: the old key may be retired once a sweep has passed (README: key rotation).
-    const resealed = await this.resealedIfOldKey(loaded.grant);
-    if (Object.keys(resealed).length > 0) await this.save({ ...loaded, grant: { ...loaded.grant, ...resealed } });
-    const record = this.record!;
+    const resealed = await this.store.resealedIfOldKey(loaded.grant);
+    if (Object.keys(resealed).length > 0) await this.store.save({ ...loaded, grant: { ...loaded.grant, ...resealed } });
+    const record = this.store.current!;
     const grant = record.grant!;
     const now = Date.now();
     const lastProof = Math.max(grant.lastValidatedAt, this.validatedInMemory?.generation === grant.generation ? this.validatedInMemory.at : 0);
@@ -548,7 +450,7 @@ export class UserVault extends DurableObject<Env> {
       info = null;
     } else {
       try {
-        info = await validateToken(this.config, await this.accessTokenOf(grant), BACKGROUND_BUDGET);
+        info = await validateToken(this.config, await this.store.accessTokenOf(grant), BACKGROUND_BUDGET);
       } catch (error) {
         await this.audit.append(record.userId, 'validate_failed', describeFailure(error));
         return { outcome: 'failed', lastValidatedAt: lastProof };
@@ -562,16 +464,16 @@ export class UserVault extends DurableObject<Env> {
     if (info === null) {
       await this.neverServeAgain(grant);
       const result = await this.refreshOnce(BACKGROUND_BUDGET);
-      const current = this.record?.grant;
+      const current = this.store.current?.grant;
       const lastValidatedAt = current?.lastValidatedAt ?? null;
       if (result.kind === 'refreshed') return { outcome: 'refreshed', lastValidatedAt, ...(current ? { copy: copyOf(current) } : {}) };
       return { outcome: result.kind === 'revoked' ? 'revoked' : 'failed', lastValidatedAt };
     }
 
-    const current = this.record;
+    const current = this.store.current;
     if (current?.grant?.generation === grant.generation) {
       this.validatedInMemory = { generation: grant.generation, at: now };
-      const resealed = await this.resealedIfOldKey(current.grant);
+      const resealed = await this.store.resealedIfOldKey(current.grant);
       const login = info.login ?? current.login;
       const scopes = info.scopes.length > 0 ? info.scopes : current.grant.scopes;
       const expiresAt = info.expiresAt ?? current.grant.expiresAt;
@@ -582,13 +484,13 @@ export class UserVault extends DurableObject<Env> {
         scopes.join(' ') !== current.grant.scopes.join(' ') ||
         Math.abs(expiresAt - current.grant.expiresAt) > 60_000;
       if (changed) {
-        await this.save({ ...current, login, grant: { ...current.grant, ...resealed, lastValidatedAt: now, expiresAt, scopes } });
+        await this.store.save({ ...current, login, grant: { ...current.grant, ...resealed, lastValidatedAt: now, expiresAt, scopes } });
         await this.notifyScopeChange(current.grant.scopes, scopes);
       }
     }
     // An operator's forced sweep (rare, and asked for) is worth an entry in the user's own trail.
     if (options.force) await this.audit.append(record.userId, 'validated');
-    const latest = this.record?.grant;
+    const latest = this.store.current?.grant;
     return { outcome: 'validated', lastValidatedAt: now, ...(latest ? { copy: copyOf(latest) } : {}), ...(info.login ? { login: info.login } : {}) };
   }
 
@@ -598,7 +500,7 @@ export class UserVault extends DurableObject<Env> {
    * visits until the next login, so it is logged and the caller is served anyway.
    */
   private rejoinSweep(): Promise<void> {
-    const userId = this.record?.userId;
+    const userId = this.store.current?.userId;
     if (!userId) return Promise.resolve();
     this.rejoinInFlight ??= directoryFor(this.env, userId)
       .rejoin(userId)
@@ -619,7 +521,7 @@ export class UserVault extends DurableObject<Env> {
    * sends the directory here anyway.
    */
   private async forgetDirectoryCopy(): Promise<void> {
-    const userId = this.record?.userId;
+    const userId = this.store.current?.userId;
     if (!userId) return;
     try {
       await directoryFor(this.env, userId).forgetCopy(userId);
@@ -628,22 +530,12 @@ export class UserVault extends DurableObject<Env> {
     }
   }
 
-  /** Values sealed with a retired key are re-sealed with the newest one on their next write. */
-  private async resealedIfOldKey(grant: StoredGrant): Promise<Partial<StoredGrant>> {
-    const keys = this.config.tokenKeys;
-    if (!(await isSealedWithOldKey(grant.sealedRefreshToken, keys)) && !(await isSealedWithOldKey(grant.sealedAccessToken, keys))) {
-      return {};
-    }
-    const [accessToken, refreshToken] = await this.unsealPair(grant);
-    return this.sealPair(this.record!.userId, accessToken, refreshToken);
-  }
-
   /**
    * Logout: revoke both tokens at Twitch (best effort: the user is logged out here either way),
    * forget the grant and end every session of this user.
    */
   async logout(sessionVersion: number): Promise<'logged_out' | 'session_revoked'> {
-    const record = await this.load();
+    const record = await this.store.load();
     if (!record || record.sessionVersion !== sessionVersion) return 'session_revoked';
     await this.endGrant(record, 'logged_out');
     return 'logged_out';
@@ -655,7 +547,7 @@ export class UserVault extends DurableObject<Env> {
    * A user already dropped is `not_found`, as for the API: a repeated request changes nothing.
    */
   async drop(): Promise<'deleted' | 'not_found'> {
-    const record = await this.load();
+    const record = await this.store.load();
     if (!record || record.status === 'deleted') return 'not_found';
     await this.endGrant(record, 'deleted');
     return 'deleted';
@@ -669,7 +561,7 @@ export class UserVault extends DurableObject<Env> {
    * check instead (`kept` unless Twitch refuses it; a Twitch failure keeps it for the sweep).
    */
   async revokedAtTwitch(reason: string, sentAt?: number): Promise<'revoked' | 'kept' | 'not_found'> {
-    const record = await this.load();
+    const record = await this.store.load();
     if (!record) return 'not_found';
     if (record.status !== 'active') return 'revoked';
     const grant = record.grant;
@@ -694,19 +586,19 @@ export class UserVault extends DurableObject<Env> {
    */
   private async endGrant(record: UserRecord, status: 'logged_out' | 'deleted'): Promise<void> {
     const grant = record.grant;
-    await this.save({
+    await this.store.save({
       ...record,
       status,
       grant: null,
       lastGeneration: grant?.generation ?? record.lastGeneration,
       sessionVersion: record.sessionVersion + 1,
     });
-    this.plainAccessToken = null;
+    this.store.forgetAccessToken();
     if (grant) await this.forgetDirectoryCopy();
     let failed: string[] = [];
     if (grant) {
       const config = this.config;
-      const tokens = await this.unsealPairOrLog(grant);
+      const tokens = await this.store.unsealPairOrLog(grant);
       const results = await Promise.allSettled(tokens.map((token) => revokeToken(config, token)));
       failed = tokens.filter((_token, index) => results[index]!.status === 'rejected');
       await this.revokeLater(failed, { alreadyTried: true });
@@ -718,16 +610,16 @@ export class UserVault extends DurableObject<Env> {
 
   /** Ends every outstanding session of this user without touching the grant. */
   async revokeSessions(sessionVersion: number): Promise<'sessions_revoked' | 'session_revoked'> {
-    const record = await this.load();
+    const record = await this.store.load();
     if (!record || record.sessionVersion !== sessionVersion) return 'session_revoked';
-    await this.save({ ...record, sessionVersion: record.sessionVersion + 1 });
+    await this.store.save({ ...record, sessionVersion: record.sessionVersion + 1 });
     await this.audit.append(record.userId, 'sessions_revoked');
     return 'sessions_revoked';
   }
 
   /** The scopes of the live grant, for the holder of a current session; null otherwise. */
   async storedScopes(sessionVersion: number): Promise<string[] | null> {
-    const record = await this.load();
+    const record = await this.store.load();
     if (!record || record.sessionVersion !== sessionVersion || record.status !== 'active') return null;
     return record.grant?.scopes ?? null;
   }
@@ -736,7 +628,7 @@ export class UserVault extends DurableObject<Env> {
 
   /** What an operator may see of this user, or null for a user this broker never saw. No token. */
   async summary(): Promise<UserSummary | null> {
-    const record = await this.load();
+    const record = await this.store.load();
     if (!record) return null;
     const grant = record.grant;
     const remembered = (proof: { generation: number; at: number } | null) => (grant && proof?.generation === grant.generation ? proof.at : 0);
@@ -760,7 +652,7 @@ export class UserVault extends DurableObject<Env> {
    * token, so the access token it replaces is revoked at Twitch (by the alarm, off this call).
    */
   async forceRefresh(operator: string): Promise<ForcedRefreshOutcome> {
-    const record = await this.load();
+    const record = await this.store.load();
     if (!record) return { outcome: 'not_found' };
     const grant = record.grant;
     if (!grant || record.status !== 'active') return { outcome: 'no_grant', status: record.status };
@@ -768,12 +660,12 @@ export class UserVault extends DurableObject<Env> {
     const result = await this.refreshOnce(REQUEST_BUDGET);
     if (result.kind === 'revoked') return { outcome: 'revoked' };
     if (result.kind === 'unavailable') return { outcome: 'unavailable', retryAfterSeconds: result.retryAfterSeconds };
-    const current = this.record?.grant;
+    const current = this.store.current?.grant;
     if (!current) return { outcome: 'revoked' };
     if (current.generation !== grant.generation) {
       const [replaced, fresh] = await Promise.all([
-        unseal(grant.sealedAccessToken, this.purpose('access'), this.config.tokenKeys).catch(() => null),
-        this.accessTokenOf(current),
+        this.store.unsealToken(grant.sealedAccessToken, 'access').catch(() => null),
+        this.store.accessTokenOf(current),
       ]);
       if (replaced !== null && replaced !== fresh) await this.revokeLater([replaced]);
       await this.forgetDirectoryCopy();
@@ -785,6 +677,6 @@ export class UserVault extends DurableObject<Env> {
 
   /** The user's audit trail, or null for a user this broker never saw. */
   async events(): Promise<AuditEvent[] | null> {
-    return (await this.load()) ? this.audit.list() : null;
+    return (await this.store.load()) ? this.audit.list() : null;
   }
 }
