@@ -2,19 +2,14 @@ import { DurableObject } from 'cloudflare:workers';
 import { getConfig, type Config } from '../config';
 import type { Env } from '../env';
 import { refreshUserToken, revokeToken, type TokenInfo, validateToken } from '../twitch/identity';
-import { logEvent } from '../log';
 import { recordRevocation } from '../metrics/metrics';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/twitch-fetch';
-import { brokerEvent, type BrokerEvent, type RevocationReason } from '../notify/broker-event';
-import { NotificationOutbox } from '../notify/outbox';
-import { userTokenBody } from '../tokens/token-body';
+import { brokerEvent, type RevocationReason } from '../notify/broker-event';
 import { copyOf, GrantStore, type StoredGrant, type UserRecord } from './grant-store';
 import { AuditTrail, type AuditEvent } from './audit-trail';
-import { LiveTokenSockets } from './live-tokens';
 import { RefreshBackoff } from './refresh-backoff';
-import { RevocationQueue } from './revocation-queue';
-import { directoryFor } from './stubs';
+import { VaultEffects } from './vault-effects';
 import { FORCED_CHECK_WINDOW_MS, USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
 import type { ForcedRefreshOutcome, NewGrant, StoreGrantOutcome, UserSummary, UserTokenResult, UserValidation, ValidateOptions } from './vault-types';
 
@@ -23,8 +18,6 @@ type RefreshResult =
   | { kind: 'revoked' }
   | { kind: 'unavailable'; retryAfterSeconds: number };
 
-const sameScopes = (a: readonly string[], b: readonly string[]): boolean =>
-  a.length === b.length && [...a].sort().join(' ') === [...b].sort().join(' ');
 /** A grant validated (or refreshed) this recently counts as alive without asking Twitch again. */
 const RECENTLY_PROVEN_MS = 5 * 60_000;
 
@@ -41,18 +34,12 @@ export class UserVault extends DurableObject<Env> {
   private readonly audit = new AuditTrail(this.ctx.storage);
   /** Spaces out refresh attempts after a failure (and honours a 429's reset) across requests. */
   private readonly backoff = new RefreshBackoff();
-  /** Tokens this vault no longer wants, revoked at Twitch by the alarm. */
-  private readonly revocations = new RevocationQueue(this.ctx.storage, () => this.store.purpose('revoke'));
-  /** Events for the app (NOTIFY_URL), delivered in order by the alarm. */
-  private readonly outbox = new NotificationOutbox(this.ctx.storage);
-  /** Bots holding a live connection for this user's tokens. */
-  private readonly live = new LiveTokenSockets(this.ctx);
+  private readonly effects = new VaultEffects(this.ctx, () => this.env, this.store, this.backoff);
   /**
    * The last routine validation of a generation, kept in memory only: storing it would cost a
    * write per user-hour. The sweep's directory keeps the evidence, per batch (docs/storage.md).
    */
   private validatedInMemory: { generation: number; at: number } | null = null;
-  private rejoinInFlight: Promise<void> | null = null;
 
   private get config(): Config {
     return getConfig(this.env);
@@ -74,7 +61,7 @@ export class UserVault extends DurableObject<Env> {
     if (previous && live && missingScopes.length > 0 && (await this.isAlive(live))) {
       const storedPair = await this.store.unsealPairOrLog(live);
       // Never revoke what the kept grant itself holds, should Twitch ever hand the same token back.
-      await this.revokeLater([input.accessToken, input.refreshToken].filter((token) => !storedPair.includes(token)));
+      await this.effects.revokeLater([input.accessToken, input.refreshToken].filter((token) => !storedPair.includes(token)));
       await this.audit.append(input.userId, 'login_kept_grant', `the login lacked ${missingScopes.join(' ')}`);
       return { sessionVersion: previous.sessionVersion, stored: false, scopes: [...live.scopes] };
     }
@@ -96,12 +83,12 @@ export class UserVault extends DurableObject<Env> {
     });
     if (live) {
       const replaced = await this.store.unsealPairOrLog(live);
-      await this.revokeLater(replaced.filter((token) => token !== input.accessToken && token !== input.refreshToken));
+      await this.effects.revokeLater(replaced.filter((token) => token !== input.accessToken && token !== input.refreshToken));
     }
     await this.audit.append(input.userId, 'logged_in');
-    await this.pushCurrentToken();
-    await this.notify(brokerEvent('user.authorized', { user_id: input.userId, login: input.login, scopes: input.scopes }));
-    if (live) await this.notifyScopeChange(live.scopes, input.scopes);
+    await this.effects.pushCurrentToken();
+    await this.effects.notify(brokerEvent('user.authorized', { user_id: input.userId, login: input.login, scopes: input.scopes }));
+    if (live) await this.effects.notifyScopeChange(live.scopes, input.scopes);
     return { sessionVersion: this.store.current!.sessionVersion, stored: true, scopes: input.scopes };
   }
 
@@ -130,69 +117,25 @@ export class UserVault extends DurableObject<Env> {
     }
   }
 
-  /** Queues tokens for revocation at Twitch by the alarm: right away, or a minute after a failed try. */
-  private async revokeLater(tokens: string[], options: { alreadyTried?: boolean } = {}): Promise<void> {
-    if (tokens.length === 0) return;
-    await this.revocations.add(this.config, tokens, options);
-    await this.scheduleAlarm();
-  }
-
-  /** The alarm serves two queues: revocations at Twitch and events for the app. */
-  private async scheduleAlarm(): Promise<void> {
-    const due = [await this.revocations.nextAttemptAt(), await this.outbox.nextAttemptAt(), this.liveRefreshDueAt()].filter(
-      (at): at is number => at !== null,
-    );
-    if (due.length > 0) await this.ctx.storage.setAlarm(Math.min(...due));
-  }
-
-  /**
-   * With live connections open, nobody may ask for a token before it expires: the vault refreshes
-   * on its own shortly before, and pushes the new one (after a failed try, once the backoff allows).
-   */
-  private liveRefreshDueAt(): number | null {
-    const grant = this.store.current?.grant;
-    if (!grant || this.store.current?.status !== 'active' || !this.live.connected) return null;
-    return Math.max(grant.expiresAt - USER_REFRESH_MARGIN_MS, Date.now() + this.backoff.remainingMs());
-  }
-
   /** GET /token/users/:id/live, forwarded by the Worker once it has checked the key and the user. */
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') return new Response('expected a WebSocket upgrade', { status: 426 });
     await this.store.load();
-    const current = await this.store.currentToken();
-    if (!current.ok) return new Response('no grant', { status: 404 });
-    const response = this.live.accept({ type: 'token', ...userTokenBody(current.token, this.config.clientId) }, request, this.config.liveTokenMaxSockets);
-    await this.scheduleAlarm();
-    return response;
-  }
-
-  /** Live connections hear of a new token at once. */
-  private async pushCurrentToken(): Promise<void> {
-    if (!this.live.connected) return;
-    const current = await this.store.currentToken();
-    if (current.ok) this.live.broadcast({ type: 'token', ...userTokenBody(current.token, this.config.clientId) });
+    return this.effects.openLive(request);
   }
 
   override async webSocketClose(socket: WebSocket, code: number): Promise<void> {
     socket.close(code === 1005 ? 1000 : code, 'closed');
   }
 
-  /** Tells the app (NOTIFY_URL) about an event of this user, from the alarm, never on the request path. */
-  private async notify(event: BrokerEvent): Promise<void> {
-    if (!this.config.notify) return;
-    await this.outbox.add(this.config, event);
-    await this.scheduleAlarm();
-  }
-
   /** Revokes queued tokens at Twitch and delivers queued events; failures come back with backoff. */
   override async alarm(): Promise<void> {
     const record = await this.store.load();
     if (!record) return;
-    await this.revocations.runDue(this.config, record.userId);
-    await this.outbox.deliverDue(this.config);
-    const liveDue = this.liveRefreshDueAt();
+    await this.effects.runDueQueues(record.userId);
+    const liveDue = this.effects.liveRefreshDueAt();
     if (liveDue !== null && liveDue <= Date.now()) await this.refreshOnce(BACKGROUND_BUDGET);
-    await this.scheduleAlarm();
+    await this.effects.scheduleAlarm();
   }
 
   /**
@@ -235,7 +178,7 @@ export class UserVault extends DurableObject<Env> {
         }
       }
     }
-    if (expiredGeneration !== null && this.store.current?.grant && this.store.current.grant.generation !== expiredGeneration) await this.rejoinSweep();
+    if (expiredGeneration !== null && this.store.current?.grant && this.store.current.grant.generation !== expiredGeneration) await this.effects.rejoinSweep();
     return this.store.currentToken();
   }
 
@@ -301,7 +244,7 @@ export class UserVault extends DurableObject<Env> {
     if (current?.status !== 'active' || current.grant?.generation !== grant.generation) return false;
     const pair = await this.store.unsealPairOrLog(grant);
     await this.markRevoked('identity_mismatch', 'identity_mismatch');
-    await this.revokeLater(pair);
+    await this.effects.revokeLater(pair);
     return true;
   }
 
@@ -355,7 +298,7 @@ export class UserVault extends DurableObject<Env> {
     const current = this.store.current;
     if (!current?.grant || current.grant.generation !== grant.generation) {
       // The grant changed while Twitch answered (logout, new login): this pair is not ours to keep.
-      await this.revokeLater([fresh.accessToken, fresh.refreshToken]);
+      await this.effects.revokeLater([fresh.accessToken, fresh.refreshToken]);
       return current?.grant ? { kind: 'refreshed' } : { kind: 'revoked' };
     }
     // Persist the new pair, including Twitch's newest refresh token, before anyone is answered.
@@ -377,16 +320,9 @@ export class UserVault extends DurableObject<Env> {
     // A token Twitch just issued needs no forced check: callers who raced the refresh share it.
     this.confirmedAlive = { generation: grant.generation + 1, at: now };
     await this.audit.append(current.userId, 'refreshed');
-    await this.pushCurrentToken();
-    if (fresh.scopes.length > 0) await this.notifyScopeChange(current.grant.scopes, fresh.scopes);
+    await this.effects.pushCurrentToken();
+    if (fresh.scopes.length > 0) await this.effects.notifyScopeChange(current.grant.scopes, fresh.scopes);
     return { kind: 'refreshed' };
-  }
-
-  /** Tells the app when Twitch reports other scopes than the broker held (a refresh, a validation). */
-  private async notifyScopeChange(previous: readonly string[], scopes: readonly string[]): Promise<void> {
-    const record = this.store.current;
-    if (!record || sameScopes(previous, scopes)) return;
-    await this.notify(brokerEvent('user.scopes_changed', { user_id: record.userId, login: record.login, previous_scopes: previous, scopes }));
   }
 
   /** Twitch has definitively refused the grant: forget the tokens, keep the user marked revoked. */
@@ -403,11 +339,11 @@ export class UserVault extends DurableObject<Env> {
     });
     this.store.forgetAccessToken();
     // The directory must not go on counting a copy of a revoked grant's access token as validated.
-    await this.forgetDirectoryCopy();
+    await this.effects.forgetDirectoryCopy();
     recordRevocation(notifiedAs);
     await this.audit.append(record.userId, 'revoked', reason);
-    this.live.broadcast({ type: 'revoked', reason: notifiedAs });
-    await this.notify(brokerEvent('user.revoked', { user_id: record.userId, login: record.login, reason: notifiedAs }));
+    this.effects.broadcastRevoked(notifiedAs);
+    await this.effects.notify(brokerEvent('user.revoked', { user_id: record.userId, login: record.login, reason: notifiedAs }));
   }
 
   /**
@@ -485,49 +421,13 @@ export class UserVault extends DurableObject<Env> {
         Math.abs(expiresAt - current.grant.expiresAt) > 60_000;
       if (changed) {
         await this.store.save({ ...current, login, grant: { ...current.grant, ...resealed, lastValidatedAt: now, expiresAt, scopes } });
-        await this.notifyScopeChange(current.grant.scopes, scopes);
+        await this.effects.notifyScopeChange(current.grant.scopes, scopes);
       }
     }
     // An operator's forced sweep (rare, and asked for) is worth an entry in the user's own trail.
     if (options.force) await this.audit.append(record.userId, 'validated');
     const latest = this.store.current?.grant;
     return { outcome: 'validated', lastValidatedAt: now, ...(latest ? { copy: copyOf(latest) } : {}), ...(info.login ? { login: info.login } : {}) };
-  }
-
-  /**
-   * Tells the sweep's directory that this user has a token in use again (it may have set them
-   * aside as idle). Once per idle spell, not per request; a failure only costs that user their
-   * visits until the next login, so it is logged and the caller is served anyway.
-   */
-  private rejoinSweep(): Promise<void> {
-    const userId = this.store.current?.userId;
-    if (!userId) return Promise.resolve();
-    this.rejoinInFlight ??= directoryFor(this.env, userId)
-      .rejoin(userId)
-      .catch((error: unknown) => {
-        logEvent('sweep.rejoin_failed', { userId, reason: error instanceof Error ? error.name : 'unknown' });
-      })
-      .finally(() => {
-        this.rejoinInFlight = null;
-      });
-    return this.rejoinInFlight;
-  }
-
-  /**
-   * The sweep's directory validates a copy of the access token until it nears expiry. When the
-   * token is replaced early (an operator's refresh) or dropped (logout, deletion) the copy is
-   * forgotten, so the directory asks this vault at the next visit instead of validating a token no
-   * longer in use. Best effort: the replaced token is revoked at Twitch, and a 401 on the copy
-   * sends the directory here anyway.
-   */
-  private async forgetDirectoryCopy(): Promise<void> {
-    const userId = this.store.current?.userId;
-    if (!userId) return;
-    try {
-      await directoryFor(this.env, userId).forgetCopy(userId);
-    } catch (error) {
-      logEvent('sweep.forget_copy_failed', { userId, reason: error instanceof Error ? error.name : 'unknown' });
-    }
   }
 
   /**
@@ -594,18 +494,18 @@ export class UserVault extends DurableObject<Env> {
       sessionVersion: record.sessionVersion + 1,
     });
     this.store.forgetAccessToken();
-    if (grant) await this.forgetDirectoryCopy();
+    if (grant) await this.effects.forgetDirectoryCopy();
     let failed: string[] = [];
     if (grant) {
       const config = this.config;
       const tokens = await this.store.unsealPairOrLog(grant);
       const results = await Promise.allSettled(tokens.map((token) => revokeToken(config, token)));
       failed = tokens.filter((_token, index) => results[index]!.status === 'rejected');
-      await this.revokeLater(failed, { alreadyTried: true });
+      await this.effects.revokeLater(failed, { alreadyTried: true });
     }
     await this.audit.append(record.userId, status, failed.length ? `${failed.length} revocation(s) at Twitch failed; retrying` : undefined);
-    this.live.broadcast({ type: 'revoked', reason: status });
-    if (grant) await this.notify(brokerEvent('user.revoked', { user_id: record.userId, login: record.login, reason: status }));
+    this.effects.broadcastRevoked(status);
+    if (grant) await this.effects.notify(brokerEvent('user.revoked', { user_id: record.userId, login: record.login, reason: status }));
   }
 
   /** Ends every outstanding session of this user without touching the grant. */
@@ -667,8 +567,8 @@ export class UserVault extends DurableObject<Env> {
         this.store.unsealToken(grant.sealedAccessToken, 'access').catch(() => null),
         this.store.accessTokenOf(current),
       ]);
-      if (replaced !== null && replaced !== fresh) await this.revokeLater([replaced]);
-      await this.forgetDirectoryCopy();
+      if (replaced !== null && replaced !== fresh) await this.effects.revokeLater([replaced]);
+      await this.effects.forgetDirectoryCopy();
     }
     return { outcome: 'refreshed', expiresAt: current.expiresAt };
   }
