@@ -60,6 +60,18 @@ function charge(operation: Operation, amounts: Partial<OperationUsage>): void {
   for (const [key, n] of Object.entries(amounts) as [keyof OperationUsage, number][]) into[key] += n;
 }
 
+/** The files of the UserVault Durable Object (src/vault/user-vault.ts and the modules it is made of). */
+const USER_VAULT_MODULES = [
+  'user-vault.ts',
+  'grant-store.ts',
+  'token-lifecycle.ts',
+  'sweep-validation.ts',
+  'login-grant.ts',
+  'grant-ending.ts',
+  'vault-console.ts',
+  'vault-effects.ts',
+].map((file) => `/src/vault/${file}`);
+
 /**
  * The operation whose code ran a storage call, from its stack: the innermost frames of the
  * broker's code name it. No frame of `src/`: the harness's own call.
@@ -67,14 +79,16 @@ function charge(operation: Operation, amounts: Partial<OperationUsage>): void {
 function operationOf(stack: string): Operation {
   if (!stack.includes('/src/')) return 'harness';
   const has = (name: string) => stack.includes(name);
-  if (has('recordLogins') || has('storeGrant') || has('registerMany') || has('registerWithLogin')) return 'login';
+  if (has('recordLogins') || has('storeGrant') || has('LoginGrant.store') || has('registerMany') || has('registerWithLogin')) return 'login';
   if (has('UserDirectory.rejoin')) return 'bring-back';
   if (has('UserDirectory.storeCopy')) return 'handover';
   if (has('UserDirectory.recordOutcome') && (has('UserDirectory.setUser') || has('UserDirectory.clearCopy'))) return 'set-aside';
   if (has('UserDirectory.laneCheck')) return 'lane';
-  if (has('/src/vault/user-vault.ts')) {
-    if (has('UserVault.validate')) return 'vault-visit';
-    if (has('UserVault.getAccessToken') || has('UserVault.refresh') || has('AuditTrail')) return phase === 'warm' ? 'caller-warm' : 'caller-refresh';
+  if (USER_VAULT_MODULES.some(has)) {
+    if (has('UserVault.validate') || has('SweepValidation.validate')) return 'vault-visit';
+    if (has('UserVault.getAccessToken') || has('TokenLifecycle.serve') || has('TokenLifecycle.refresh') || has('AuditTrail')) {
+      return phase === 'warm' ? 'caller-warm' : 'caller-refresh';
+    }
     return 'other';
   }
   if (has('/src/sweep/')) {

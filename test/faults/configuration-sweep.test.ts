@@ -28,7 +28,7 @@ describe('a missing secret during the sweep’s batches', () => {
     log.mockRestore();
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('TWITCH_CLIENT_SECRET');
-    expect(await directory().stats()).toEqual({ users: 3, active: 3, due: 3 });
+    expect(await directory().stats()).toMatchObject({ users: 3, active: 3, due: 3 });
     expect((await twitch.counts()).validate).toBe(0);
   });
 });
