@@ -2,6 +2,7 @@ import type { AppTokenMinter } from './vault/app-token-minter';
 import type { OneTimeStore } from './vault/one-time-store';
 import type { UserVault } from './vault/user-vault';
 import type { UserDirectory } from './sweep/user-directory';
+import type { SweepLane } from './sweep/sweep-lane';
 import type { LoginRateLimiter } from './http/login-rate-limiter';
 import type { DeviceFlow } from './device/device-flow';
 
@@ -46,6 +47,8 @@ export interface Env {
   APP_TOKEN_MINTER: DurableObjectNamespace<AppTokenMinter>;
   ONE_TIME_STORE: DurableObjectNamespace<OneTimeStore>;
   USER_DIRECTORY: DurableObjectNamespace<UserDirectory>;
+  /** The sweep's lanes: each checks a chunk of copies from an invocation of its own. */
+  SWEEP_LANE: DurableObjectNamespace<SweepLane>;
   DEVICE_FLOW: DurableObjectNamespace<DeviceFlow>;
   /** Workers rate limiting; optional: without it the Durable Object fallback limits logins. */
   LOGIN_RATE_LIMITER?: RateLimit;

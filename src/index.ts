@@ -7,6 +7,7 @@ export { AppTokenMinter } from './vault/app-token-minter';
 export { OneTimeStore } from './vault/one-time-store';
 export { UserVault } from './vault/user-vault';
 export { UserDirectory } from './sweep/user-directory';
+export { SweepLane } from './sweep/sweep-lane';
 export { LoginRateLimiter } from './http/login-rate-limiter';
 export { TokenBroker } from './rpc';
 export { DeviceFlow } from './device/device-flow';

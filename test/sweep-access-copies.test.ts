@@ -6,7 +6,7 @@ import { API_KEY, TWITCH } from './test-bindings';
 import { broker, login } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { directory, expectEndedAsAnotherUsers, HOUR, seedGrantOfAnotherUser, seedUsers, vault } from './support/seed';
-import { sweepLane, USER_DIRECTORY_NAME } from '../src/vault/stubs';
+import { sweepLane } from '../src/vault/stubs';
 import { twitch } from './support/twitch';
 
 freshStateForEachTest();
@@ -91,8 +91,8 @@ describe('the sweep validating from the copies vaults handed over', () => {
     await seedUsers(60, 615000, 2 * HOUR);
     await sweepEveryoneNow();
     const vaultCalls = countVaultCalls();
-    // Lanes are directory objects other than the directory itself.
-    const laneCalls = countCalls(env.USER_DIRECTORY, (id) => !id.equals(env.USER_DIRECTORY.idFromName(USER_DIRECTORY_NAME)));
+    // Lanes are SweepLane objects.
+    const laneCalls = countCalls(env.SWEEP_LANE);
     const before = (await twitch.counts()).validate;
     await sweepEveryoneNow();
     expect(vaultCalls).toEqual({});

@@ -81,9 +81,9 @@ function operationOf(stack: string): Operation {
   const has = (name: string) => stack.includes(name);
   if (has('recordLogins') || has('storeGrant') || has('LoginGrant.store') || has('registerMany') || has('registerWithLogin')) return 'login';
   if (has('UserDirectory.rejoin')) return 'bring-back';
-  if (has('UserDirectory.storeCopy')) return 'handover';
-  if (has('UserDirectory.recordOutcome') && (has('UserDirectory.setUser') || has('UserDirectory.clearCopy'))) return 'set-aside';
-  if (has('UserDirectory.laneCheck')) return 'lane';
+  if (has('DirectoryRows.storeCopy')) return 'handover';
+  if (has('recordOutcome') && (has('DirectoryRows.setUser') || has('DirectoryRows.clearCopy'))) return 'set-aside';
+  if (has('SweepLane.laneCheck')) return 'lane';
   if (USER_VAULT_MODULES.some(has)) {
     if (has('UserVault.validate') || has('SweepValidation.validate')) return 'vault-visit';
     if (has('UserVault.getAccessToken') || has('TokenLifecycle.serve') || has('TokenLifecycle.refresh') || has('AuditTrail')) {
@@ -130,7 +130,7 @@ async function installMeter(): Promise<void> {
       };
     }
   });
-  const namespaces = { UserVault: env.USER_VAULT, UserDirectory: env.USER_DIRECTORY, AppTokenMinter: env.APP_TOKEN_MINTER, OneTimeStore: env.ONE_TIME_STORE };
+  const namespaces = { UserVault: env.USER_VAULT, UserDirectory: env.USER_DIRECTORY, SweepLane: env.SWEEP_LANE, AppTokenMinter: env.APP_TOKEN_MINTER, OneTimeStore: env.ONE_TIME_STORE };
   for (const [label, namespace] of Object.entries(namespaces)) {
     const get = namespace.get.bind(namespace) as (id: DurableObjectId) => object;
     // The harness drives the unwrapped stubs: runInDurableObject and runDurableObjectAlarm refuse a proxy.
@@ -146,7 +146,7 @@ async function installMeter(): Promise<void> {
             const byHarness = !stackNow().includes('/src/');
             const result = Reflect.apply(value as (...a: unknown[]) => unknown, target, args) as unknown;
             if (label === 'UserVault' && property === 'validate') inAlarm.vaultWakes++;
-            if (label === 'UserDirectory' && property === 'laneCheck') inAlarm.laneCalls++;
+            if (label === 'SweepLane' && property === 'laneCheck') inAlarm.laneCalls++;
             return Promise.resolve(result).then((answer) => {
               const operation = byHarness ? 'harness' : requestOperation(label, property, answer);
               // A request is one occurrence of the operation it serves, except a vault's visit,
@@ -183,7 +183,7 @@ function requestOperation(label: string, method: string, answer: unknown): Opera
     const outcome = (answer as { outcome?: string } | undefined)?.outcome;
     return outcome === 'handed_over' ? 'handover' : outcome === 'idle' ? 'set-aside' : 'vault-visit';
   }
-  if (key === 'UserDirectory.laneCheck') return 'lane';
+  if (key === 'SweepLane.laneCheck') return 'lane';
   if (key === 'UserDirectory.rejoin') return 'bring-back';
   if (key === 'UserDirectory.sweep') return phase === 'burst' ? 'burst' : 'batch';
   if (key === 'UserVault.getAccessToken') return phase === 'warm' ? 'caller-warm' : 'caller-refresh';

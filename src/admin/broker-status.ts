@@ -3,7 +3,7 @@ import { sealingKeyProblem } from '../crypto/key-health';
 import type { Env } from '../env';
 import { lastSubscriptionCheck, type SubscriptionLastCheck } from '../eventsub/last-check';
 import { eventSubSettings } from '../eventsub/subscriptions';
-import type { SweepEvidence } from '../sweep/user-directory';
+import type { SweepEvidence } from '../sweep/sweep-evidence';
 import { batchSummaryJson, isoTime } from './evidence-json';
 import { appTokenMinter, userDirectory } from '../vault/stubs';
 

@@ -1,6 +1,7 @@
 import type { Env } from '../env';
 import { SWEEP_CYCLE_MS } from '../sweep/schedule';
-import type { SweepEvidence } from '../sweep/user-directory';
+import { outcomeCounts, SWEEP_OUTCOMES, type SweepOutcome } from '../sweep/sweep-counts';
+import { EVIDENCE_KEPT, type SweepEvidence } from '../sweep/sweep-evidence';
 import { batchEvidenceJson, isoTime } from './evidence-json';
 import { userDirectory } from '../vault/stubs';
 import { VALIDATION_INTERVAL_MS } from '../vault/timing';
@@ -17,8 +18,6 @@ import { VALIDATION_INTERVAL_MS } from '../vault/timing';
  * and the last hour's verdict, which needs whole coverage, errs towards "not established".
  */
 const BATCHES_READ_PER_HOUR = 600;
-/** The evidence ring's size (user-directory.ts): nothing older is kept anyway. */
-const EVIDENCE_KEPT = 10_000;
 /** The longest window an export may ask for. */
 export const MAX_COMPLIANCE_HOURS = 24;
 
@@ -27,17 +26,13 @@ export interface ComplianceReport {
   generatedAt: number;
   /** Users whose token is in use now (the sweep's `in_use` count). */
   tokensInUse: number;
-  lastHour: {
+  /** Per outcome (SWEEP_OUTCOMES), summed over the hour's batches; and: */
+  lastHour: Record<SweepOutcome, number> & {
     batches: number;
     /** How much of the sweep's cycle the hour's batches covered, without gaps. */
     coveredMs: number;
     /** Every user's moment came up in the hour: each user in use was visited. */
     complete: boolean;
-    validated: number;
-    refreshed: number;
-    skipped: number;
-    failed: number;
-    revoked: number;
     /** Users the hour's batches found revoked or could not validate. */
     notValidated: { userId: string; outcome: string }[];
     /**
@@ -79,11 +74,7 @@ export async function complianceReport(env: Env, windowHours: number, now = Date
       batches: lastHour.length,
       coveredMs: Math.min(coveredMs, SWEEP_CYCLE_MS),
       complete,
-      validated: sum((batch) => batch.validated),
-      refreshed: sum((batch) => batch.refreshed),
-      skipped: sum((batch) => batch.skipped),
-      failed: sum((batch) => batch.failed),
-      revoked: sum((batch) => batch.revoked),
+      ...(Object.fromEntries(SWEEP_OUTCOMES.map((outcome) => [outcome, sum((batch) => batch[outcome])])) as Record<SweepOutcome, number>),
       notValidated,
       shareValidated: complete && inUse > 0 ? Math.max(0, inUse - failedUsers.size) / inUse : null,
     },
@@ -111,7 +102,7 @@ export function complianceAttachment(report: ComplianceReport, extension: 'csv' 
 }
 
 /** The CSV columns, in order: one row per batch. */
-const CSV_COLUMNS = ['batch', 'started_at', 'finished_at', 'moments_from', 'moments_to', 'visited', 'validated', 'refreshed', 'revoked', 'failed', 'skipped', 'not_validated'] as const;
+const CSV_COLUMNS = ['batch', 'started_at', 'finished_at', 'moments_from', 'moments_to', 'visited', ...SWEEP_OUTCOMES, 'not_validated'] as const;
 
 /** The window's batches as CSV (RFC 4180, header row, CRLF), safe to open in a spreadsheet. */
 export function complianceCsv(report: ComplianceReport): string {
@@ -148,11 +139,7 @@ export function complianceJson(report: ComplianceReport) {
       covered_minutes: Math.round(hour.coveredMs / 60_000),
       cycle_minutes: SWEEP_CYCLE_MS / 60_000,
       batches: hour.batches,
-      validated: hour.validated,
-      refreshed: hour.refreshed,
-      skipped: hour.skipped,
-      failed: hour.failed,
-      revoked: hour.revoked,
+      ...outcomeCounts(hour),
       not_validated: hour.notValidated.map((entry) => ({ user_id: entry.userId, outcome: entry.outcome })),
     },
     window_hours: report.windowHours,

@@ -1,4 +1,5 @@
-import type { SweepEvidence } from '../sweep/user-directory';
+import { outcomeCounts } from '../sweep/sweep-counts';
+import type { SweepEvidence } from '../sweep/sweep-evidence';
 
 /** Times in the admin routes' bodies and exports: ISO 8601, UTC. */
 export const isoTime = (at: number): string => new Date(at).toISOString();
@@ -10,11 +11,7 @@ export function batchSummaryJson(batch: SweepEvidence) {
     started_at: isoTime(batch.startedAt),
     finished_at: isoTime(batch.finishedAt),
     visited: batch.visited,
-    validated: batch.validated,
-    refreshed: batch.refreshed,
-    revoked: batch.revoked,
-    failed: batch.failed,
-    skipped: batch.skipped,
+    ...outcomeCounts(batch),
   };
 }
 

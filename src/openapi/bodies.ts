@@ -4,6 +4,7 @@ import type { BrokerStatusBody } from '../admin/broker-status';
 import type { ComplianceBody } from '../admin/compliance';
 import type { ImportOutcome } from '../routes/import';
 import type { SweepReport } from '../sweep/sweep';
+import { SWEEP_OUTCOMES, type SweepOutcome } from '../sweep/sweep-counts';
 import type { AppTokenBody, UserTokenBody } from '../tokens/token-answers';
 import type { AuditEventName } from '../vault/audit-trail';
 
@@ -106,14 +107,13 @@ export const sessionBody = named(
 export const loggedOutBody = named(z.object({ logged_out: z.literal(true) }), 'LoggedOut', 'The grant is revoked and forgotten.');
 export const sessionsRevokedBody = named(z.object({ sessions_revoked: z.literal(true) }), 'SessionsRevoked', 'Every session of the user has ended.');
 
+/** One count per sweep outcome (src/sweep/sweep-counts.ts), in its order. */
+const outcomeCountsShape = Object.fromEntries(SWEEP_OUTCOMES.map((outcome) => [outcome, z.int()])) as Record<SweepOutcome, ReturnType<typeof z.int>>;
+
 export const sweepReportBody = named(
   z.object({
     app: describe(z.enum(['valid', 'minted', 'failed']), 'what the check of the app token came to'),
-    validated: z.int(),
-    refreshed: z.int(),
-    revoked: z.int(),
-    failed: z.int(),
-    skipped: z.int(),
+    ...outcomeCountsShape,
     remaining: describe(z.int(), 'users still due after this batch; the sweep works through them within minutes'),
   }),
   'SweepReport',
@@ -200,11 +200,7 @@ const batchSummaryShape = {
   started_at: z.iso.datetime(),
   finished_at: z.iso.datetime(),
   visited: z.int(),
-  validated: z.int(),
-  refreshed: z.int(),
-  revoked: z.int(),
-  failed: z.int(),
-  skipped: z.int(),
+  ...outcomeCountsShape,
 };
 
 /** With the moments of the cycle it covered (`batchEvidenceJson`). */
@@ -271,11 +267,7 @@ export const complianceBody = named(
       covered_minutes: z.int(),
       cycle_minutes: z.int(),
       batches: z.int(),
-      validated: z.int(),
-      refreshed: z.int(),
-      skipped: z.int(),
-      failed: z.int(),
-      revoked: z.int(),
+      ...outcomeCountsShape,
       not_validated: z.array(z.object({ user_id: z.string(), outcome: z.string() })),
     }),
     window_hours: z.int(),

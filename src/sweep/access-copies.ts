@@ -1,7 +1,5 @@
-import { getConfig } from '../config';
-import type { Env } from '../env';
+import type { Config } from '../config';
 import { logEvent } from '../log';
-import { sweepLane } from '../vault/stubs';
 import { USER_REFRESH_MARGIN_MS } from '../vault/timing';
 import type { AccessCopy, UserValidation, ValidateOptions } from '../vault/vault-types';
 import { checkCopies, type CopyCheck, type CopyToCheck } from './copy-check';
@@ -15,8 +13,8 @@ import { COPIES_PER_LANE, LANE_POOL, OWN_CHECKS_PER_BATCH, splitChecks } from '.
  * the vault, which owns refresh, single flight, revocation and generation checks exactly as before.
  * Past the refresh margin a caller may have refreshed the token, so the vault is asked again: it
  * hands over its current copy (no call to Twitch of its own) unless that one nears expiry too.
- * Copies beyond the directory's own calls go to lanes (directory objects holding no users, see
- * `sweepLane`), COPIES_PER_LANE each, so a round lasts about two Twitch round trips however many users it holds.
+ * Copies beyond the directory's own calls go to lanes (SweepLane objects, src/sweep/sweep-lane.ts),
+ * COPIES_PER_LANE each, so a round lasts about two Twitch round trips however many users it holds.
  */
 
 /** The copy columns of a `users` row. */
@@ -49,15 +47,21 @@ export interface UserToVisit {
   copy: AccessCopy | null;
 }
 
+/** How a batch reaches lane `index` (1, 2, …): a SweepLane object's RPC in production. */
+export interface LanePort {
+  check(index: number, copies: CopyToCheck[]): Promise<CopyCheck[]>;
+}
+
 /** Visits rounds of users for one batch; keeps count of the directory's own calls to Twitch. */
 export class CopyValidator {
   private ownChecksLeft = OWN_CHECKS_PER_BATCH;
   private lanesCalled = 0;
 
   constructor(
-    private readonly env: Env,
+    private readonly config: Config,
     /** Wakes a user's vault with these options (the directory's RPC; a failure comes back as `failed`). */
     private readonly wakeVault: (userId: string, options: ValidateOptions) => Promise<UserValidation>,
+    private readonly lanes: LanePort,
   ) {}
 
   /**
@@ -122,7 +126,7 @@ export class CopyValidator {
     this.ownChecksLeft -= own;
     const chunks = lanes.map((_size, k) => copies.slice(own + k * COPIES_PER_LANE, own + (k + 1) * COPIES_PER_LANE));
     const [mine, ...theirs] = await Promise.all([
-      checkCopies(getConfig(this.env), copies.slice(0, own)),
+      checkCopies(this.config, copies.slice(0, own)),
       // Each chunk its own lane, so no two chunks share a lane's six connections.
       ...chunks.map((chunk) => this.onLane((this.lanesCalled++ % LANE_POOL) + 1, chunk)),
     ]);
@@ -132,7 +136,7 @@ export class CopyValidator {
   /** One chunk on lane `index`; a lane that cannot be reached leaves its users to their vaults. */
   private async onLane(index: number, chunk: CopyToCheck[]): Promise<CopyCheck[]> {
     try {
-      return await sweepLane(this.env, index).laneCheck(chunk);
+      return await this.lanes.check(index, chunk);
     } catch (error) {
       logEvent('sweep.lane_unreachable', { lane: index, reason: error instanceof Error ? error.name : 'unknown' });
       return chunk.map((copy) => ({ userId: copy.userId, outcome: 'unknown' }));

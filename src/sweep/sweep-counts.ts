@@ -20,3 +20,7 @@ export const emptySweepCounts = (): SweepCounts => ({ validated: 0, refreshed: 0
 
 /** The users a batch visited: every one it settled one way or another. */
 export const visitedIn = (counts: SweepCounts): number => SWEEP_OUTCOMES.reduce((sum, outcome) => sum + counts[outcome], 0);
+
+/** The outcome counts of any record holding them (a tally, an evidence row), and nothing else, in SWEEP_OUTCOMES order. */
+export const outcomeCounts = (from: Record<SweepOutcome, number>): Record<SweepOutcome, number> =>
+  Object.fromEntries(SWEEP_OUTCOMES.map((outcome) => [outcome, from[outcome]])) as Record<SweepOutcome, number>;

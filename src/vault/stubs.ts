@@ -27,11 +27,10 @@ export const userDirectory = (env: Env) => env.USER_DIRECTORY.get(env.USER_DIREC
 export const directoryFor = (env: Env, _userId: string) => userDirectory(env);
 
 /**
- * Lane `index` of the sweep: a directory object that holds no users, named `lane-<index>`, which
- * validates a chunk of copies from an invocation of its own (`UserDirectory.laneCheck`). The
- * directory spreads its calls to Twitch over lanes 1, 2, …
+ * Lane `index` of the sweep, named `lane-<index>`: validates a chunk of copies from an invocation
+ * of its own (`SweepLane.laneCheck`). The directory spreads its calls to Twitch over lanes 1, 2, …
  */
-export const sweepLane = (env: Env, index: number) => env.USER_DIRECTORY.get(env.USER_DIRECTORY.idFromName(`lane-${index}`));
+export const sweepLane = (env: Env, index: number) => env.SWEEP_LANE.get(env.SWEEP_LANE.idFromName(`lane-${index}`));
 
 /**
  * The single-use record named `name` (`state:<state>`, `session:<code>`, `cooldown:<what>`). The
