@@ -190,7 +190,10 @@ function simulate(scenario: string, users: number, latencyMs: number, start: num
     validations: 0, skips: 0, failures: 0, maxGapMs: 0, gapsOverAnHour: 0, maxLagMs: 0, busyShare: 0,
   };
   let random = 12345;
-  const nextRandom = () => (random = (random * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const nextRandom = () => {
+    random = (random * 1103515245 + 12345) & 0x7fffffff;
+    return random / 0x7fffffff;
+  };
   // Cursor: the cycle and the position in `order` of the next user on their moment.
   let cursorCycle = Math.floor(start / SWEEP_CYCLE_MS);
   let cursorIndex = order.findIndex((i) => slot[i]! > start % SWEEP_CYCLE_MS);

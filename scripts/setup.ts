@@ -162,7 +162,7 @@ async function ask(question: string, hidden = false): Promise<string> {
 }
 
 /** A value from flags or the environment; else asked for, unless `--yes` was given. */
-async function valueOf(inputs: SetupInputs, given: string | undefined, question: string, missing: string, options: { optional?: boolean; hidden?: boolean } = {}): Promise<string> {
+async function settingValue(inputs: SetupInputs, given: string | undefined, question: string, missing: string, options: { optional?: boolean; hidden?: boolean } = {}): Promise<string> {
   if (given !== undefined && given !== '') return given.trim();
   if (inputs.yes) {
     if (options.optional) return '';
@@ -242,19 +242,19 @@ async function main(): Promise<void> {
   console.log(`  logged in${account.email ? ` as ${account.email}` : ''}.`);
 
   if (!inputs.yes) console.log(`\n${TWITCH_APP_STEPS}\n`);
-  const clientId = await valueOf(inputs, inputs.clientId, 'Twitch Client ID: ', 'the Twitch client id: pass --client-id or set TWITCH_CLIENT_ID');
+  const clientId = await settingValue(inputs, inputs.clientId, 'Twitch Client ID: ', 'the Twitch client id: pass --client-id or set TWITCH_CLIENT_ID');
   if (!/^[A-Za-z0-9]{10,64}$/.test(clientId)) throw new SetupError('the Twitch client id should be letters and digits (30 of them, as the console shows it)');
   const env = inputs.env;
   const target = env === undefined ? 'the top-level Worker' : `environment "${env}"`;
   if (env !== undefined) console.log(`Setting up ${target} ([env.${env}] in ${CONFIG}).`);
   const secrets = await existingSecrets(env);
-  const clientSecret = await valueOf(inputs, process.env.TWITCH_CLIENT_SECRET, 'Twitch Client Secret (not shown): ', 'the Twitch client secret: set TWITCH_CLIENT_SECRET', {
+  const clientSecret = await settingValue(inputs, process.env.TWITCH_CLIENT_SECRET, 'Twitch Client Secret (not shown): ', 'the Twitch client secret: set TWITCH_CLIENT_SECRET', {
     hidden: true,
     optional: secrets.has('TWITCH_CLIENT_SECRET'),
   });
-  const allowedOrigins = await valueOf(inputs, inputs.allowedOrigins, 'Frontend origins allowed to use the broker (comma-separated, empty for none): ', 'ALLOWED_ORIGINS', { optional: true });
-  const defaultScopes = await valueOf(inputs, inputs.defaultScopes, 'Default Twitch scopes (space-separated, e.g. user:read:email): ', 'DEFAULT_SCOPES', { optional: true });
-  const publicUrl = await valueOf(inputs, inputs.publicUrl, 'Custom domain, if any (e.g. https://auth.example.com; empty for workers.dev): ', 'PUBLIC_URL', { optional: true });
+  const allowedOrigins = await settingValue(inputs, inputs.allowedOrigins, 'Frontend origins allowed to use the broker (comma-separated, empty for none): ', 'ALLOWED_ORIGINS', { optional: true });
+  const defaultScopes = await settingValue(inputs, inputs.defaultScopes, 'Default Twitch scopes (space-separated, e.g. user:read:email): ', 'DEFAULT_SCOPES', { optional: true });
+  const publicUrl = await settingValue(inputs, inputs.publicUrl, 'Custom domain, if any (e.g. https://auth.example.com; empty for workers.dev): ', 'PUBLIC_URL', { optional: true });
   if (publicUrl !== '' && !/^https:\/\/[^/?#]+$/.test(publicUrl)) throw new SetupError('the public URL must be an https origin without a path, e.g. https://auth.example.com');
 
   let toml = readFileSync(CONFIG, 'utf8');

@@ -161,7 +161,7 @@ function parseApiKeys(raw: string | undefined): Parsed<ApiKeyEntry[]> {
   const parsed: ApiKeyEntry[] = [];
   for (const [index, entry] of entries.entries()) {
     const match = entry.match(API_KEY_ENTRY);
-    const scopes = match?.[2]!.split('+') ?? [];
+    const scopes = match ? match[2]!.split('+') : [];
     if (!match || !scopes.every((scope): scope is ApiScope => (API_SCOPES as string[]).includes(scope))) {
       return { problem: `entry #${index + 1} must be name:scope[+scope]:sha256-hex with scopes app, users, admin (npm run api-key prints one)` };
     }

@@ -35,7 +35,7 @@ export async function readOAuthParams(request: Request): Promise<URLSearchParams
   const contentType = (request.headers.get('Content-Type') ?? '').toLowerCase();
   try {
     if (contentType.startsWith('application/x-www-form-urlencoded')) {
-      new URLSearchParams(await request.text()).forEach((value, name) => params.set(name, value));
+      for (const [name, value] of new URLSearchParams(await request.text())) params.set(name, value);
     } else if (contentType.startsWith('multipart/form-data')) {
       (await request.formData()).forEach((value, name) => {
         if (typeof value === 'string') params.set(name, value);

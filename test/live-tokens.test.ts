@@ -27,11 +27,11 @@ async function connect(userId: string, headers: Record<string, string> = { Autho
   let closed: { code: number; reason: string } | null = null;
   socket.addEventListener('message', (event) => {
     messages.push(JSON.parse(String(event.data)) as LiveMessage);
-    waiters.splice(0).forEach((wake) => wake());
+    for (const wake of waiters.splice(0)) wake();
   });
   socket.addEventListener('close', (event) => {
     closed = { code: event.code, reason: event.reason };
-    waiters.splice(0).forEach((wake) => wake());
+    for (const wake of waiters.splice(0)) wake();
   });
   socket.accept();
   const next = async (count: number, timeoutMs = 8_000): Promise<LiveMessage[]> => {

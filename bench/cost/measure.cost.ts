@@ -56,6 +56,7 @@ const emptyOperation = (): OperationUsage => ({
 /** Adds `amounts` to what `operation` used (only while metering). */
 function charge(operation: Operation, amounts: Partial<OperationUsage>): void {
   if (!metering) return;
+  // biome-ignore lint/suspicious/noAssignInExpressions: created on first use
   const into = (usage[operation] ??= emptyOperation());
   for (const [key, n] of Object.entries(amounts) as [keyof OperationUsage, number][]) into[key] += n;
 }

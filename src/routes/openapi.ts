@@ -167,7 +167,8 @@ export function openApiRoutes(app: Hono<AppEnv>) {
         responses: { 200: { description: 'the reference page', content: { 'text/html': { schema: { type: 'string' } } } } },
       }),
       async (c) => {
-        c.header('Content-Security-Policy', await (policy ??= referencePagePolicy()));
+        policy ??= referencePagePolicy();
+        c.header('Content-Security-Policy', await policy);
         return c.html(renderReferencePage(forRequest(await documentOf(), c)));
       },
     );
