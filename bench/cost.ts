@@ -31,7 +31,7 @@ import {
   sweepBatchSize,
   sweepConcurrency,
 } from '../src/sweep/schedule';
-import type { Measurement, Operation, OperationUsage } from './cost/usage';
+import type { CpuMeasurement, Measurement, Operation, OperationUsage } from './cost/usage';
 
 /**
  * Cloudflare's prices and Free quotas. Read 2026-11-29, and checked again for this version against
@@ -108,16 +108,25 @@ const TOKEN_HOURS = 4;
 /** Whether wrangler.toml leaves Workers Logs' invocation logs on (one log event per invocation). */
 const INVOCATION_LOGS = !/^\s*invocation_logs\s*=\s*false/m.test(readFileSync(new URL('../wrangler.toml', import.meta.url), 'utf8'));
 
-function measure(): Measurement {
+function measure(): { usage: Measurement; cpu: CpuMeasurement } {
   announceSmoke();
-  console.log('measuring inside workerd (bench/cost/measure.cost.ts, about a minute)…');
-  const run = spawnSync('npx', ['vitest', 'run', '--config', 'bench/cost/vitest.config.ts', 'bench/cost/measure.cost.ts'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  const line = `${run.stdout}\n${run.stderr}`.split('\n').find((l) => l.includes('COST_MEASUREMENT '));
-  if (run.status !== 0 || !line) {
+  console.log('measuring inside workerd (bench/cost/measure.cost.ts and cpu.cost.ts, about a minute)…');
+  const run = spawnSync('npx', ['vitest', 'run', '--config', 'bench/cost/vitest.config.ts', 'bench/cost/measure.cost.ts', 'bench/cost/cpu.cost.ts'], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const lines = `${run.stdout}\n${run.stderr}`.split('\n');
+  const parsed = <T>(tag: string): T | null => {
+    const line = lines.find((l) => l.includes(`${tag} `));
+    return line ? (JSON.parse(line.slice(line.indexOf(`${tag} `) + tag.length + 1)) as T) : null;
+  };
+  const usage = parsed<Measurement>('COST_MEASUREMENT');
+  const cpu = parsed<CpuMeasurement>('CPU_MEASUREMENT');
+  if (run.status !== 0 || !usage || !cpu) {
     console.error(run.stdout.slice(-4000), run.stderr.slice(-4000));
     throw new Error('the measurement failed');
   }
-  return JSON.parse(line.slice(line.indexOf('COST_MEASUREMENT ') + 'COST_MEASUREMENT '.length)) as Measurement;
+  return { usage, cpu };
 }
 
 /** What one occurrence of `operation` used: its measured totals over its occurrences (zero if it never happened). */
@@ -315,7 +324,8 @@ const logGb = (events: number) => (events * ASSUMED_BYTES_PER_LOG_EVENT) / 1e9;
 const sum = (record: Record<string, number>) => Object.values(record).reduce((a, b) => a + b, 0);
 const money = (n: number) => `$${n.toFixed(2)}`;
 
-const m = measure();
+const measured = measure();
+const m = measured.usage;
 const u = unitCosts(m);
 /** Overhead, callers and their sum at `users` users. */
 const bill = (users: number, profile: Profile, latencyMs: number) => {
@@ -355,6 +365,14 @@ console.log(`  per caller warm request (${occurrences('caller-warm')}): ${figure
 console.log(`  per GET /token/app, warm (${occurrences('caller-app')}): ${figures(u.app)}`);
 console.log(`  left out: the harness's own calls, ${m.usage.harness?.rowsWritten ?? 0} rows written (runDurableObjectAlarm's deleteAlarm), seen and not counted; one-off login writes, ${m.usage.login?.rowsWritten ?? 0} rows; the burst phase's batches (the harness made every user due), ${m.usage.burst?.rowsWritten ?? 0} rows`);
 console.log(`  storage: ${(m.storage.vaultBytes / 1024).toFixed(1)} KiB per vault, ${m.storage.directoryBytesPerUser.toFixed(0)} bytes per user in the directory`);
+{
+  const cpu = measured.cpu;
+  // Free allows 10 ms of CPU per invocation (developers.cloudflare.com/workers/platform/limits/).
+  console.log(
+    `CPU per invocation inside workerd (bench/cost/cpu.cost.ts, Twitch's answers stubbed, median of ${cpu.runs}${cpu.smoke ? ', SMOKE RUN' : ''}): ` +
+      `a directory batch of ${cpu.batch.copies} copies ${cpu.batch.medianMs} ms (slowest ${cpu.batch.maxMs} ms), a lane call of ${cpu.lane.copies} ${cpu.lane.medianMs} ms (slowest ${cpu.lane.maxMs} ms); an empty run ${cpu.floorMs} ms; the Free plan allows 10 ms`,
+  );
+}
 const units = { batch: u.batch, handover: u.handover, lane: u.lane, setAside: u.setAside, bringBack: u.bringBack, cron: u.cron, refresh: u.refresh, warm: u.warm, app: u.app };
 const negative = Object.entries(units).flatMap(([operation, x]) => Object.entries(x).filter(([, n]) => n < 0).map(([figure]) => `${operation}.${figure}`));
 console.log(`COST_UNITS ${JSON.stringify({ units, harnessCounted: 0, negative })}`);

@@ -82,3 +82,15 @@ export interface Measurement {
   alarms: AlarmRecord[];
   storage: { vaultBytes: number; directoryBytesPerUser: number };
 }
+
+/** CPU per invocation, as cpu.cost.ts prints it on its `CPU_MEASUREMENT` line (medians of `runs` runs, ms). */
+export interface CpuMeasurement {
+  smoke: boolean;
+  runs: number;
+  /** A directory batch validating `copies` copies itself. */
+  batch: { copies: number; medianMs: number; maxMs: number };
+  /** A lane call validating `copies` copies. */
+  lane: { copies: number; medianMs: number; maxMs: number };
+  /** An empty run timed the same way. */
+  floorMs: number;
+}
