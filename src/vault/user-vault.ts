@@ -15,7 +15,7 @@ import { LiveTokenSockets } from './live-tokens';
 import { RefreshBackoff } from './refresh-backoff';
 import { RevocationQueue } from './revocation-queue';
 import { directoryFor } from './stubs';
-import { FORCED_CHECK_WINDOW_MS, USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
+import { FORCED_CHECK_WINDOW_MS, SET_ASIDE_AFTER_MS, SET_ASIDE_CLOCK_SLACK_MS, USER_REFRESH_MARGIN_MS, VALIDATION_SKIP_WINDOW_MS } from './timing';
 import type { AccessCopy, ForcedRefreshOutcome, NewGrant, UserSummary, UserTokenResult, UserValidation, ValidateOptions } from './vault-types';
 
 /** The grant as stored: both tokens sealed, times absolute. */
@@ -290,8 +290,10 @@ export class UserVault extends DurableObject<Env> {
     if (record.status === 'revoked') return { ok: false, error: 'reauthorization_required' };
     if (!record.grant) return { ok: false, error: 'not_found' };
 
-    // An expired token is one the sweep may have set aside as idle: a refresh brings the user back.
-    const expiredGeneration = record.grant.expiresAt <= Date.now() ? record.grant.generation : null;
+    // A token expired for SET_ASIDE_AFTER_MS is one the sweep may have set aside as idle: a refresh
+    // brings the user back. One expired for less the directory still holds in use: it meets the
+    // new token at the user's next moment, so it is told nothing (no request, no row).
+    const expired = record.grant.expiresAt <= Date.now() ? { generation: record.grant.generation, at: record.grant.expiresAt } : null;
 
     if (request.forceRefresh) {
       const checked = await this.checkOnce();
@@ -315,7 +317,10 @@ export class UserVault extends DurableObject<Env> {
         }
       }
     }
-    if (expiredGeneration !== null && this.record?.grant && this.record.grant.generation !== expiredGeneration) await this.rejoinSweep();
+    const latest = this.record?.grant;
+    if (expired && latest && latest.generation !== expired.generation && Date.now() - expired.at >= SET_ASIDE_AFTER_MS - SET_ASIDE_CLOCK_SLACK_MS) {
+      await this.rejoinSweep(copyOf(latest));
+    }
     return this.currentToken();
   }
 
@@ -500,7 +505,7 @@ export class UserVault extends DurableObject<Env> {
     const grant = record.grant!;
     const now = Date.now();
     const lastProof = Math.max(grant.lastValidatedAt, this.validatedInMemory?.generation === grant.generation ? this.validatedInMemory.at : 0);
-    if (!options.force && grant.expiresAt <= now) return { outcome: 'idle', lastValidatedAt: lastProof };
+    if (!options.force && grant.expiresAt <= now) return { outcome: 'idle', lastValidatedAt: lastProof, expiredAt: grant.expiresAt };
     if (!options.force && now - lastProof < VALIDATION_SKIP_WINDOW_MS) {
       return { outcome: 'skipped', lastValidatedAt: lastProof, copy: copyOf(grant) };
     }
@@ -556,14 +561,15 @@ export class UserVault extends DurableObject<Env> {
 
   /**
    * Tells the sweep's directory that this user has a token in use again (it may have set them
-   * aside as idle). Once per idle spell, not per request; a failure only costs that user their
+   * aside as idle), with the copy of that token, so the directory's next visit need not wake this
+   * vault for it. Once per long idle spell, not per request; a failure only costs that user their
    * visits until the next login, so it is logged and the caller is served anyway.
    */
-  private rejoinSweep(): Promise<void> {
+  private rejoinSweep(copy: AccessCopy): Promise<void> {
     const userId = this.record?.userId;
     if (!userId) return Promise.resolve();
     this.rejoinInFlight ??= directoryFor(this.env, userId)
-      .rejoin(userId)
+      .rejoin(userId, copy)
       .catch((error: unknown) => {
         logEvent('sweep.rejoin_failed', { userId, reason: error instanceof Error ? error.name : 'unknown' });
       })
