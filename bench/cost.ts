@@ -9,7 +9,7 @@
  * quota. At scale it runs the directory's own rule (rounds, `splitChecks` between its own calls and
  * lanes, six calls in flight per invocation), and one vault wake per token handed over (TOKEN_HOURS).
  *
- *   npm run bench:cost [-- --latency-ms 120] [-- --profile daily|hourly|spells|always]
+ *   npm run bench:cost [-- --latency-ms 120] [-- --profile daily|hourly|spells|spells3h|always]
  *
  * --profile picks whose details are printed; the headline is the worst profile at 120 or 400 ms.
  * Its last line is `cost: $X/month at 100k users (paid, worst profile, callers included), free plan
@@ -30,7 +30,8 @@ import {
   sweepBatchSize,
   sweepConcurrency,
 } from '../src/sweep/schedule';
-import type { Measurement, Operation, OperationUsage } from './cost/usage';
+import type { CpuMeasurement, Measurement, Operation, OperationUsage } from './cost/usage';
+import { SET_ASIDE_AFTER_MS } from '../src/vault/timing';
 import { parseCli } from '../scripts/cli-args';
 
 /**
@@ -62,23 +63,29 @@ const HOURS_PER_MONTH = 24 * DAYS_PER_MONTH;
 
 /**
  * How callers use the broker, per user. Only a user with a token in use costs hourly validations:
- * a token that expired with nobody asking for another is set aside (idle) until a caller's refresh
- * brings the user back. Twitch user tokens live about four hours (TOKEN_HOURS). Callers' requests:
- * - `daily`: each user's token fetched once a day: in use ~4 h, then idle; one request a day,
- *   which refreshes, and one idle spell (set aside, brought back).
+ * a token that expired with nobody asking for another is idle. Twitch user tokens live about four
+ * hours (TOKEN_HOURS). An idle spell shorter than SET_ASIDE_AFTER_MS costs a vault visit at each
+ * of the user's moments it spans and nothing else; a longer one also sets the user aside and the
+ * caller's refresh brings them back (see `spellCosts`). Callers' requests:
+ * - `daily`: each user's token fetched once a day: in use ~4 h, then idle 20 h; one request a day,
+ *   which refreshes, and one idle spell.
  * - `hourly`: a dashboard or scheduler asking the broker every hour (a fresh process each time, so
- *   no client-side cache): always in use, 24 requests a day, 6 of which refresh.
+ *   no client-side cache): always in use, 24 requests a day, 6 of which refresh (a 4-hour token
+ *   is fetched fresh, then served warm three times).
  * - `spells`: fetched every 5 hours: in use 4 h of every 5, each request a refresh after an idle
  *   hour: 4.8 requests, refreshes and idle spells a day.
+ * - `spells3h`: fetched every 7 hours: in use 4 h of every 7, each request a refresh after 3 idle
+ *   hours, long enough to be set aside every time: 3.4 requests, refreshes and spells a day.
  * - `always`: a long-running bot holding every user's token with the client package's cache
  *   (client/token-cache.ts lets go two minutes before expiry, inside the broker's refresh margin):
  *   always in use, 6 requests a day, each a refresh.
  */
 const PROFILES = {
-  daily: { inUseShare: 4 / 24, idleSpellsPerDay: 1, refreshesPerDay: 1, warmRequestsPerDay: 0 },
-  hourly: { inUseShare: 1, idleSpellsPerDay: 0, refreshesPerDay: 6, warmRequestsPerDay: 18 },
-  spells: { inUseShare: 4 / 5, idleSpellsPerDay: 24 / 5, refreshesPerDay: 24 / 5, warmRequestsPerDay: 0 },
-  always: { inUseShare: 1, idleSpellsPerDay: 0, refreshesPerDay: 6, warmRequestsPerDay: 0 },
+  daily: { inUseShare: 4 / 24, idleSpellsPerDay: 1, idleHoursPerSpell: 20, refreshesPerDay: 1, warmRequestsPerDay: 0 },
+  hourly: { inUseShare: 1, idleSpellsPerDay: 0, idleHoursPerSpell: 0, refreshesPerDay: 6, warmRequestsPerDay: 18 },
+  spells: { inUseShare: 4 / 5, idleSpellsPerDay: 24 / 5, idleHoursPerSpell: 1, refreshesPerDay: 24 / 5, warmRequestsPerDay: 0 },
+  spells3h: { inUseShare: 4 / 7, idleSpellsPerDay: 24 / 7, idleHoursPerSpell: 3, refreshesPerDay: 24 / 7, warmRequestsPerDay: 0 },
+  always: { inUseShare: 1, idleSpellsPerDay: 0, idleHoursPerSpell: 0, refreshesPerDay: 6, warmRequestsPerDay: 0 },
 } as const;
 type Profile = (typeof PROFILES)[keyof typeof PROFILES];
 /** Twitch's answer time on each call, the two ends the tables show. */
@@ -90,7 +97,7 @@ const LATENCIES = [120, 400] as const;
 const ASSUMED_CPU_MS_PER_WORKER_REQUEST = 1;
 
 const USAGE = `
-Usage: npm run bench:cost -- [--latency-ms N] [--profile daily|hourly|spells|always]
+Usage: npm run bench:cost -- [--latency-ms N] [--profile daily|hourly|spells|spells3h|always]
 
 What the broker's own work costs in dollars: measures the real sweep and token code inside workerd
 (about a minute), prices it with Cloudflare's published prices at 1k, 10k and 100k users on the
@@ -98,7 +105,7 @@ Paid plan, and finds the most users whose overhead fits in half of every Free da
 
 Options:
   --latency-ms N   ms per Twitch call at scale, 0 to 10000 (default: 120)
-  --profile NAME   which profile's itemised line to print: daily, hourly, spells or always (default: daily);
+  --profile NAME   which profile's itemised line to print: daily, hourly, spells, spells3h or always (default: daily);
                    the headline is always the worst profile
   -h, --help       print this and exit
 
@@ -127,16 +134,25 @@ const TOKEN_HOURS = 4;
 /** Whether wrangler.toml leaves Workers Logs' invocation logs on (one log event per invocation). */
 const INVOCATION_LOGS = !/^\s*invocation_logs\s*=\s*false/m.test(readFileSync(new URL('../wrangler.toml', import.meta.url), 'utf8'));
 
-function measure(): Measurement {
+function measure(): { usage: Measurement; cpu: CpuMeasurement } {
   announceSmoke();
-  console.log('measuring inside workerd (bench/cost/measure.cost.ts, about a minute)…');
-  const run = spawnSync('npx', ['vitest', 'run', '--config', 'bench/cost/vitest.config.ts', 'bench/cost/measure.cost.ts'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  const line = `${run.stdout}\n${run.stderr}`.split('\n').find((l) => l.includes('COST_MEASUREMENT '));
-  if (run.status !== 0 || !line) {
+  console.log('measuring inside workerd (bench/cost/measure.cost.ts and cpu.cost.ts, about a minute)…');
+  const run = spawnSync('npx', ['vitest', 'run', '--config', 'bench/cost/vitest.config.ts', 'bench/cost/measure.cost.ts', 'bench/cost/cpu.cost.ts'], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const lines = `${run.stdout}\n${run.stderr}`.split('\n');
+  const parsed = <T>(tag: string): T | null => {
+    const line = lines.find((l) => l.includes(`${tag} `));
+    return line ? (JSON.parse(line.slice(line.indexOf(`${tag} `) + tag.length + 1)) as T) : null;
+  };
+  const usage = parsed<Measurement>('COST_MEASUREMENT');
+  const cpu = parsed<CpuMeasurement>('CPU_MEASUREMENT');
+  if (run.status !== 0 || !usage || !cpu) {
     console.error(run.stdout.slice(-4000), run.stderr.slice(-4000));
     throw new Error('the measurement failed');
   }
-  return JSON.parse(line.slice(line.indexOf('COST_MEASUREMENT ') + 'COST_MEASUREMENT '.length)) as Measurement;
+  return { usage, cpu };
 }
 
 /** What one occurrence of `operation` used: its measured totals over its occurrences (zero if it never happened). */
@@ -174,6 +190,7 @@ function unitCosts(m: Measurement) {
     // A vault woken to hand over its copy, and the directory storing it; the vault's own reads on any visit.
     handover: plus(perOccurrence(m, 'handover'), vaultVisit),
     lane: perOccurrence(m, 'lane'),
+    idleVisit: plus(perOccurrence(m, 'idle-visit'), vaultVisit),
     setAside: plus(perOccurrence(m, 'set-aside'), vaultVisit),
     bringBack: perOccurrence(m, 'bring-back'),
     cron: perOccurrence(m, 'cron'),
@@ -218,6 +235,30 @@ function batchOf(u: Units, checks: number, roundSize: number, handoverShare: num
   return { directoryMs, laneCalls, laneMs };
 }
 
+/**
+ * What one idle spell of `hours` costs, by the directory's rule: the user's moments come every
+ * SWEEP_CYCLE_MS, the first at a uniformly random point of the first cycle after the token lapsed;
+ * each visit before SET_ASIDE_AFTER_MS is an idle visit; the first one after sets the user aside
+ * (then the caller's refresh brings them back with the new copy, sparing the handover that
+ * would otherwise follow). Averaged over 540 starting points.
+ */
+function spellCosts(hours: number): { idleVisits: number; setAsideShare: number } {
+  const spellMs = hours * 3600_000;
+  const starts = 540;
+  let idleVisits = 0;
+  let setAside = 0;
+  for (let i = 1; i <= starts; i++) {
+    for (let at = (i / starts) * SWEEP_CYCLE_MS; at < spellMs; at += SWEEP_CYCLE_MS) {
+      if (at >= SET_ASIDE_AFTER_MS) {
+        setAside++;
+        break;
+      }
+      idleVisits++;
+    }
+  }
+  return { idleVisits: idleVisits / starts, setAsideShare: setAside / starts };
+}
+
 /** Resource use per month (or per day, /30). */
 interface Monthly {
   doRequests: number;
@@ -238,7 +279,10 @@ interface Monthly {
 function overhead(m: Measurement, u: Units, users: number, profile: Profile, latencyMs: number): Monthly {
   const inUse = Math.max(1, users * profile.inUseShare);
   const checksPerHour = inUse * u.checksPerUserHour;
-  const handoversPerHour = inUse / TOKEN_HOURS;
+  const spellsPerHour = (users * profile.idleSpellsPerDay) / 24;
+  const spellRule = spellCosts(profile.idleHoursPerSpell);
+  // A user brought back hands the directory the new token's copy: that token needs no handover.
+  const handoversPerHour = Math.max(0, inUse / TOKEN_HOURS - spellsPerHour * spellRule.setAsideShare);
   // Batches: spaced by the schedule while users wait, one a minute at most when few are due.
   const spacingMs = Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, (SWEEP_CYCLE_MS / 2) * (sweepBatchSize(inUse) / inUse)));
   const batchesPerHour = Math.min(checksPerHour, 3600_000 / spacingMs);
@@ -251,7 +295,9 @@ function overhead(m: Measurement, u: Units, users: number, profile: Profile, lat
     rowsRead: batchesPerHour * u.batch.rowsRead + handoversPerHour * u.handover.rowsRead + u.cron.rowsRead,
     rowsWritten: batchesPerHour * u.batch.rowsWritten + handoversPerHour * u.handover.rowsWritten + u.cron.rowsWritten,
   };
-  const spell = plus(u.setAside, u.bringBack);
+  // Per spell: its idle visits, and (for the share set aside) setting aside and bringing back.
+  const scaled = <T extends Record<string, number>>(x: T, k: number): T => Object.fromEntries(Object.keys(x).map((key) => [key, x[key]! * k])) as T;
+  const spell = plus(scaled(u.idleVisit, spellRule.idleVisits), scaled(plus(u.setAside, u.bringBack), spellRule.setAsideShare));
   return {
     doRequests: h * perHour.doRequests + spells * spell.doRequests,
     gbSeconds: (GB_PER_OBJECT * (h * perHour.wallMs + spells * spell.wallMs)) / 1000,
@@ -334,7 +380,8 @@ const logGb = (events: number) => (events * ASSUMED_BYTES_PER_LOG_EVENT) / 1e9;
 const sum = (record: Record<string, number>) => Object.values(record).reduce((a, b) => a + b, 0);
 const money = (n: number) => `$${n.toFixed(2)}`;
 
-const m = measure();
+const measured = measure();
+const m = measured.usage;
 const u = unitCosts(m);
 /** Overhead, callers and their sum at `users` users. */
 const bill = (users: number, profile: Profile, latencyMs: number) => {
@@ -366,7 +413,8 @@ console.log(`  per user-hour in use: ${u.checksPerUserHour.toFixed(3)} validatio
 console.log(`  per batch (${occurrences('batch')}; wall time from ${u.batchesTimed.alarms} alarms that ${u.batchesTimed.quiet ? 'woke no vault and called no lane' : 'ran (none was quiet)'}): ${figures(u.batch)}`);
 console.log(`  per handover (${occurrences('handover')}; vault wake + copy stored): ${figures(u.handover)}`);
 console.log(`  per lane call (${occurrences('lane')}): ${figures(u.lane)}`);
-console.log(`  per idle spell: set aside (${occurrences('set-aside')}): ${figures(u.setAside)}`);
+console.log(`  per idle spell: idle visits (${occurrences('idle-visit')}; token lapsed under ${SET_ASIDE_AFTER_MS / 60_000} min, nothing written): ${figures(u.idleVisit)}`);
+console.log(`                  set aside (${occurrences('set-aside')}): ${figures(u.setAside)}`);
 console.log(`                  brought back (${occurrences('bring-back')}): ${figures(u.bringBack)}`);
 console.log(`  per hourly cron (${occurrences('cron')}), beyond its batch: ${figures(u.cron)}`);
 console.log(`  per caller refresh (${occurrences('caller-refresh')}; GET /token/users/:id, token expired): ${figures(u.refresh)}`);
@@ -374,7 +422,20 @@ console.log(`  per caller warm request (${occurrences('caller-warm')}): ${figure
 console.log(`  per GET /token/app, warm (${occurrences('caller-app')}): ${figures(u.app)}`);
 console.log(`  left out: the harness's own calls, ${m.usage.harness?.rowsWritten ?? 0} rows written (runDurableObjectAlarm's deleteAlarm), seen and not counted; one-off login writes, ${m.usage.login?.rowsWritten ?? 0} rows; the burst phase's batches (the harness made every user due), ${m.usage.burst?.rowsWritten ?? 0} rows`);
 console.log(`  storage: ${(m.storage.vaultBytes / 1024).toFixed(1)} KiB per vault, ${m.storage.directoryBytesPerUser.toFixed(0)} bytes per user in the directory`);
-const units = { batch: u.batch, handover: u.handover, lane: u.lane, setAside: u.setAside, bringBack: u.bringBack, cron: u.cron, refresh: u.refresh, warm: u.warm, app: u.app };
+{
+  const cpu = measured.cpu;
+  // Free allows 10 ms of CPU per invocation (developers.cloudflare.com/workers/platform/limits/).
+  console.log(
+    `CPU per invocation inside workerd (bench/cost/cpu.cost.ts, Twitch's answers stubbed, median of ${cpu.runs}${cpu.smoke ? ', SMOKE RUN' : ''}): ` +
+      `a directory batch of ${cpu.batch.copies} copies ${cpu.batch.medianMs} ms (slowest ${cpu.batch.maxMs} ms), a lane call of ${cpu.lane.copies} ${cpu.lane.medianMs} ms (slowest ${cpu.lane.maxMs} ms); an empty run ${cpu.floorMs} ms; the Free plan allows 10 ms`,
+  );
+}
+for (const [name, profile] of Object.entries(PROFILES)) {
+  if (profile.idleSpellsPerDay === 0) continue;
+  const rule = spellCosts(profile.idleHoursPerSpell);
+  console.log(`  a ${profile.idleHoursPerSpell} h idle spell (${name}): ${rule.idleVisits.toFixed(2)} idle visits, set aside ${(rule.setAsideShare * 100).toFixed(0)}% of the time`);
+}
+const units = { batch: u.batch, handover: u.handover, lane: u.lane, idleVisit: u.idleVisit, setAside: u.setAside, bringBack: u.bringBack, cron: u.cron, refresh: u.refresh, warm: u.warm, app: u.app };
 const negative = Object.entries(units).flatMap(([operation, x]) => Object.entries(x).filter(([, n]) => n < 0).map(([figure]) => `${operation}.${figure}`));
 console.log(`COST_UNITS ${JSON.stringify({ units, harnessCounted: 0, negative })}`);
 if (negative.length > 0) throw new Error(`negative per-operation figures: ${negative.join(', ')}`);

@@ -3,6 +3,7 @@ import { createExecutionContext, createScheduledController, runDurableObjectAlar
 import { expect, it, vi } from 'vitest';
 import worker from '../../src/index';
 import { SWEEP_CYCLE_MS } from '../../src/sweep/schedule';
+import { SET_ASIDE_AFTER_MS } from '../../src/vault/timing';
 import { broker } from '../../test/support/broker';
 import { resetAll } from '../../test/support/reset';
 import { directory, seedUsers, vault } from '../../test/support/seed';
@@ -29,6 +30,8 @@ import type { AlarmRecord, Measurement, Operation, OperationUsage, Usage } from 
 const SMOKE = (env as { BENCH_SMOKE?: string }).BENCH_SMOKE === '1';
 const USERS = SMOKE ? 24 : 120;
 const IDLE_USERS = SMOKE ? 8 : 40;
+/** Users whose token lapsed a minute ago: visited once while idle, within SET_ASIDE_AFTER_MS, never set aside. */
+const SHORT_IDLE_USERS = SMOKE ? 8 : 40;
 const CYCLES = SMOKE ? 1 : 2;
 const HOUR = 3600_000;
 
@@ -83,7 +86,7 @@ function operationOf(stack: string): Operation {
   if (has('recordLogins') || has('storeGrant') || has('LoginGrant.store') || has('registerMany') || has('registerWithLogin')) return 'login';
   if (has('UserDirectory.rejoin')) return 'bring-back';
   if (has('DirectoryRows.storeCopy')) return 'handover';
-  if (has('recordOutcome') && (has('DirectoryRows.setUser') || has('DirectoryRows.clearCopy'))) return 'set-aside';
+  if (has('recordOutcome') && (has('DirectoryRows.leaveSweep') || has('DirectoryRows.setUser') || has('DirectoryRows.clearCopy'))) return 'set-aside';
   if (has('SweepLane.laneCheck')) return 'lane';
   if (USER_VAULT_MODULES.some(has)) {
     if (has('UserVault.validate') || has('SweepValidation.validate')) return 'vault-visit';
@@ -182,7 +185,12 @@ function requestOperation(label: string, method: string, answer: unknown): Opera
   const key = `${label}.${method}`;
   if (key === 'UserVault.validate') {
     const outcome = (answer as { outcome?: string } | undefined)?.outcome;
-    return outcome === 'handed_over' ? 'handover' : outcome === 'idle' ? 'set-aside' : 'vault-visit';
+    if (outcome === 'idle') {
+      // Within the grace the directory writes nothing and keeps the user: a visit, not a set-aside.
+      const expiredAt = (answer as { expiredAt?: number }).expiredAt;
+      return expiredAt !== undefined && Date.now() - expiredAt < SET_ASIDE_AFTER_MS ? 'idle-visit' : 'set-aside';
+    }
+    return outcome === 'handed_over' ? 'handover' : 'vault-visit';
   }
   if (key === 'SweepLane.laneCheck') return 'lane';
   if (key === 'UserDirectory.rejoin') return 'bring-back';
@@ -289,30 +297,48 @@ it('measures the broker’s work and its callers’ requests, per operation', as
       await metered('burst', fireAlarm);
     }
 
-    // --- Users going idle: their tokens expired an hour ago and nobody asked for another. ---
-    const idle = await seedUsers(IDLE_USERS, 800000, 5 * HOUR);
-    for (const userId of idle) {
-      const grant = await twitch.grant(userId);
-      await vault(userId).storeGrant({
-        userId, login: `user_${userId}`, accessToken: grant.access_token, refreshToken: grant.refresh_token,
-        expiresAt: Date.now() - HOUR, scopes: grant.scope, validatedAt: Date.now() - 5 * HOUR,
+    // --- Users going idle: their tokens expired an hour ago (set aside at their moment) or a
+    // minute ago (visited, kept in use, nothing written), and nobody asked for another. Both are
+    // on their moments and the directory holds the copy of the token that lapsed, as users who
+    // were in use are. ---
+    const lapsed = async (count: number, firstId: number, expiredAgoMs: number) => {
+      const ids = await seedUsers(count, firstId, 10 * 60_000);
+      for (const userId of ids) {
+        const grant = await twitch.grant(userId);
+        await vault(userId).storeGrant({
+          userId, login: `user_${userId}`, accessToken: grant.access_token, refreshToken: grant.refresh_token,
+          expiresAt: Date.now() - expiredAgoMs, scopes: grant.scope, validatedAt: Date.now() - 5 * HOUR,
+        });
+      }
+      await runInDurableObject(directoryStub(), (_instance, ctx) => {
+        for (const userId of ids) {
+          ctx.storage.sql.exec('UPDATE users SET sealed_access = ?, copy_generation = 0, copy_expires_at = ? WHERE user_id = ?', 'lapsed', Date.now() - expiredAgoMs, userId);
+        }
       });
-    }
+      return ids;
+    };
+    const idle = await lapsed(IDLE_USERS, 800000, HOUR);
+    const shortIdle = await lapsed(SHORT_IDLE_USERS, 850000, 60_000);
     // A cycle and two minutes: the directory wakes at most once a minute, so the users whose
     // moments fall in a cycle's last minute are visited just after it.
     await runClock('idle', SWEEP_CYCLE_MS + 2 * 60_000);
-    expect((await (directoryStub() as unknown as { stats(): Promise<{ active: number }> }).stats()).active).toBe(USERS);
+    expect((await (directoryStub() as unknown as { stats(): Promise<{ active: number }> }).stats()).active).toBe(USERS + SHORT_IDLE_USERS);
 
-    // --- Callers. A request for an idle user: a refresh, which brings the user back. ---
+    // --- Callers. A request for an idle user: a refresh; for one set aside, it brings the user back with the new copy. ---
     const refreshesBefore = (await twitchCounts()).refresh;
     await metered('refresh', async () => {
-      for (const userId of idle) {
+      for (const userId of [...idle, ...shortIdle]) {
         expect((await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBe(200);
         charge('caller-refresh', { occurrences: 1, workerRequests: 1 });
       }
     });
+    // Brought back holding the new token's copy: their next visit wakes no vault (no handover).
+    const held = await runInDurableObject(directoryStub(), (_instance, ctx) =>
+      ctx.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM users WHERE user_id IN (${idle.map(() => '?').join(', ')}) AND copy_generation > 0`, ...idle).one().n,
+    );
+    expect(held).toBe(IDLE_USERS);
     const refreshes = (await twitchCounts()).refresh - refreshesBefore;
-    expect((await (directoryStub() as unknown as { stats(): Promise<{ active: number }> }).stats()).active).toBe(USERS + IDLE_USERS);
+    expect((await (directoryStub() as unknown as { stats(): Promise<{ active: number }> }).stats()).active).toBe(USERS + IDLE_USERS + SHORT_IDLE_USERS);
     // A warm request for a user in use (no refresh), and for the app token (isolate memory / KV).
     await metered('warm', async () => {
       for (const userId of inUse) {
@@ -353,7 +379,7 @@ it('measures the broker’s work and its callers’ requests, per operation', as
       validations,
       usage,
       alarms: alarmRecords,
-      storage: { vaultBytes, directoryBytesPerUser: directoryBytes / (USERS + IDLE_USERS) },
+      storage: { vaultBytes, directoryBytesPerUser: directoryBytes / (USERS + IDLE_USERS + SHORT_IDLE_USERS) },
     };
     console.log(`COST_MEASUREMENT ${JSON.stringify(measurement)}`);
   } finally {

@@ -14,9 +14,12 @@
  * - `lane`: a lane call validating a chunk of copies.
  * - `burst`: the batches of the phase where the harness makes every user due at once (measured
  *   for the lanes they call; each visit there writes a row no steady batch writes, so not priced).
- * - `set-aside`: a visit that finds a user's token expired with nobody asking (the vault answers
- *   `idle`) and the directory marking the user idle.
- * - `bring-back`: the vault telling the directory that a caller's refresh brought an idle user back.
+ * - `idle-visit`: a visit that finds a user's token expired less than SET_ASIDE_AFTER_MS ago with
+ *   nobody asking (the vault answers `idle`): the directory keeps the user and writes nothing.
+ * - `set-aside`: such a visit once the token has been expired SET_ASIDE_AFTER_MS, and the directory
+ *   marking the user idle.
+ * - `bring-back`: the vault telling the directory that a caller's refresh brought a user set aside
+ *   back, with the new token's copy (so no handover follows).
  * - `vault-visit`: what a vault reads or writes answering any directory visit (split evenly over the visits).
  * - `caller-refresh`, `caller-warm`: a caller's `GET /token/users/:id` that refreshes, or is
  *   served the vault's current token.
@@ -31,6 +34,7 @@ export type Operation =
   | 'handover'
   | 'lane'
   | 'burst'
+  | 'idle-visit'
   | 'set-aside'
   | 'bring-back'
   | 'vault-visit'
@@ -81,4 +85,16 @@ export interface Measurement {
   usage: Usage;
   alarms: AlarmRecord[];
   storage: { vaultBytes: number; directoryBytesPerUser: number };
+}
+
+/** CPU per invocation, as cpu.cost.ts prints it on its `CPU_MEASUREMENT` line (medians of `runs` runs, ms). */
+export interface CpuMeasurement {
+  smoke: boolean;
+  runs: number;
+  /** A directory batch validating `copies` copies itself. */
+  batch: { copies: number; medianMs: number; maxMs: number };
+  /** A lane call validating `copies` copies. */
+  lane: { copies: number; medianMs: number; maxMs: number };
+  /** An empty run timed the same way. */
+  floorMs: number;
 }

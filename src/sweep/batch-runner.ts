@@ -3,8 +3,9 @@ import { logEvent } from '../log';
 import type { AccessCopy, UserValidation, ValidateOptions, ValidationOutcome } from '../vault/vault-types';
 import { copyFromRow, CopyValidator, type LanePort } from './access-copies';
 import { recordLogins } from './directory-listing';
-import { cursorFrom, type Cursor, type DirectoryRows } from './directory-rows';
+import { type CounterChanges, cursorFrom, type Cursor, type DirectoryRows, noCounterChanges } from './directory-rows';
 import { GONE, IDLE, ON_MOMENT } from './directory-schema';
+import { SET_ASIDE_AFTER_MS } from '../vault/timing';
 import { cycleStart, nextVisit, slotOf, SWEEP_CYCLE_MS, sweepBatchSize, sweepConcurrency, VALIDATION_SKIP_WINDOW_MS } from './schedule';
 import { emptySweepCounts, type SweepCounts } from './sweep-counts';
 import { recordEvidence } from './sweep-evidence';
@@ -87,6 +88,8 @@ export async function runBatch(deps: BatchDeps): Promise<SweepCounts> {
   const concurrency = sweepConcurrency(state.in_use);
   let budget = sweepBatchSize(state.in_use);
   const counts = emptySweepCounts();
+  /** Users set aside or gone in the current round: written with its position. */
+  const counters = noCounterChanges();
   // One per batch: it keeps count of the calls to Twitch this invocation makes itself.
   const validator = new CopyValidator(deps.config, (userId, options) => validateOne(deps.vaults, userId, options), deps.lanes);
   const notValidated: string[] = [];
@@ -103,12 +106,12 @@ export async function runBatch(deps: BatchDeps): Promise<SweepCounts> {
     const results = await validator.visit(round);
     round.forEach((user, i) => {
       const result = results[i]!;
-      recordOutcome(deps, user, result, cursor.at);
+      recordOutcome(deps, user, result, cursor.at, counters);
       countOutcome(counts, result.outcome);
       if (result.outcome === 'revoked' || result.outcome === 'failed') notValidated.push(`${user.userId}:${result.outcome}`);
     });
     savePosition();
-    rows.savePosition(batch, position === 'cursor' ? { cursor } : position === 'forced' ? { forced: { slot: forcedSlot, userId: forcedUser } } : null);
+    rows.savePosition(batch, position === 'cursor' ? { cursor } : position === 'forced' ? { forced: { slot: forcedSlot, userId: forcedUser } } : null, counters);
     recordEvidence(deps.sql, { batch, startedAt, momentsFrom, momentsTo: cursor.at, counts, notValidated });
   };
 
@@ -181,13 +184,19 @@ async function validateOne(vaults: VaultPort, userId: string, options: ValidateO
   }
 }
 
-/** Writes the user's row only when the visit changes something (see `nextVisit` in schedule.ts). */
-function recordOutcome(deps: BatchDeps, user: Visit, result: UserValidation, cursorAt: number): void {
+/**
+ * Writes the user's row only when the visit changes something (see `nextVisit` in schedule.ts). A
+ * user whose token expired less than SET_ASIDE_AFTER_MS ago stays in use, unwritten: the vault
+ * refreshing that token tells the directory nothing, since the next visit meets the new one.
+ */
+function recordOutcome(deps: BatchDeps, user: Visit, result: UserValidation, cursorAt: number, counters: CounterChanges): void {
   const { rows } = deps;
   const now = Date.now();
-  const next = nextVisit(result.outcome, now);
+  let next = nextVisit(result.outcome, now);
   const { rejoined, forgotten } = deps.tracking.finish(user.userId);
   if (next.kind === 'idle' && rejoined) return;
+  // An answer without the expiry (none should come) is set aside, as before the grace existed.
+  if (next.kind === 'idle' && result.expiredAt !== undefined && now - result.expiredAt < SET_ASIDE_AFTER_MS) next = { kind: 'moment' };
   // A copy handed over before a new login registered the user (or the vault replaced its token) may be stale.
   if (!rejoined && !forgotten && next.kind !== 'idle' && next.kind !== 'gone') rows.storeCopy(user.userId, user.copy, result.copy);
   // A renamed user is found by the new login; compared with the row the batch read, so an
@@ -206,9 +215,8 @@ function recordOutcome(deps: BatchDeps, user: Visit, result: UserValidation, cur
   } else if (next.kind === 'retry') {
     rows.setDue(user.userId, next.at, { clearForced: false });
   } else {
-    rows.setUser(user.userId, next.kind === 'idle' ? IDLE : GONE, ON_MOMENT);
     // An expired or dead token is worth nothing to keep: the vault hands over the next one.
-    rows.clearCopy(user.userId);
+    rows.leaveSweep(user.userId, next.kind === 'idle' ? IDLE : GONE, counters);
   }
 }
 

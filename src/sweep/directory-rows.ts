@@ -1,5 +1,5 @@
 import type { AccessCopy } from '../vault/vault-types';
-import { type AccessCopyRow, isUsable } from './access-copies';
+import { type AccessCopyRow, copyFromRow, isUsable } from './access-copies';
 import { GONE, IDLE, IN_USE, ON_MOMENT, type StateRow } from './directory-schema';
 import { cycleStart, slotOf, SWEEP_CYCLE_MS } from './schedule';
 
@@ -26,6 +26,11 @@ export type UserState = typeof IN_USE | typeof IDLE | typeof GONE;
 
 const counterOf = (state: number) => (state === IN_USE ? 'in_use' : state === IDLE ? 'idle' : 'gone');
 
+/** Changes to the `sweep_state` counters a batch makes, written with the round's position (the same row). */
+export type CounterChanges = Record<'in_use' | 'idle' | 'gone', number>;
+/** No change yet. */
+export const noCounterChanges = (): CounterChanges => ({ in_use: 0, idle: 0, gone: 0 });
+
 /** The directory's rows (see the module comment). */
 export class DirectoryRows {
   constructor(private readonly sql: SqlStorage) {}
@@ -33,11 +38,6 @@ export class DirectoryRows {
   /** The one `sweep_state` row. */
   state(): StateRow {
     return this.sql.exec<StateRow>('SELECT * FROM sweep_state').one();
-  }
-
-  /** Whether the user is in use, set aside or gone; undefined: not indexed. */
-  stateOf(userId: string): number | undefined {
-    return this.sql.exec<{ active: number }>('SELECT active FROM users WHERE user_id = ?', userId).toArray()[0]?.active;
   }
 
   /**
@@ -57,6 +57,62 @@ export class DirectoryRows {
     if (previous?.active === active) return;
     const from = previous ? `, ${counterOf(previous.active)} = ${counterOf(previous.active)} - 1` : '';
     this.sql.exec(`UPDATE sweep_state SET ${counterOf(active)} = ${counterOf(active)} + 1${from}`);
+  }
+
+  /**
+   * Takes a user a batch found in use out of the sweep, idle or gone, forgetting their copy: one row
+   * written (no indexed column changes unless they were owed a visit). The counters move in
+   * `counters`, which the batch writes with the round's position: no second row.
+   */
+  leaveSweep(userId: string, to: typeof IDLE | typeof GONE, counters: CounterChanges): void {
+    const previous = this.sql.exec<{ active: number; next_due_at: number }>('SELECT active, next_due_at FROM users WHERE user_id = ?', userId).toArray()[0];
+    if (!previous) return;
+    if (previous.active === to) {
+      this.clearCopy(userId);
+      return;
+    }
+    const onMoment = previous.next_due_at === ON_MOMENT ? '' : `, next_due_at = ${ON_MOMENT}, forced = 0`;
+    this.sql.exec(`UPDATE users SET active = ?, sealed_access = NULL, copy_expires_at = NULL${onMoment} WHERE user_id = ?`, to, userId);
+    counters[counterOf(previous.active)]--;
+    counters[counterOf(to)]++;
+  }
+
+  /**
+   * A caller brought the user back: in use again, on their moment, holding the copy of the token
+   * the caller's refresh made (unless one of a later generation is held): one row and the counters'
+   * row. Returns whether the user was out of the sweep (a user still in use only has the copy kept).
+   */
+  rejoin(userId: string, copy: AccessCopy | undefined): boolean {
+    const row = this.sql
+      .exec<{ active: number; next_due_at: number } & AccessCopyRow>(
+        'SELECT active, next_due_at, sealed_access, copy_generation, copy_expires_at FROM users WHERE user_id = ?',
+        userId,
+      )
+      .toArray()[0];
+    if (row?.active === IN_USE) {
+      this.storeCopy(userId, copyFromRow(row), copy);
+      return false;
+    }
+    if (!row) {
+      this.setUser(userId, IN_USE, ON_MOMENT);
+      this.storeCopy(userId, null, copy);
+      return true;
+    }
+    const takeCopy = copy && isUsable(copy, Date.now()) && (row.copy_generation === null || row.copy_generation <= copy.generation);
+    const onMoment = row.next_due_at === ON_MOMENT ? '' : `, next_due_at = ${ON_MOMENT}, forced = 0`;
+    if (takeCopy) {
+      this.sql.exec(
+        `UPDATE users SET active = ${IN_USE}, sealed_access = ?, copy_generation = ?, copy_expires_at = ?${onMoment} WHERE user_id = ?`,
+        copy.sealedAccessToken,
+        copy.generation,
+        copy.expiresAt,
+        userId,
+      );
+    } else {
+      this.sql.exec(`UPDATE users SET active = ${IN_USE}${onMoment} WHERE user_id = ?`, userId);
+    }
+    this.sql.exec(`UPDATE sweep_state SET in_use = in_use + 1, ${counterOf(row.active)} = ${counterOf(row.active)} - 1`);
+    return true;
   }
 
   /** Puts an owed user back on their moment (`ON_MOMENT`) or owes them a visit at `dueAt`. */
@@ -175,15 +231,20 @@ export class DirectoryRows {
     this.sql.exec('UPDATE sweep_state SET cursor_at = ?, cursor_user = ?', cursor.at, cursor.userId);
   }
 
-  /** Saves, after a round, the position the batch reached (the cursor's, a forced pass's, or none) and its number: one row. */
-  savePosition(batch: number, position: { cursor: Cursor } | { forced: { slot: number | null; userId: string | null } } | null): void {
+  /**
+   * Saves, after a round, the position the batch reached (the cursor's, a forced pass's, or none),
+   * its number and the round's counter changes (then cleared): one row.
+   */
+  savePosition(batch: number, position: { cursor: Cursor } | { forced: { slot: number | null; userId: string | null } } | null, counters: CounterChanges): void {
+    const moved = `in_use = in_use + ${counters.in_use}, idle = idle + ${counters.idle}, gone = gone + ${counters.gone}`;
     if (position && 'cursor' in position) {
-      this.sql.exec('UPDATE sweep_state SET cursor_at = ?, cursor_user = ?, batches = ?', position.cursor.at, position.cursor.userId, batch);
+      this.sql.exec(`UPDATE sweep_state SET cursor_at = ?, cursor_user = ?, batches = ?, ${moved}`, position.cursor.at, position.cursor.userId, batch);
     } else if (position) {
-      this.sql.exec('UPDATE sweep_state SET forced_slot = ?, forced_user = ?, batches = ?', position.forced.slot, position.forced.userId, batch);
+      this.sql.exec(`UPDATE sweep_state SET forced_slot = ?, forced_user = ?, batches = ?, ${moved}`, position.forced.slot, position.forced.userId, batch);
     } else {
-      this.sql.exec('UPDATE sweep_state SET batches = ?', batch);
+      this.sql.exec(`UPDATE sweep_state SET batches = ?, ${moved}`, batch);
     }
+    Object.assign(counters, noCounterChanges());
   }
 }
 

@@ -5,6 +5,7 @@ import { ConfigError } from '../errors';
 import { logEvent } from '../log';
 import { observeBatch } from '../metrics/metrics';
 import { sweepLane, userVault } from '../vault/stubs';
+import type { AccessCopy } from '../vault/vault-types';
 import type { LanePort } from './access-copies';
 import { runBatch, type VaultPort, VisitTracking } from './batch-runner';
 import { listDirectory, recordLogins, type DirectoryPage, type DirectoryQuery } from './directory-listing';
@@ -67,14 +68,13 @@ export class UserDirectory extends DurableObject<Env> {
   }
 
   /**
-   * A caller refreshed this user's expired token: they have a token in use again. Called by the
-   * vault once per idle spell; the refresh itself was the proof, so they wait for their moment.
+   * A caller refreshed this user's token, expired for SET_ASIDE_AFTER_MS or more: they have a token
+   * in use again, whose copy `copy` is. Called by the vault once per long idle spell; the refresh
+   * itself was the proof, so they wait for their moment, where the copy spares waking the vault.
    */
-  async rejoin(userId: string): Promise<void> {
+  async rejoin(userId: string, copy?: AccessCopy): Promise<void> {
     this.tracking.noteRejoined(userId);
-    if (this.rows.stateOf(userId) === IN_USE) return;
-    this.rows.setUser(userId, IN_USE, ON_MOMENT);
-    await this.scheduleNextBatch();
+    if (this.rows.rejoin(userId, copy)) await this.scheduleNextBatch();
   }
 
   // --- The admin console's view (src/sweep/directory-listing.ts): logins, search, paging. ---

@@ -49,7 +49,7 @@ export class SweepValidation {
     const lastProof = this.proofs.lastValidated(grant);
     // An operator's forced sweep, or a copy Twitch called another user's token: ask Twitch now.
     const checkNow = options.force === true || options.recheck === true;
-    if (!checkNow && grant.expiresAt <= now) return { outcome: 'idle', lastValidatedAt: lastProof };
+    if (!checkNow && grant.expiresAt <= now) return { outcome: 'idle', lastValidatedAt: lastProof, expiredAt: grant.expiresAt };
     if (!checkNow && now - lastProof < VALIDATION_SKIP_WINDOW_MS) {
       return { outcome: 'skipped', lastValidatedAt: lastProof, copy: copyOf(grant) };
     }

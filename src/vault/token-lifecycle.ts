@@ -4,10 +4,10 @@ import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/twitch-fetch';
 import type { AuditTrail } from './audit-trail';
 import type { GrantEnding } from './grant-ending';
-import type { GrantStore, StoredGrant } from './grant-store';
+import { copyOf, type GrantStore, type StoredGrant } from './grant-store';
 import type { ProofsOfLife } from './proofs-of-life';
 import type { RefreshBackoff } from './refresh-backoff';
-import { FORCED_CHECK_WINDOW_MS, USER_REFRESH_MARGIN_MS } from './timing';
+import { FORCED_CHECK_WINDOW_MS, SET_ASIDE_AFTER_MS, SET_ASIDE_CLOCK_SLACK_MS, USER_REFRESH_MARGIN_MS } from './timing';
 import type { VaultEffects } from './vault-effects';
 import type { UserTokenResult } from './vault-types';
 
@@ -59,8 +59,10 @@ export class TokenLifecycle {
     if (record.status === 'revoked') return { ok: false, error: 'reauthorization_required' };
     if (!record.grant) return { ok: false, error: 'not_found' };
 
-    // An expired token is one the sweep may have set aside as idle: a refresh brings the user back.
-    const expiredGeneration = record.grant.expiresAt <= Date.now() ? record.grant.generation : null;
+    // A token expired for SET_ASIDE_AFTER_MS is one the sweep may have set aside as idle: a refresh
+    // brings the user back. One expired for less the directory still holds in use: it meets the
+    // new token at the user's next moment, so it is told nothing (no request, no row).
+    const expired = record.grant.expiresAt <= Date.now() ? { generation: record.grant.generation, at: record.grant.expiresAt } : null;
 
     if (request.forceRefresh) {
       const checked = await this.checkOnce();
@@ -84,7 +86,10 @@ export class TokenLifecycle {
         }
       }
     }
-    if (expiredGeneration !== null && this.store.current?.grant && this.store.current.grant.generation !== expiredGeneration) await this.effects.rejoinSweep();
+    const latest = this.store.current?.grant;
+    if (expired && latest && latest.generation !== expired.generation && Date.now() - expired.at >= SET_ASIDE_AFTER_MS - SET_ASIDE_CLOCK_SLACK_MS) {
+      await this.effects.rejoinSweep(copyOf(latest));
+    }
     return this.store.currentToken();
   }
 

@@ -10,6 +10,7 @@ import type { RefreshBackoff } from './refresh-backoff';
 import { RevocationQueue } from './revocation-queue';
 import { directoryFor } from './stubs';
 import { USER_REFRESH_MARGIN_MS } from './timing';
+import type { AccessCopy } from './vault-types';
 
 const sameScopes = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && [...a].sort().join(' ') === [...b].sort().join(' ');
@@ -112,14 +113,15 @@ export class VaultEffects {
 
   /**
    * Tells the sweep's directory that this user has a token in use again (it may have set them
-   * aside as idle). Once per idle spell, not per request; a failure only costs that user their
+   * aside as idle), with the copy of that token, so the directory's next visit need not wake this
+   * vault for it. Once per long idle spell, not per request; a failure only costs that user their
    * visits until the next login, so it is logged and the caller is served anyway.
    */
-  rejoinSweep(): Promise<void> {
+  rejoinSweep(copy: AccessCopy): Promise<void> {
     const userId = this.store.current?.userId;
     if (!userId) return Promise.resolve();
     this.rejoinInFlight ??= directoryFor(this.env(), userId)
-      .rejoin(userId)
+      .rejoin(userId, copy)
       .catch((error: unknown) => {
         logEvent('sweep.rejoin_failed', { userId, reason: error instanceof Error ? error.name : 'unknown' });
       })

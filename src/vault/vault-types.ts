@@ -67,6 +67,8 @@ export interface UserValidation {
   copy?: AccessCopy;
   /** The login Twitch reported with a 200 now (users may rename): the console's search follows it. */
   login?: string;
+  /** With `idle`: when the access token expired (the directory sets the user aside only SET_ASIDE_AFTER_MS later). */
+  expiredAt?: number;
 }
 
 /** What the directory asks of a vault it visits. */
