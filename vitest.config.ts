@@ -60,8 +60,7 @@ export default defineConfig({
               // The Node listener form lets the stand-in drop connections like a real server would.
               // Cloudflare's Analytics Engine SQL API (CLOUDFLARE_API_BASE_URL in the tests) has its own stand-in.
               outboundService: {
-                node: (incoming, outgoing) =>
-                  (incoming.headers.host === ANALYTICS_SQL_HOST ? analyticsSql.listener : twitchListener)(incoming, outgoing),
+                node: (incoming, outgoing) => (incoming.headers.host === ANALYTICS_SQL_HOST ? analyticsSql.listener : twitchListener)(incoming, outgoing),
               },
             },
           }),

@@ -69,8 +69,8 @@ export async function upstreamCallCount(system: BenchSystem): Promise<{ total: n
   const tokenCalls = Object.values(counts.token).reduce((sum, count) => sum + count, 0);
   return {
     total: counts.authorize + tokenCalls + counts.validate + counts.revoke + counts.other,
-    refresh: counts.token['refresh_token'] ?? 0,
-    clientCredentials: counts.token['client_credentials'] ?? 0,
+    refresh: counts.token.refresh_token ?? 0,
+    clientCredentials: counts.token.client_credentials ?? 0,
   };
 }
 

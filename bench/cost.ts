@@ -338,7 +338,8 @@ function callers(u: Units, users: number, profile: Profile, latencyMs: number): 
 
 /** Dollars above the $5 base for a month's use on the Paid plan, item by item (included amounts subtracted once, from the whole). */
 function paidDollars(use: Monthly): Record<string, number> {
-  const over = (amount: number, price: { includedMonthly: number; perMillion: number }) => (Math.max(0, amount - price.includedMonthly) / 1e6) * price.perMillion;
+  const over = (amount: number, price: { includedMonthly: number; perMillion: number }) =>
+    (Math.max(0, amount - price.includedMonthly) / 1e6) * price.perMillion;
   return {
     'DO requests': over(use.doRequests, PRICES.doRequests),
     'DO duration': over(use.gbSeconds, PRICES.doGbSeconds),
@@ -393,7 +394,8 @@ const bill = (users: number, profile: Profile, latencyMs: number) => {
 
 /** The most users whose use (callers included) fits in half of every Free daily quota, at both answer times. */
 function freePlanHolds(profile: Profile): number {
-  const fits = (users: number) => LATENCIES.every((latencyMs) => Object.values(freeShares(bill(users, profile, latencyMs).total)).every((share) => share <= 0.5));
+  const fits = (users: number) =>
+    LATENCIES.every((latencyMs) => Object.values(freeShares(bill(users, profile, latencyMs).total)).every((share) => share <= 0.5));
   let low = 0;
   let high = 10_000_000;
   while (high - low > 10) {
@@ -408,20 +410,32 @@ function freePlanHolds(profile: Profile): number {
 const figures = (x: Omit<OperationUsage, 'occurrences'>) =>
   `${x.doRequests.toFixed(2)} DO req, ${x.workerRequests.toFixed(2)} Worker req, ${x.rowsRead.toFixed(1)} rows read, ${x.rowsWritten.toFixed(1)} rows written, ${x.kvWrites.toFixed(2)} KV writes, ${x.wallMs.toFixed(1)} ms, ${x.twitchCalls.toFixed(2)} Twitch calls`;
 const occurrences = (operation: Operation) => m.usage[operation]?.occurrences ?? 0;
-console.log(`\nMeasured in workerd${m.smoke ? ' (SMOKE RUN)' : ''}: ${m.users} users in use for ${m.simulatedHours.toFixed(1)} simulated hours, Twitch answering at once; each figure counted from what that operation did (bench/cost/usage.ts)`);
-console.log(`  per user-hour in use: ${u.checksPerUserHour.toFixed(3)} validations by the directory or a lane (${m.validations} over ${m.clock.alarms + m.clock.crons} batches)`);
-console.log(`  per batch (${occurrences('batch')}; wall time from ${u.batchesTimed.alarms} alarms that ${u.batchesTimed.quiet ? 'woke no vault and called no lane' : 'ran (none was quiet)'}): ${figures(u.batch)}`);
+console.log(
+  `\nMeasured in workerd${m.smoke ? ' (SMOKE RUN)' : ''}: ${m.users} users in use for ${m.simulatedHours.toFixed(1)} simulated hours, Twitch answering at once; each figure counted from what that operation did (bench/cost/usage.ts)`,
+);
+console.log(
+  `  per user-hour in use: ${u.checksPerUserHour.toFixed(3)} validations by the directory or a lane (${m.validations} over ${m.clock.alarms + m.clock.crons} batches)`,
+);
+console.log(
+  `  per batch (${occurrences('batch')}; wall time from ${u.batchesTimed.alarms} alarms that ${u.batchesTimed.quiet ? 'woke no vault and called no lane' : 'ran (none was quiet)'}): ${figures(u.batch)}`,
+);
 console.log(`  per handover (${occurrences('handover')}; vault wake + copy stored): ${figures(u.handover)}`);
 console.log(`  per lane call (${occurrences('lane')}): ${figures(u.lane)}`);
-console.log(`  per idle spell: idle visits (${occurrences('idle-visit')}; token lapsed under ${SET_ASIDE_AFTER_MS / 60_000} min, nothing written): ${figures(u.idleVisit)}`);
+console.log(
+  `  per idle spell: idle visits (${occurrences('idle-visit')}; token lapsed under ${SET_ASIDE_AFTER_MS / 60_000} min, nothing written): ${figures(u.idleVisit)}`,
+);
 console.log(`                  set aside (${occurrences('set-aside')}): ${figures(u.setAside)}`);
 console.log(`                  brought back (${occurrences('bring-back')}): ${figures(u.bringBack)}`);
 console.log(`  per hourly cron (${occurrences('cron')}), beyond its batch: ${figures(u.cron)}`);
 console.log(`  per caller refresh (${occurrences('caller-refresh')}; GET /token/users/:id, token expired): ${figures(u.refresh)}`);
 console.log(`  per caller warm request (${occurrences('caller-warm')}): ${figures(u.warm)}`);
 console.log(`  per GET /token/app, warm (${occurrences('caller-app')}): ${figures(u.app)}`);
-console.log(`  left out: the harness's own calls, ${m.usage.harness?.rowsWritten ?? 0} rows written (runDurableObjectAlarm's deleteAlarm), seen and not counted; one-off login writes, ${m.usage.login?.rowsWritten ?? 0} rows; the burst phase's batches (the harness made every user due), ${m.usage.burst?.rowsWritten ?? 0} rows`);
-console.log(`  storage: ${(m.storage.vaultBytes / 1024).toFixed(1)} KiB per vault, ${m.storage.directoryBytesPerUser.toFixed(0)} bytes per user in the directory`);
+console.log(
+  `  left out: the harness's own calls, ${m.usage.harness?.rowsWritten ?? 0} rows written (runDurableObjectAlarm's deleteAlarm), seen and not counted; one-off login writes, ${m.usage.login?.rowsWritten ?? 0} rows; the burst phase's batches (the harness made every user due), ${m.usage.burst?.rowsWritten ?? 0} rows`,
+);
+console.log(
+  `  storage: ${(m.storage.vaultBytes / 1024).toFixed(1)} KiB per vault, ${m.storage.directoryBytesPerUser.toFixed(0)} bytes per user in the directory`,
+);
 {
   const cpu = measured.cpu;
   // Free allows 10 ms of CPU per invocation (developers.cloudflare.com/workers/platform/limits/).
@@ -433,20 +447,46 @@ console.log(`  storage: ${(m.storage.vaultBytes / 1024).toFixed(1)} KiB per vaul
 for (const [name, profile] of Object.entries(PROFILES)) {
   if (profile.idleSpellsPerDay === 0) continue;
   const rule = spellCosts(profile.idleHoursPerSpell);
-  console.log(`  a ${profile.idleHoursPerSpell} h idle spell (${name}): ${rule.idleVisits.toFixed(2)} idle visits, set aside ${(rule.setAsideShare * 100).toFixed(0)}% of the time`);
+  console.log(
+    `  a ${profile.idleHoursPerSpell} h idle spell (${name}): ${rule.idleVisits.toFixed(2)} idle visits, set aside ${(rule.setAsideShare * 100).toFixed(0)}% of the time`,
+  );
 }
-const units = { batch: u.batch, handover: u.handover, lane: u.lane, idleVisit: u.idleVisit, setAside: u.setAside, bringBack: u.bringBack, cron: u.cron, refresh: u.refresh, warm: u.warm, app: u.app };
-const negative = Object.entries(units).flatMap(([operation, x]) => Object.entries(x).filter(([, n]) => n < 0).map(([figure]) => `${operation}.${figure}`));
+const units = {
+  batch: u.batch,
+  handover: u.handover,
+  lane: u.lane,
+  idleVisit: u.idleVisit,
+  setAside: u.setAside,
+  bringBack: u.bringBack,
+  cron: u.cron,
+  refresh: u.refresh,
+  warm: u.warm,
+  app: u.app,
+};
+const negative = Object.entries(units).flatMap(([operation, x]) =>
+  Object.entries(x)
+    .filter(([, n]) => n < 0)
+    .map(([figure]) => `${operation}.${figure}`),
+);
 console.log(`COST_UNITS ${JSON.stringify({ units, harnessCounted: 0, negative })}`);
 if (negative.length > 0) throw new Error(`negative per-operation figures: ${negative.join(', ')}`);
 
 // --- Priced. ---
-console.log(`\nPer month on the Paid plan, above the $${PRICES.baseMonthly} base (prices read ${PRICES.readOn}); overhead: the broker's own work; total: with callers' requests:`);
-console.log('| profile | Twitch | users | overhead DO req | overhead GB-s | overhead rows written | callers\' Worker req | callers\' DO req | total GB-s | overhead $ | total $ |');
+console.log(
+  `\nPer month on the Paid plan, above the $${PRICES.baseMonthly} base (prices read ${PRICES.readOn}); overhead: the broker's own work; total: with callers' requests:`,
+);
+console.log(
+  "| profile | Twitch | users | overhead DO req | overhead GB-s | overhead rows written | callers' Worker req | callers' DO req | total GB-s | overhead $ | total $ |",
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 let worst = { name: '', latencyMs: 0, own: 0, total: -1 };
 for (const [name, profile] of Object.entries(PROFILES)) {
-  for (const [users, latencyMs] of [[1_000, 120], [10_000, 120], [100_000, 120], [100_000, 400]] as const) {
+  for (const [users, latencyMs] of [
+    [1_000, 120],
+    [10_000, 120],
+    [100_000, 120],
+    [100_000, 400],
+  ] as const) {
     const { own, theirs, total } = bill(users, profile, latencyMs);
     const ownDollars = sum(paidDollars(own));
     const totalDollars = sum(paidDollars(total));
@@ -460,7 +500,9 @@ for (const [name, profile] of Object.entries(PROFILES)) {
 {
   const profile = PROFILES[profileName];
   const { total } = bill(100_000, profile, LATENCY_MS);
-  const items = Object.entries(paidDollars(total)).filter(([, dollars]) => dollars >= 0.005).map(([item, dollars]) => `${item} ${money(dollars)}`);
+  const items = Object.entries(paidDollars(total))
+    .filter(([, dollars]) => dollars >= 0.005)
+    .map(([item, dollars]) => `${item} ${money(dollars)}`);
   console.log(`${profileName} at ${LATENCY_MS} ms, 100,000 users, total by item: ${items.join(', ') || 'nothing above the included amounts'}`);
 }
 let fewest = Infinity;
@@ -469,8 +511,12 @@ for (const [name, profile] of Object.entries(PROFILES)) {
   fewest = Math.min(fewest, holds);
   const shares = freeShares(bill(holds, profile, 400).total);
   const [tightest, share] = Object.entries(shares).sort((a, b) => b[1] - a[1])[0]!;
-  console.log(`free plan, ${name}: ${holds.toLocaleString('en')} users within half of every daily quota, callers included (tightest: ${tightest} ${(share * 100).toFixed(0)}%)`);
+  console.log(
+    `free plan, ${name}: ${holds.toLocaleString('en')} users within half of every daily quota, callers included (tightest: ${tightest} ${(share * 100).toFixed(0)}%)`,
+  );
 }
-console.log(`Workers Logs: invocation logs ${INVOCATION_LOGS ? 'on' : 'off'} (wrangler.toml); Workers Logs priced by volume (since 2026-12-01) at an assumed ${ASSUMED_BYTES_PER_LOG_EVENT} bytes an event; Worker CPU assumed ${ASSUMED_CPU_MS_PER_WORKER_REQUEST} ms per caller request (Paid only)`);
+console.log(
+  `Workers Logs: invocation logs ${INVOCATION_LOGS ? 'on' : 'off'} (wrangler.toml); Workers Logs priced by volume (since 2026-12-01) at an assumed ${ASSUMED_BYTES_PER_LOG_EVENT} bytes an event; Worker CPU assumed ${ASSUMED_CPU_MS_PER_WORKER_REQUEST} ms per caller request (Paid only)`,
+);
 console.log(`worst profile: ${worst.name} at ${worst.latencyMs} ms: overhead ${money(worst.own)}, total ${money(worst.total)} a month at 100,000 users`);
 console.log(`cost: ${money(worst.total)}/month at 100k users (paid, worst profile, callers included), free plan holds ${fewest} users`);

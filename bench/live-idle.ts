@@ -36,7 +36,10 @@ parseCli({ script: 'bench:live', usage: USAGE, options: {} });
 const TWITCH_LATENCY_MS = 400;
 
 announceSmoke();
-const run = spawnSync('npx', ['vitest', 'run', '--config', 'bench/cost/vitest.config.ts', 'bench/cost/live-idle.cost.ts'], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+const run = spawnSync('npx', ['vitest', 'run', '--config', 'bench/cost/vitest.config.ts', 'bench/cost/live-idle.cost.ts'], {
+  encoding: 'utf8',
+  maxBuffer: 16 * 1024 * 1024,
+});
 const line = `${run.stdout}\n${run.stderr}`.split('\n').find((text) => text.includes('LIVE_IDLE '));
 if (!line) {
   console.error(run.stdout.slice(-3000), run.stderr.slice(-3000));
@@ -48,6 +51,12 @@ const requests = day.alarms * perMonth;
 const gbSeconds = ((day.alarmWallMs + day.refreshes * TWITCH_LATENCY_MS) / 1000) * GB_PER_OBJECT * perMonth;
 const dollars = (requests / 1e6) * PRICES.doRequests.perMillion + (gbSeconds / 1e6) * PRICES.doGbSeconds.perMillion;
 
-console.log(`measured over ${day.simulatedHours} simulated hours: ${day.alarms} alarms, ${day.refreshes} refreshes, ${day.pushedMessages} tokens pushed, ${day.alarmWallMs} ms in alarms`);
-console.log(`per idle connection per month: ${requests.toFixed(0)} Durable Object requests, ${gbSeconds.toFixed(1)} GB-s (with ${TWITCH_LATENCY_MS} ms per Twitch refresh)`);
-console.log(`priced (${PRICES.readOn}): $${dollars.toFixed(6)} per connection-month above the included usage; 10,000 idle bots: $${(dollars * 10_000).toFixed(2)}/month`);
+console.log(
+  `measured over ${day.simulatedHours} simulated hours: ${day.alarms} alarms, ${day.refreshes} refreshes, ${day.pushedMessages} tokens pushed, ${day.alarmWallMs} ms in alarms`,
+);
+console.log(
+  `per idle connection per month: ${requests.toFixed(0)} Durable Object requests, ${gbSeconds.toFixed(1)} GB-s (with ${TWITCH_LATENCY_MS} ms per Twitch refresh)`,
+);
+console.log(
+  `priced (${PRICES.readOn}): $${dollars.toFixed(6)} per connection-month above the included usage; 10,000 idle bots: $${(dollars * 10_000).toFixed(2)}/month`,
+);

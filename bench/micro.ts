@@ -184,15 +184,21 @@ async function measureAll(file: string): Promise<void> {
   // builds the request, reads and checks the answer.
   // Twitch is the only fake: fetch answers at once, as the stand-in would.
   const copies = await Promise.all(
-    Array.from({ length: OWN_CHECKS_PER_BATCH }, async (_, i) => ({ userId: String(100001 + i), sealedAccessToken: await seal(`tok-${100001 + i}`, `user:${100001 + i}:access`, config.tokenKeys) })),
+    Array.from({ length: OWN_CHECKS_PER_BATCH }, async (_, i) => ({
+      userId: String(100001 + i),
+      sealedAccessToken: await seal(`tok-${100001 + i}`, `user:${100001 + i}:access`, config.tokenKeys),
+    })),
   );
   const realFetch = globalThis.fetch;
   globalThis.fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
     const request = new Request(input, init);
     const userId = request.headers.get('Authorization')!.slice('OAuth tok-'.length);
-    return new Response(JSON.stringify({ client_id: env.TWITCH_CLIENT_ID, login: `user_${userId}`, user_id: userId, scopes: ['user:read:email'], expires_in: 12_000 }), {
-      headers: { 'Content-Type': 'application/json' },
-    });
+    return new Response(
+      JSON.stringify({ client_id: env.TWITCH_CLIENT_ID, login: `user_${userId}`, user_id: userId, scopes: ['user:read:email'], expires_in: 12_000 }),
+      {
+        headers: { 'Content-Type': 'application/json' },
+      },
+    );
   };
   try {
     for (const count of [OWN_CHECKS_PER_BATCH, COPIES_PER_LANE]) {
@@ -211,7 +217,13 @@ async function measureAll(file: string): Promise<void> {
   // Whole requests through the Worker's fetch handler, with stubbed bindings (no I/O).
   {
     const appTokenRecord = { sealedAccessToken: sealed, expiresAt: Date.now() + 3_600_000 };
-    const userToken = { accessToken: 'u'.repeat(30), expiresAt: Date.now() + 3_600_000, scopes: ['user:read:email'], userId: '100001', login: 'streamer_alice' };
+    const userToken = {
+      accessToken: 'u'.repeat(30),
+      expiresAt: Date.now() + 3_600_000,
+      scopes: ['user:read:email'],
+      userId: '100001',
+      login: 'streamer_alice',
+    };
     const stubVault = { getAccessToken: async () => ({ ok: true, token: userToken }) };
     const bindings = {
       ...env,
@@ -222,11 +234,13 @@ async function measureAll(file: string): Promise<void> {
       USER_DIRECTORY: {},
     };
     const context = { waitUntil() {}, passThroughOnException() {}, props: {} };
-    const request = (path: string, headers: Record<string, string> = {}) => async () => {
-      const response = await worker.default.fetch(new Request(`http://127.0.0.1:8787${path}`, { headers }), bindings, context);
-      if (response.status !== 200) throw new Error(`${path} answered ${response.status}`);
-      await response.arrayBuffer();
-    };
+    const request =
+      (path: string, headers: Record<string, string> = {}) =>
+      async () => {
+        const response = await worker.default.fetch(new Request(`http://127.0.0.1:8787${path}`, { headers }), bindings, context);
+        if (response.status !== 200) throw new Error(`${path} answered ${response.status}`);
+        await response.arrayBuffer();
+      };
     const requests: Measurement[] = [
       await measure('GET /health', request('/health')),
       await measure('GET /token/app (isolate memory warm)', request('/token/app', { Authorization: `Bearer ${API_KEY}` })),
@@ -244,9 +258,15 @@ async function measureAll(file: string): Promise<void> {
     };
     print('steps of the token paths (Node WebCrypto, sequential)', steps);
     print('whole requests through the Worker fetch handler (bindings stubbed)', requests);
-    console.log(`\nstart-up: evaluating the bundled Worker took ${evaluationMs.toFixed(1)} ms and made ${calls.length} WebCrypto/fetch calls${calls.length ? `: ${calls.join(', ')}` : ''}`);
+    console.log(
+      `\nstart-up: evaluating the bundled Worker took ${evaluationMs.toFixed(1)} ms and made ${calls.length} WebCrypto/fetch calls${calls.length ? `: ${calls.join(', ')}` : ''}`,
+    );
     const results = { steps, requests, startup: { evaluationMs, ioOrCryptoCalls: calls } };
-    if (!SMOKE) writeFileSync(join(import.meta.dirname, 'results', 'latest-micro.json'), `${JSON.stringify({ at: new Date().toISOString(), node: process.version, ...results }, null, 2)}\n`);
+    if (!SMOKE)
+      writeFileSync(
+        join(import.meta.dirname, 'results', 'latest-micro.json'),
+        `${JSON.stringify({ at: new Date().toISOString(), node: process.version, ...results }, null, 2)}\n`,
+      );
     if (calls.length) process.exitCode = 1;
   }
 }

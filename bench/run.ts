@@ -54,18 +54,21 @@ Exit code: 0 every target met; 1 a target missed or the run failed; 2 bad argume
 `;
 
 function readOptions(args: string[]): Options {
-  const { values } = parseCli({
-    script: 'bench',
-    usage: USAGE,
-    options: {
-      burst: { type: 'boolean', default: false },
-      seconds: { type: 'string', default: '2' },
-      rounds: { type: 'string', default: '8' },
-      connections: { type: 'string', default: '10' },
-      'burst-size': { type: 'string', default: '500' },
+  const { values } = parseCli(
+    {
+      script: 'bench',
+      usage: USAGE,
+      options: {
+        burst: { type: 'boolean', default: false },
+        seconds: { type: 'string', default: '2' },
+        rounds: { type: 'string', default: '8' },
+        connections: { type: 'string', default: '10' },
+        'burst-size': { type: 'string', default: '500' },
+      },
+      rules: { seconds: { min: 1, max: 60 }, rounds: { min: 1, max: 20 }, connections: { min: 1, max: 200 }, 'burst-size': { min: 1, max: 2000 } },
     },
-    rules: { seconds: { min: 1, max: 60 }, rounds: { min: 1, max: 20 }, connections: { min: 1, max: 200 }, 'burst-size': { min: 1, max: 2000 } },
-  }, args);
+    args,
+  );
   return {
     burst: values.burst,
     seconds: Number(values.seconds),
@@ -102,7 +105,13 @@ function scenarios(users: LoggedInUser[]): Scenario[] {
       name: '/authorize',
       success: '3xx',
       // Logins come from many addresses: one address would only measure the per-address rate limit.
-      requests: [{ method: 'GET', path: '/authorize', setupRequest: (request) => ({ ...request, headers: { ...request.headers, 'CF-Connecting-IP': randomAddress() } }) }],
+      requests: [
+        {
+          method: 'GET',
+          path: '/authorize',
+          setupRequest: (request) => ({ ...request, headers: { ...request.headers, 'CF-Connecting-IP': randomAddress() } }),
+        },
+      ],
     },
   ];
 }
@@ -162,8 +171,7 @@ async function runLoad(system: BenchSystem, options: Options): Promise<void> {
   const authorize = list.find((scenario) => scenario.name === '/authorize')!;
   console.log(`load: ${options.rounds} rounds x ${options.seconds} s per endpoint, ${options.connections} connections, rotating order; then /authorize`);
   const totals = new Map<string, ScenarioTotals>();
-  const runOnce = async (scenario: Scenario) =>
-    totals.set(scenario.name, await runScenario(system.broker.url, scenario, options, totals.get(scenario.name)));
+  const runOnce = async (scenario: Scenario) => totals.set(scenario.name, await runScenario(system.broker.url, scenario, options, totals.get(scenario.name)));
   for (let round = 0; round < options.rounds; round++) {
     for (let index = 0; index < interleaved.length; index++) await runOnce(interleaved[(index + round) % interleaved.length]!);
   }
@@ -202,7 +210,9 @@ async function runLoad(system: BenchSystem, options: Options): Promise<void> {
 
   console.log('\nmeasuring the deployable bundle (wrangler deploy --dry-run)');
   const bundle: BundleSize = await measureBundle();
-  console.log(`bundle: ${(bundle.bytes / 1024).toFixed(1)} KiB, gzip ${(bundle.gzipBytes / 1024).toFixed(1)} KiB (${bundle.wranglerReport ?? 'wrangler printed no size'})`);
+  console.log(
+    `bundle: ${(bundle.bytes / 1024).toFixed(1)} KiB, gzip ${(bundle.gzipBytes / 1024).toFixed(1)} KiB (${bundle.wranglerReport ?? 'wrangler printed no size'})`,
+  );
 
   const ratio = (name: string) => endpoints.find((row) => row.endpoint === name)!.ratioToHealth;
   const sessionRatio = Math.min(ratio('/token (cookie)'), ratio('/token (bearer)'));
@@ -211,8 +221,16 @@ async function runLoad(system: BenchSystem, options: Options): Promise<void> {
   const authorizeFailures = failed(endpoints.find((row) => row.endpoint === '/authorize')!);
   if (tokenPathFailures + authorizeFailures > 0) {
     // What the broker said about it: wrangler dev's output (warnings and errors) goes with the figures.
-    const said = system.broker.output().split('\n').filter((line) => /error|exception|fail/i.test(line) && !/workers\.cloudflare\.com|Request\.cf/.test(line));
-    console.log(`\nwrangler dev output mentioning errors (${said.length} lines, first 10):\n${said.slice(0, 10).map((line) => `  ${line.slice(0, 300)}`).join('\n')}`);
+    const said = system.broker
+      .output()
+      .split('\n')
+      .filter((line) => /error|exception|fail/i.test(line) && !/workers\.cloudflare\.com|Request\.cf/.test(line));
+    console.log(
+      `\nwrangler dev output mentioning errors (${said.length} lines, first 10):\n${said
+        .slice(0, 10)
+        .map((line) => `  ${line.slice(0, 300)}`)
+        .join('\n')}`,
+    );
   }
   const targets: Target[] = [
     { target: '/token/app >= 0.9 x /health throughput', measured: `${ratio('/token/app').toFixed(2)}x`, pass: ratio('/token/app') >= 0.9 },
@@ -222,7 +240,10 @@ async function runLoad(system: BenchSystem, options: Options): Promise<void> {
     { target: 'bundle <= 60 KB gzip', measured: `${(bundle.gzipBytes / 1000).toFixed(1)} KB`, pass: bundle.gzipBytes <= 60_000 },
   ];
   const pass = printVerdict(targets);
-  if (authorizeFailures > 0) console.log(`  NOTE  /authorize (no target): ${authorizeFailures} failed responses ${JSON.stringify(endpoints.find((row) => row.endpoint === '/authorize')!.statusCodes)}`);
+  if (authorizeFailures > 0)
+    console.log(
+      `  NOTE  /authorize (no target): ${authorizeFailures} failed responses ${JSON.stringify(endpoints.find((row) => row.endpoint === '/authorize')!.statusCodes)}`,
+    );
   const file = writeResults('load', {
     settings: { seconds: options.seconds, rounds: options.rounds, connections: options.connections, users: USER_IDS.length },
     endpoints,
@@ -264,7 +285,9 @@ async function runBurst(system: BenchSystem, options: Options): Promise<void> {
   const appBurst = await burst(`${broker.url}/token/app`, { Authorization: `Bearer ${API_KEY}` }, count);
   let after = await upstreamCallCount(system);
   const app = { ...appBurst, upstreamCalls: after.total - before.total, clientCredentialsCalls: after.clientCredentials - before.clientCredentials };
-  console.log(`/token/app, ${count} concurrent cold requests: ${app.upstreamCalls} upstream call(s) (${app.clientCredentialsCalls} client_credentials), statuses ${JSON.stringify(app.statuses)}, ${app.distinctAccessTokens} distinct token(s), ${app.milliseconds} ms`);
+  console.log(
+    `/token/app, ${count} concurrent cold requests: ${app.upstreamCalls} upstream call(s) (${app.clientCredentialsCalls} client_credentials), statuses ${JSON.stringify(app.statuses)}, ${app.distinctAccessTokens} distinct token(s), ${app.milliseconds} ms`,
+  );
 
   // A user whose stored token is inside the broker's 5-minute refresh margin from the start.
   await configureStandin(system, { userAccessTokenTtlSeconds: 120 });
@@ -278,13 +301,19 @@ async function runBurst(system: BenchSystem, options: Options): Promise<void> {
   const userBurst = await burst(`${broker.url}/token`, { Authorization: `Bearer ${user.sessionToken}` }, count);
   after = await upstreamCallCount(system);
   const expired = { ...userBurst, upstreamCalls: after.total - before.total, refreshCalls: after.refresh - before.refresh };
-  console.log(`/token, expired user, ${count} concurrent requests: ${expired.upstreamCalls} upstream call(s) (${expired.refreshCalls} refresh_token), statuses ${JSON.stringify(expired.statuses)}, ${expired.distinctAccessTokens} distinct token(s), ${expired.milliseconds} ms`);
+  console.log(
+    `/token, expired user, ${count} concurrent requests: ${expired.upstreamCalls} upstream call(s) (${expired.refreshCalls} refresh_token), statuses ${JSON.stringify(expired.statuses)}, ${expired.distinctAccessTokens} distinct token(s), ${expired.milliseconds} ms`,
+  );
 
   const allOk = (statuses: Record<string, number>) => statuses['200'] === count;
   const targets: Target[] = [
     { target: 'cold /token/app burst: exactly one upstream call', measured: String(app.upstreamCalls), pass: app.upstreamCalls === 1 },
     { target: 'expired-user /token burst: exactly one upstream call', measured: String(expired.upstreamCalls), pass: expired.upstreamCalls === 1 },
-    { target: `every burst request answered 200 with one token`, measured: `${app.statuses['200'] ?? 0} + ${expired.statuses['200'] ?? 0} of ${2 * count}`, pass: allOk(app.statuses) && allOk(expired.statuses) && app.distinctAccessTokens === 1 && expired.distinctAccessTokens === 1 },
+    {
+      target: `every burst request answered 200 with one token`,
+      measured: `${app.statuses['200'] ?? 0} + ${expired.statuses['200'] ?? 0} of ${2 * count}`,
+      pass: allOk(app.statuses) && allOk(expired.statuses) && app.distinctAccessTokens === 1 && expired.distinctAccessTokens === 1,
+    },
   ];
   const pass = printVerdict(targets);
   const file = writeResults('burst', { settings: { burstSize: count }, appTokenBurst: app, expiredUserBurst: expired, targets, pass });

@@ -64,7 +64,12 @@ Exit code: 0 done; 2 bad arguments.
 const { values: flags } = parseCli({
   script: 'bench:sweep',
   usage: USAGE,
-  rules: { users: { min: 1, max: 10_000_000 }, hours: { min: 1, max: 48 }, 'latency-ms': { min: 0, max: 10_000 }, 'failure-rate': { min: 0, max: 1, fractions: true } },
+  rules: {
+    users: { min: 1, max: 10_000_000 },
+    hours: { min: 1, max: 48 },
+    'latency-ms': { min: 0, max: 10_000 },
+    'failure-rate': { min: 0, max: 1, fractions: true },
+  },
   options: {
     users: { type: 'string' },
     hours: { type: 'string', default: '4' },
@@ -186,8 +191,23 @@ function simulate(scenario: string, users: number, latencyMs: number, start: num
     tokenExpiresAt[i] = start + USER_REFRESH_MARGIN_MS + (phase / 0x7fffffff) * TOKEN_MS;
   }
   const report: Report = {
-    scenario, users, latencyMs, invocations: 0, alarmInvocations: 0, cronInvocations: 0, maxSubrequestsPerInvocation: 0, maxOwnCallsPerInvocation: 0, laneCalls: 0, vaultWakes: 0,
-    validations: 0, skips: 0, failures: 0, maxGapMs: 0, gapsOverAnHour: 0, maxLagMs: 0, busyShare: 0,
+    scenario,
+    users,
+    latencyMs,
+    invocations: 0,
+    alarmInvocations: 0,
+    cronInvocations: 0,
+    maxSubrequestsPerInvocation: 0,
+    maxOwnCallsPerInvocation: 0,
+    laneCalls: 0,
+    vaultWakes: 0,
+    validations: 0,
+    skips: 0,
+    failures: 0,
+    maxGapMs: 0,
+    gapsOverAnHour: 0,
+    maxLagMs: 0,
+    busyShare: 0,
   };
   let random = 12345;
   const nextRandom = () => {
@@ -371,22 +391,39 @@ function simulate(scenario: string, users: number, latencyMs: number, start: num
 
 function print(report: Report): void {
   const perThousand = (n: number) => ((n / HOURS / report.users) * 1000).toFixed(0);
-  console.log(`\n## ${report.scenario}: ${report.users.toLocaleString('en')} users in use, ${HOURS} h simulated, ${report.latencyMs} ms per Twitch call, failure rate ${FAILURE_RATE}`);
+  console.log(
+    `\n## ${report.scenario}: ${report.users.toLocaleString('en')} users in use, ${HOURS} h simulated, ${report.latencyMs} ms per Twitch call, failure rate ${FAILURE_RATE}`,
+  );
   console.log(`  every user validated within the hour (after the first): ${report.gapsOverAnHour === 0 && report.maxGapMs <= HOUR ? 'yes' : 'NO'}`);
   console.log(`  longest gap between two validations of one user: ${(report.maxGapMs / MINUTE).toFixed(2)} min (${report.gapsOverAnHour} gaps over 60 min)`);
   console.log(`  latest visit after a user's moment: ${(report.maxLagMs / 1000).toFixed(1)} s`);
-  console.log(`  most subrequests in one directory invocation: ${report.maxOwnCallsPerInvocation} to Twitch (limit 50 on Free), ${report.maxSubrequestsPerInvocation} vault RPCs and lane calls (limits: ${SUBREQUEST_LIMIT_PAID.toLocaleString('en')} Paid, ${SUBREQUEST_LIMIT_FREE_CLOUDFLARE.toLocaleString('en')} to Cloudflare services on Free); each lane makes at most ${COPIES_PER_LANE} calls to Twitch`);
+  console.log(
+    `  most subrequests in one directory invocation: ${report.maxOwnCallsPerInvocation} to Twitch (limit 50 on Free), ${report.maxSubrequestsPerInvocation} vault RPCs and lane calls (limits: ${SUBREQUEST_LIMIT_PAID.toLocaleString('en')} Paid, ${SUBREQUEST_LIMIT_FREE_CLOUDFLARE.toLocaleString('en')} to Cloudflare services on Free); each lane makes at most ${COPIES_PER_LANE} calls to Twitch`,
+  );
   // Keeping up: nobody waits past the longest gap between two batches for their moment.
-  console.log(`  keeps up (no visit more than a minute late): ${report.maxLagMs <= MAX_TICK_MS ? 'yes' : 'NO'}; directory busy running batches ${(report.busyShare * 100).toFixed(0)}% of the last hour`);
-  console.log(`  invocations: ${report.invocations} (${report.alarmInvocations} alarms, ${report.cronInvocations} crons), ${Math.round(report.invocations / HOURS)} an hour`);
+  console.log(
+    `  keeps up (no visit more than a minute late): ${report.maxLagMs <= MAX_TICK_MS ? 'yes' : 'NO'}; directory busy running batches ${(report.busyShare * 100).toFixed(0)}% of the last hour`,
+  );
+  console.log(
+    `  invocations: ${report.invocations} (${report.alarmInvocations} alarms, ${report.cronInvocations} crons), ${Math.round(report.invocations / HOURS)} an hour`,
+  );
   console.log(`  validations: ${report.validations}, skipped ${report.skips}, failed ${report.failures}`);
-  console.log(`  per 1,000 users per hour: ${perThousand(report.invocations)} directory invocations, ${perThousand(report.laneCalls)} lane calls, ${perThousand(report.vaultWakes)} vault wakes, ${perThousand(report.validations + report.failures)} validations`);
+  console.log(
+    `  per 1,000 users per hour: ${perThousand(report.invocations)} directory invocations, ${perThousand(report.laneCalls)} lane calls, ${perThousand(report.vaultWakes)} vault wakes, ${perThousand(report.validations + report.failures)} validations`,
+  );
 }
 
 const start = Date.UTC(2026, 0, 1, 0, 0, 0);
 const startedAt = Date.now();
 announceSmoke();
-const runs: [number, number][] = SMOKE ? [[2_000, 120]] : flags.users ? [[Number(flags.users), Number(flags['latency-ms'])]] : [[100_000, 120], [1_000_000, 400]];
+const runs: [number, number][] = SMOKE
+  ? [[2_000, 120]]
+  : flags.users
+    ? [[Number(flags.users), Number(flags['latency-ms'])]]
+    : [
+        [100_000, 120],
+        [1_000_000, 400],
+      ];
 for (const [users, latencyMs] of runs) {
   // Every user due at once: a fresh deployment importing users, or a directory back from a long stop.
   print(simulate('burst (every user registered overdue at the start)', users, latencyMs, start, true));

@@ -136,9 +136,7 @@ export function createBrokerClient(options: BrokerClientOptions): BrokerClient {
     const url = query.toString() === '' ? path : `${path}?${query}`;
     // A re-login should keep what the grant held when it was last seen, plus what is asked for now.
     const seenScopes = (userTokens.peek(key)?.scopes ?? []).filter((scope) => scope !== 'openid');
-    return userTokens.load(key, `${key} ${url}`, () =>
-      call(url, init(), { scopes: [...new Set([...seenScopes, ...scopes])], sessionCall }, isUserTokenBody),
-    );
+    return userTokens.load(key, `${key} ${url}`, () => call(url, init(), { scopes: [...new Set([...seenScopes, ...scopes])], sessionCall }, isUserTokenBody));
   }
 
   function browserWindow(): BrowserWindow {
@@ -289,13 +287,13 @@ async function readJson(response: Response): Promise<unknown> {
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
 
 function isAppTokenBody(value: unknown): value is AppTokenBody {
-  return isRecord(value) && typeof value['access_token'] === 'string' && typeof value['expires_in'] === 'number' && typeof value['expires_at'] === 'number';
+  return isRecord(value) && typeof value.access_token === 'string' && typeof value.expires_in === 'number' && typeof value.expires_at === 'number';
 }
 
 function isUserTokenBody(value: unknown): value is UserTokenBody {
-  return isAppTokenBody(value) && isRecord(value) && typeof value['user_id'] === 'string' && Array.isArray(value['scopes']);
+  return isAppTokenBody(value) && isRecord(value) && typeof value.user_id === 'string' && Array.isArray(value.scopes);
 }
 
 function isSessionBody(value: unknown): value is SessionBody {
-  return isRecord(value) && typeof value['session_token'] === 'string' && typeof value['user_id'] === 'string' && typeof value['expires_in'] === 'number';
+  return isRecord(value) && typeof value.session_token === 'string' && typeof value.user_id === 'string' && typeof value.expires_in === 'number';
 }

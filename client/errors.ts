@@ -134,7 +134,7 @@ export function brokerErrorFrom(status: number, body: BrokerErrorBody, context: 
 export function isErrorBody(value: unknown): value is BrokerErrorBody {
   if (typeof value !== 'object' || value === null) return false;
   const record = value as Record<string, unknown>;
-  return typeof record['error'] === 'string' && typeof record['error_description'] === 'string';
+  return typeof record.error === 'string' && typeof record.error_description === 'string';
 }
 
 /**

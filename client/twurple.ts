@@ -80,7 +80,8 @@ class BrokerAuthProvider implements AuthProvider {
     const userId = userIdOf(user);
     try {
       let body = await this.userToken(userId, {});
-      const unmet = (grant: UserTokenBody) => scopeSets.filter((set): set is string[] => !!set && set.length > 0 && !set.some((scope) => grant.scopes.includes(scope)));
+      const unmet = (grant: UserTokenBody) =>
+        scopeSets.filter((set): set is string[] => !!set && set.length > 0 && !set.some((scope) => grant.scopes.includes(scope)));
       const missing = unmet(body).map((set) => set[0]!);
       if (missing.length > 0) body = await this.userToken(userId, { scope: missing });
       return userAccessToken(body);

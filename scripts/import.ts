@@ -55,8 +55,8 @@ export function tokensIn(parsed: unknown): SentToken[] {
   return candidates.flatMap((candidate): SentToken[] => {
     if (!candidate || typeof candidate !== 'object') return [];
     const record = candidate as Record<string, unknown>;
-    const refreshToken = record['refreshToken'] ?? record['refresh_token'];
-    const accessToken = record['accessToken'] ?? record['access_token'];
+    const refreshToken = record.refreshToken ?? record.refresh_token;
+    const accessToken = record.accessToken ?? record.access_token;
     if (typeof refreshToken !== 'string' || refreshToken === '') return [];
     return [typeof accessToken === 'string' && accessToken ? { refresh_token: refreshToken, access_token: accessToken } : { refresh_token: refreshToken }];
   });
@@ -84,9 +84,10 @@ async function main(): Promise<void> {
   });
   if (positionals.length === 0) refuse('import', 'name at least one token file, e.g. npm run import -- tokens.json');
   const batch = Number(values.batch ?? DEFAULT_BATCH);
-  const baseUrl = (values.url ?? process.env['BROKER_URL'] ?? 'http://localhost:8787').replace(/\/+$/, '');
-  if (!URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol)) refuse('import', `the broker URL must be http(s)://…, not ${JSON.stringify(baseUrl)}`);
-  const apiKey = process.env['BROKER_API_KEY'] ?? (existsSync('.dev.api-key') ? readFileSync('.dev.api-key', 'utf8').trim() : '');
+  const baseUrl = (values.url ?? process.env.BROKER_URL ?? 'http://localhost:8787').replace(/\/+$/, '');
+  if (!URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol))
+    refuse('import', `the broker URL must be http(s)://…, not ${JSON.stringify(baseUrl)}`);
+  const apiKey = process.env.BROKER_API_KEY ?? (existsSync('.dev.api-key') ? readFileSync('.dev.api-key', 'utf8').trim() : '');
   if (!apiKey) {
     console.error('import: set BROKER_API_KEY to an API key of scope admin (npm run api-key -- importer admin)');
     process.exit(USAGE_EXIT_CODE);

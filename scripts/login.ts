@@ -60,7 +60,9 @@ function keptGrantReport(body: PollAnswer, baseUrl: string): { text: string; not
   const lacking = stored.filter((scope) => !granted.includes(scope) && scope !== 'openid');
   const both = [...new Set([...stored, ...granted])].filter((scope) => scope !== 'openid');
   // An older broker answers a path or nothing: make it a URL on the broker this script talks to.
-  const authorizeUrl = body.authorize_url ? new URL(body.authorize_url, `${baseUrl}/`).href : `${baseUrl}/authorize?${new URLSearchParams({ scope: both.join(' ') })}`;
+  const authorizeUrl = body.authorize_url
+    ? new URL(body.authorize_url, `${baseUrl}/`).href
+    : `${baseUrl}/authorize?${new URLSearchParams({ scope: both.join(' ') })}`;
   const lines = [
     `Approved, but the broker kept the grant it already stored for ${body.login} (${body.user_id}):`,
     `this login lacked ${lacking.join(' ') || 'a stored scope'}, and a login never narrows a stored grant (its new tokens were revoked).`,
@@ -79,17 +81,27 @@ function keptGrantReport(body: PollAnswer, baseUrl: string): { text: string; not
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseCli({ script: 'login', usage: USAGE, allowPositionals: true, options: { scopes: { type: 'string' }, url: { type: 'string' } } });
+  const { values, positionals } = parseCli({
+    script: 'login',
+    usage: USAGE,
+    allowPositionals: true,
+    options: { scopes: { type: 'string' }, url: { type: 'string' } },
+  });
   const scopes = [values.scopes, ...positionals].filter((scope): scope is string => Boolean(scope)).join(' ');
-  const baseUrl = (values.url ?? process.env['BROKER_URL'] ?? 'http://localhost:8787').replace(/\/+$/, '');
-  if (!URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol)) refuse('login', `the broker URL must be http(s)://…, not ${JSON.stringify(baseUrl)}`);
-  const apiKey = process.env['BROKER_API_KEY'] ?? (existsSync('.dev.api-key') ? readFileSync('.dev.api-key', 'utf8').trim() : '');
+  const baseUrl = (values.url ?? process.env.BROKER_URL ?? 'http://localhost:8787').replace(/\/+$/, '');
+  if (!URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol))
+    refuse('login', `the broker URL must be http(s)://…, not ${JSON.stringify(baseUrl)}`);
+  const apiKey = process.env.BROKER_API_KEY ?? (existsSync('.dev.api-key') ? readFileSync('.dev.api-key', 'utf8').trim() : '');
   if (!apiKey) {
     console.error('login: set BROKER_API_KEY to an API key of scope users (npm run api-key -- my-bot users)');
     process.exit(USAGE_EXIT_CODE);
   }
   const call = async (path: string, body: unknown) =>
-    fetch(`${baseUrl}${path}`, { method: 'POST', headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${baseUrl}${path}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
 
   const response = await call('/device', scopes ? { scope: scopes } : {});
   if (!response.ok) {
@@ -98,7 +110,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const started = (await response.json()) as Started;
-  console.log(`\nOn any device, open ${started.verification_uri}\nand enter the code  ${started.user_code}\n(valid ${Math.round(started.expires_in / 60)} minutes; waiting…)\n`);
+  console.log(
+    `\nOn any device, open ${started.verification_uri}\nand enter the code  ${started.user_code}\n(valid ${Math.round(started.expires_in / 60)} minutes; waiting…)\n`,
+  );
 
   let intervalMs = started.interval * 1000;
   const deadline = Date.now() + started.expires_in * 1000;

@@ -81,19 +81,22 @@ Exit code: 0 deployed and healthy; 1 a step failed (the message says which); 2 b
 
 /** Reads the flags, falling back to the environment for settings. */
 function readInputs(args: string[], env: NodeJS.ProcessEnv): SetupInputs {
-  const { values } = parseCli({
-    script: 'setup',
-    usage: USAGE,
-    options: {
-      yes: { type: 'boolean', short: 'y' },
-      'client-id': { type: 'string' },
-      'allowed-origins': { type: 'string' },
-      'default-scopes': { type: 'string' },
-      'public-url': { type: 'string' },
-      'api-key-file': { type: 'string' },
-      env: { type: 'string' },
+  const { values } = parseCli(
+    {
+      script: 'setup',
+      usage: USAGE,
+      options: {
+        yes: { type: 'boolean', short: 'y' },
+        'client-id': { type: 'string' },
+        'allowed-origins': { type: 'string' },
+        'default-scopes': { type: 'string' },
+        'public-url': { type: 'string' },
+        'api-key-file': { type: 'string' },
+        env: { type: 'string' },
+      },
     },
-  }, args);
+    args,
+  );
   const inputs: SetupInputs = {
     yes: values.yes === true,
     clientId: values['client-id'] ?? env.TWITCH_CLIENT_ID,
@@ -103,7 +106,8 @@ function readInputs(args: string[], env: NodeJS.ProcessEnv): SetupInputs {
     apiKeyFile: values['api-key-file'],
     env: values.env,
   };
-  if (inputs.env !== undefined && !ENV_NAME.test(inputs.env)) throw new SetupError(`--env ${inputs.env}: a wrangler environment name is letters, digits, - and _`);
+  if (inputs.env !== undefined && !ENV_NAME.test(inputs.env))
+    throw new SetupError(`--env ${inputs.env}: a wrangler environment name is letters, digits, - and _`);
   return inputs;
 }
 
@@ -117,7 +121,10 @@ interface WranglerResult {
 function wrangler(args: string[], input?: string): Promise<WranglerResult> {
   const run = (command: string, commandArgs: string[]) =>
     new Promise<WranglerResult>((resolve, reject) => {
-      const child = spawn(command, commandArgs, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } });
+      const child = spawn(command, commandArgs, {
+        stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+      });
       let stdout = '';
       let stderr = '';
       child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -162,7 +169,13 @@ async function ask(question: string, hidden = false): Promise<string> {
 }
 
 /** A value from flags or the environment; else asked for, unless `--yes` was given. */
-async function settingValue(inputs: SetupInputs, given: string | undefined, question: string, missing: string, options: { optional?: boolean; hidden?: boolean } = {}): Promise<string> {
+async function settingValue(
+  inputs: SetupInputs,
+  given: string | undefined,
+  question: string,
+  missing: string,
+  options: { optional?: boolean; hidden?: boolean } = {},
+): Promise<string> {
   if (given !== undefined && given !== '') return given.trim();
   if (inputs.yes) {
     if (options.optional) return '';
@@ -201,7 +214,7 @@ async function existingSecrets(env: string | undefined): Promise<Set<string>> {
   if (listed.code !== 0) {
     if (/not found/i.test(listed.stdout + listed.stderr)) return new Set();
     // Anything else (network, permissions) must stop us: guessing "none" would overwrite the encryption key.
-    throw failed('Listing the Worker\'s secrets', listed);
+    throw failed("Listing the Worker's secrets", listed);
   }
   const secrets = JSON.parse(listed.stdout.slice(listed.stdout.indexOf('['))) as { name: string }[];
   return new Set(secrets.map((secret) => secret.name));
@@ -248,14 +261,35 @@ async function main(): Promise<void> {
   const target = env === undefined ? 'the top-level Worker' : `environment "${env}"`;
   if (env !== undefined) console.log(`Setting up ${target} ([env.${env}] in ${CONFIG}).`);
   const secrets = await existingSecrets(env);
-  const clientSecret = await settingValue(inputs, process.env.TWITCH_CLIENT_SECRET, 'Twitch Client Secret (not shown): ', 'the Twitch client secret: set TWITCH_CLIENT_SECRET', {
-    hidden: true,
-    optional: secrets.has('TWITCH_CLIENT_SECRET'),
+  const clientSecret = await settingValue(
+    inputs,
+    process.env.TWITCH_CLIENT_SECRET,
+    'Twitch Client Secret (not shown): ',
+    'the Twitch client secret: set TWITCH_CLIENT_SECRET',
+    {
+      hidden: true,
+      optional: secrets.has('TWITCH_CLIENT_SECRET'),
+    },
+  );
+  const allowedOrigins = await settingValue(
+    inputs,
+    inputs.allowedOrigins,
+    'Frontend origins allowed to use the broker (comma-separated, empty for none): ',
+    'ALLOWED_ORIGINS',
+    { optional: true },
+  );
+  const defaultScopes = await settingValue(inputs, inputs.defaultScopes, 'Default Twitch scopes (space-separated, e.g. user:read:email): ', 'DEFAULT_SCOPES', {
+    optional: true,
   });
-  const allowedOrigins = await settingValue(inputs, inputs.allowedOrigins, 'Frontend origins allowed to use the broker (comma-separated, empty for none): ', 'ALLOWED_ORIGINS', { optional: true });
-  const defaultScopes = await settingValue(inputs, inputs.defaultScopes, 'Default Twitch scopes (space-separated, e.g. user:read:email): ', 'DEFAULT_SCOPES', { optional: true });
-  const publicUrl = await settingValue(inputs, inputs.publicUrl, 'Custom domain, if any (e.g. https://auth.example.com; empty for workers.dev): ', 'PUBLIC_URL', { optional: true });
-  if (publicUrl !== '' && !/^https:\/\/[^/?#]+$/.test(publicUrl)) throw new SetupError('the public URL must be an https origin without a path, e.g. https://auth.example.com');
+  const publicUrl = await settingValue(
+    inputs,
+    inputs.publicUrl,
+    'Custom domain, if any (e.g. https://auth.example.com; empty for workers.dev): ',
+    'PUBLIC_URL',
+    { optional: true },
+  );
+  if (publicUrl !== '' && !/^https:\/\/[^/?#]+$/.test(publicUrl))
+    throw new SetupError('the public URL must be an https origin without a path, e.g. https://auth.example.com');
 
   let toml = readFileSync(CONFIG, 'utf8');
   if (env !== undefined && !hasEnv(toml, env)) {
@@ -334,11 +368,13 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().finally(() => process.stdin.destroy()).catch((error: unknown) => {
-    if (error instanceof SetupError || error instanceof TomlError) {
-      console.error(`\nSetup stopped: ${error.message}`);
-      process.exit(1);
-    }
-    throw error;
-  });
+  main()
+    .finally(() => process.stdin.destroy())
+    .catch((error: unknown) => {
+      if (error instanceof SetupError || error instanceof TomlError) {
+        console.error(`\nSetup stopped: ${error.message}`);
+        process.exit(1);
+      }
+      throw error;
+    });
 }

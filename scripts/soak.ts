@@ -134,7 +134,10 @@ async function soak(system: LocalSystem): Promise<void> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const pkce = await pkcePair();
       const authorize = await call('authorize', `/authorize?code_challenge=${pkce.challenge}&code_challenge_method=S256`);
-      const loginCookie = authorize.headers.getSetCookie().map((cookie) => cookie.split(';')[0]).join('; ');
+      const loginCookie = authorize.headers
+        .getSetCookie()
+        .map((cookie) => cookie.split(';')[0])
+        .join('; ');
       const consentLocation = authorize.headers.get('Location');
       if (consentLocation === null) {
         // Not a redirect: the login limit (429) or a judged 5xx; a person would try again shortly.
@@ -204,10 +207,12 @@ async function soak(system: LocalSystem): Promise<void> {
     busy: false,
   }));
   for (let i = 0; i < users.length; i += CONCURRENCY) {
-    await Promise.all(users.slice(i, i + CONCURRENCY).map(async (user) => {
-      await logIn(user);
-      figures.logins++;
-    }));
+    await Promise.all(
+      users.slice(i, i + CONCURRENCY).map(async (user) => {
+        await logIn(user);
+        figures.logins++;
+      }),
+    );
   }
   console.log(`${USERS} users logged in after ${((Date.now() - startedAt) / 1000).toFixed(0)} s; load for ${LOAD_MS / 1000} s`);
 
@@ -288,8 +293,8 @@ async function soak(system: LocalSystem): Promise<void> {
       user.busy = true;
       try {
         const roll = Math.random();
-        if (roll < 0.80) await fetchToken(user);
-        else if (roll < 0.90) {
+        if (roll < 0.8) await fetchToken(user);
+        else if (roll < 0.9) {
           const response = await call('token/users', `/token/users/${user.userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
           if (response.status === 401 && !user.disconnected) figures.violations.push(`user ${user.userId} lost at /token/users`);
         } else if (roll < 0.98) {
@@ -330,13 +335,17 @@ async function soak(system: LocalSystem): Promise<void> {
   if (reuse.reused.length > 0) figures.violations.push(`${reuse.reused.length} refresh tokens were presented twice`);
   const { counts } = (await control('GET', '/calls')) as { counts: { token: Record<string, number>; validate: number; revoke: number } };
 
-  console.log(`\nsoak: ${USERS} users, ${CONCURRENCY} concurrent clients, ${LOAD_MS / 1000} s of load, ${((Date.now() - startedAt) / 1000).toFixed(0)} s in all`);
+  console.log(
+    `\nsoak: ${USERS} users, ${CONCURRENCY} concurrent clients, ${LOAD_MS / 1000} s of load, ${((Date.now() - startedAt) / 1000).toFixed(0)} s in all`,
+  );
   console.log(`  requests to the broker: ${figures.requests}`);
   console.log('  answers:');
   for (const [key, value] of [...figures.statuses].sort()) console.log(`    ${key}: ${value}`);
   console.log(`  logins ${figures.logins}, re-logins ${figures.relogins}, logouts ${figures.logouts}, disconnects at Twitch ${figures.disconnects}`);
   console.log(`  admin sweeps ${figures.sweeps}, crons ${figures.crons}`);
-  console.log(`  at Twitch: refreshes ${counts.token.refresh_token}, code exchanges ${counts.token.authorization_code}, app mints ${counts.token.client_credentials}, validates ${counts.validate}, revokes ${counts.revoke}`);
+  console.log(
+    `  at Twitch: refreshes ${counts.token.refresh_token}, code exchanges ${counts.token.authorization_code}, app mints ${counts.token.client_credentials}, validates ${counts.validate}, revokes ${counts.revoke}`,
+  );
   console.log(`  faults injected: ${[...figures.faultsInjected].map(([kind, n]) => `${kind} ×${n}`).join(', ')} (${figures.outages} lasting outages)`);
   console.log(`  503s during injected faults: ${figures.servedDuringOutage503}`);
   console.log(`  final check: ${served} users served a token, ${revoked} legitimately revoked (disconnected), refresh-token reuse ${reuse.reused.length}`);

@@ -98,7 +98,9 @@ async function chooseStandinPort(asked: number | undefined, configured: number, 
   }
   if (await isPortFree(configured, host)) return configured;
   const port = await freePort();
-  console.log(`Port ${configured} (the Twitch stand-in's, from ${DEV_VARS}) is in use; the stand-in takes ${port} for this run. Choose with npm start -- --twitch-port <port>.`);
+  console.log(
+    `Port ${configured} (the Twitch stand-in's, from ${DEV_VARS}) is in use; the stand-in takes ${port} for this run. Choose with npm start -- --twitch-port <port>.`,
+  );
   return port;
 }
 

@@ -165,7 +165,9 @@ async function main(): Promise<number> {
     writeFileSync(DURATIONS_FILE, `${JSON.stringify(Object.fromEntries(Object.entries(durations).sort()), null, 2)}\n`);
     console.log(`recorded ${Object.keys(durations).length} file durations in ${relative(ROOT, DURATIONS_FILE)}`);
   }
-  console.log(`\nwall time ${Math.round((Date.now() - started) / 1000)} s, ${results.length} processes${broken.length ? `; failed: ${broken.join(', ')}` : ''}`);
+  console.log(
+    `\nwall time ${Math.round((Date.now() - started) / 1000)} s, ${results.length} processes${broken.length ? `; failed: ${broken.join(', ')}` : ''}`,
+  );
   console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
   return broken.length === 0 ? 0 : 1;
 }

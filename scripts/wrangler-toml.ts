@@ -120,7 +120,11 @@ export function withEnvSection(toml: string, env: string, random: () => number =
   const all = sections(toml);
   const bodyOf = (section: Section) => toml.slice(section.bodyStart, section.end);
   const vars = all.find((section) => section.table === 'vars');
-  const varLines = vars ? bodyOf(vars).split('\n').filter((line) => /^[A-Z0-9_]+\s*=/.test(line)) : [];
+  const varLines = vars
+    ? bodyOf(vars)
+        .split('\n')
+        .filter((line) => /^[A-Z0-9_]+\s*=/.test(line))
+    : [];
   const kvBindings = all
     .filter((section) => section.table === 'kv_namespaces')
     .map((section) => bodyOf(section).match(/^binding\s*=\s*"([^"]+)"/m)?.[1])
@@ -137,10 +141,14 @@ export function withEnvSection(toml: string, env: string, random: () => number =
     let simple = lines.find((line) => /^simple\s*=/.test(line));
     const next = all[index + 1];
     if (simple === undefined && next?.table === 'ratelimits.simple') {
-      const fields = bodyOf(next).split('\n').filter((line) => /^(limit|period)\s*=/.test(line)).map((line) => line.replace(/\s*#.*$/, '').trim());
+      const fields = bodyOf(next)
+        .split('\n')
+        .filter((line) => /^(limit|period)\s*=/.test(line))
+        .map((line) => line.replace(/\s*#.*$/, '').trim());
       if (fields.length === 2) simple = `simple = { ${fields.join(', ')} }`;
     }
-    if (name === undefined || simple === undefined) throw new TomlError('a [[ratelimits]] block has no name or no simple = { limit, period }: copy it into the environment by hand');
+    if (name === undefined || simple === undefined)
+      throw new TomlError('a [[ratelimits]] block has no name or no simple = { limit, period }: copy it into the environment by hand');
     return [[name, simple]];
   });
   let idsTaken = toml;

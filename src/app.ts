@@ -37,11 +37,9 @@ app.use(
   methodNotAllowed({
     app,
     onMethodNotAllowed: (c, methods) =>
-      c.json(
-        { error: 'method_not_allowed', error_description: `${c.req.method} is not allowed here; use ${methods.join(', ')}` },
-        405,
-        { Allow: methods.join(', ') },
-      ),
+      c.json({ error: 'method_not_allowed', error_description: `${c.req.method} is not allowed here; use ${methods.join(', ')}` }, 405, {
+        Allow: methods.join(', '),
+      }),
   }),
 );
 app.use(

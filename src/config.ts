@@ -56,9 +56,7 @@ export interface ApiKeyEntry {
   digest: Uint8Array;
 }
 
-
-const required = (raw: string | undefined): Parsed<string> =>
-  raw && raw.trim() ? { value: raw.trim() } : { problem: 'is not set' };
+const required = (raw: string | undefined): Parsed<string> => (raw?.trim() ? { value: raw.trim() } : { problem: 'is not set' });
 
 /** localhost, 127.0.0.0/8 and [::1]: plain http there never leaves the machine. */
 export const isLoopbackHost = (hostname: string): boolean =>
@@ -80,7 +78,10 @@ function parseBaseUrl(raw: string | undefined, fallback: string): Parsed<string>
 
 /** Splits a comma- (or space-) separated list, dropping empties. */
 export const splitList = (raw: string | undefined, separator = /[,\s]+/): string[] =>
-  (raw ?? '').split(separator).map((item) => item.trim()).filter(Boolean);
+  (raw ?? '')
+    .split(separator)
+    .map((item) => item.trim())
+    .filter(Boolean);
 
 function parseTokenKeys(raw: string | undefined): Parsed<Uint8Array[]> {
   const encoded = splitList(raw, /,/);
@@ -88,7 +89,7 @@ function parseTokenKeys(raw: string | undefined): Parsed<Uint8Array[]> {
   const keys: Uint8Array[] = [];
   for (const [index, text] of encoded.entries()) {
     const bytes = decodeBase64(text);
-    if (!bytes || bytes.length !== 32) {
+    if (bytes?.length !== 32) {
       return { problem: `key #${index + 1} must be exactly 32 bytes, base64-encoded` };
     }
     keys.push(bytes);
@@ -152,7 +153,7 @@ function parseSessionSecret(raw: string | undefined): Parsed<string> {
   return secret;
 }
 
-const API_KEY_ENTRY = /^([A-Za-z0-9_.\-]{1,64}):([a-z+]{1,40}):([0-9a-fA-F]{64})$/;
+const API_KEY_ENTRY = /^([A-Za-z0-9_.-]{1,64}):([a-z+]{1,40}):([0-9a-fA-F]{64})$/;
 
 /** `name:scope[+scope]:sha256hex`, comma-separated; `npm run api-key` prints entries. */
 function parseApiKeys(raw: string | undefined): Parsed<ApiKeyEntry[]> {
@@ -176,14 +177,14 @@ function parseApiKeys(raw: string | undefined): Parsed<ApiKeyEntry[]> {
 function parseEventSubSecret(raw: string | undefined): Parsed<string | null> {
   if (!raw?.trim()) return { value: null };
   const secret = raw.trim();
-  return /^[\x21-\x7e]{10,100}$/.test(secret) ? { value: secret } : { problem: 'must be 10 to 100 ASCII characters without spaces (Twitch\'s rule)' };
+  return /^[\x21-\x7e]{10,100}$/.test(secret) ? { value: secret } : { problem: "must be 10 to 100 ASCII characters without spaces (Twitch's rule)" };
 }
 
 /** HELIX_PROXY_ALLOW: comma-separated `METHOD /path-prefix` rules, e.g. `POST /chat/messages, PATCH /channels`. */
 function parseHelixProxyAllow(raw: string | undefined): Parsed<{ method: string; prefix: string }[]> {
   const rules: { method: string; prefix: string }[] = [];
   for (const entry of splitList(raw, /,/)) {
-    const match = /^(GET|POST|PUT|PATCH|DELETE)\s+(\/[A-Za-z0-9_\-\/]*)$/.exec(entry);
+    const match = /^(GET|POST|PUT|PATCH|DELETE)\s+(\/[A-Za-z0-9_\-/]*)$/.exec(entry);
     if (!match) return { problem: `has an entry that is not "METHOD /path-prefix": ${entry.slice(0, 40)}` };
     rules.push({ method: match[1]!, prefix: match[2]!.replace(/\/+$/, '') || '/' });
   }
@@ -284,21 +285,51 @@ export function getConfig(env: Env): Config {
   };
 
   const config: Config = {
-    get clientId() { return read<string>('TWITCH_CLIENT_ID'); },
-    get clientSecret() { return read<string>('TWITCH_CLIENT_SECRET'); },
-    get authBaseUrl() { return read<string>('TWITCH_AUTH_BASE_URL'); },
-    get apiBaseUrl() { return read<string>('TWITCH_API_BASE_URL'); },
-    get sessionSecret() { return read<string>('SESSION_SECRET'); },
-    get tokenKeys() { return read<Uint8Array[]>('TOKEN_ENCRYPTION_KEY'); },
-    get apiKeys() { return read<ApiKeyEntry[]>('API_KEYS'); },
-    get allowedOrigins() { return read<Set<string>>('ALLOWED_ORIGINS'); },
-    get defaultScopes() { return read<string[]>('DEFAULT_SCOPES'); },
-    get allowedScopes() { return read<Set<string> | null>('ALLOWED_SCOPES'); },
-    get publicUrl() { return read<string | null>('PUBLIC_URL'); },
-    get oidcIssuer() { return read<string>('TWITCH_OIDC_ISSUER'); },
-    get eventSubSecret() { return read<string | null>('EVENTSUB_SECRET'); },
-    get helixProxyAllow() { return read<{ method: string; prefix: string }[]>('HELIX_PROXY_ALLOW'); },
-    get liveTokenMaxSockets() { return read<number>('LIVE_TOKEN_MAX_SOCKETS'); },
+    get clientId() {
+      return read<string>('TWITCH_CLIENT_ID');
+    },
+    get clientSecret() {
+      return read<string>('TWITCH_CLIENT_SECRET');
+    },
+    get authBaseUrl() {
+      return read<string>('TWITCH_AUTH_BASE_URL');
+    },
+    get apiBaseUrl() {
+      return read<string>('TWITCH_API_BASE_URL');
+    },
+    get sessionSecret() {
+      return read<string>('SESSION_SECRET');
+    },
+    get tokenKeys() {
+      return read<Uint8Array[]>('TOKEN_ENCRYPTION_KEY');
+    },
+    get apiKeys() {
+      return read<ApiKeyEntry[]>('API_KEYS');
+    },
+    get allowedOrigins() {
+      return read<Set<string>>('ALLOWED_ORIGINS');
+    },
+    get defaultScopes() {
+      return read<string[]>('DEFAULT_SCOPES');
+    },
+    get allowedScopes() {
+      return read<Set<string> | null>('ALLOWED_SCOPES');
+    },
+    get publicUrl() {
+      return read<string | null>('PUBLIC_URL');
+    },
+    get oidcIssuer() {
+      return read<string>('TWITCH_OIDC_ISSUER');
+    },
+    get eventSubSecret() {
+      return read<string | null>('EVENTSUB_SECRET');
+    },
+    get helixProxyAllow() {
+      return read<{ method: string; prefix: string }[]>('HELIX_PROXY_ALLOW');
+    },
+    get liveTokenMaxSockets() {
+      return read<number>('LIVE_TOKEN_MAX_SOCKETS');
+    },
     get notify() {
       const url = read<string | null>('NOTIFY_URL');
       return url === null ? null : { url, secret: read<string>('NOTIFY_SECRET') };
@@ -306,7 +337,12 @@ export function getConfig(env: Env): Config {
     get metricsQuery() {
       const accountId = read<string | null>('CF_ACCOUNT_ID');
       if (accountId === null) return null;
-      return { accountId, apiToken: read<string>('CF_ANALYTICS_TOKEN'), dataset: read<string>('METRICS_DATASET'), apiBaseUrl: read<string>('CLOUDFLARE_API_BASE_URL') };
+      return {
+        accountId,
+        apiToken: read<string>('CF_ANALYTICS_TOKEN'),
+        dataset: read<string>('METRICS_DATASET'),
+        apiBaseUrl: read<string>('CLOUDFLARE_API_BASE_URL'),
+      };
     },
     problems: (Object.keys(settings) as Name[]).filter((name) => 'problem' in settings[name]),
     problemDetails: Object.fromEntries(

@@ -31,33 +31,27 @@ export class BrokerError extends Error {
 
 /** A required setting is missing or malformed: names the setting, never its value. */
 export class ConfigError extends BrokerError {
-  constructor(readonly setting: string, problem: string) {
+  constructor(
+    readonly setting: string,
+    problem: string,
+  ) {
     super(500, 'server_misconfigured', `${setting} ${problem}`);
     this.name = 'ConfigError';
   }
 }
 
 /** 400 for input that fails validation. */
-export const invalidRequest = (description: string): BrokerError =>
-  new BrokerError(400, 'invalid_request', description);
+export const invalidRequest = (description: string): BrokerError => new BrokerError(400, 'invalid_request', description);
 
 /** 401 for a missing or bad session or API key. */
-export const unauthorized = (description: string): BrokerError =>
-  new BrokerError(401, 'unauthorized', description);
+export const unauthorized = (description: string): BrokerError => new BrokerError(401, 'unauthorized', description);
 
 /** 401 when the user's grant is gone at Twitch and only a new login can help. */
 export const reauthorizationRequired = (): BrokerError =>
-  new BrokerError(
-    401,
-    'reauthorization_required',
-    'Twitch no longer accepts this grant; send the user through /authorize again',
-  );
+  new BrokerError(401, 'reauthorization_required', 'Twitch no longer accepts this grant; send the user through /authorize again');
 
 /** 503 when Twitch is failing and no valid token is left to serve. */
 export const temporarilyUnavailable = (retryAfterSeconds: number): BrokerError =>
-  new BrokerError(
-    503,
-    'temporarily_unavailable',
-    'Twitch is not answering; try again shortly',
-    { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
-  );
+  new BrokerError(503, 'temporarily_unavailable', 'Twitch is not answering; try again shortly', {
+    'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))),
+  });

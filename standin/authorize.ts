@@ -85,11 +85,13 @@ export function authorizeRoutes(state: StandinState): Hono<StandinEnv> {
 
     const decision = paramValue(params, 'decision');
     if (decision === 'deny') {
-      return redirectTo(redirectUriWith(redirectUri, [
-        ['error', 'access_denied'],
-        ['error_description', 'The user denied you access'],
-        ['state', oauthState],
-      ]));
+      return redirectTo(
+        redirectUriWith(redirectUri, [
+          ['error', 'access_denied'],
+          ['error_description', 'The user denied you access'],
+          ['state', oauthState],
+        ]),
+      );
     }
     if (decision !== 'allow') return twitchError(400, 'missing decision');
     const userIdOrLogin = paramValue(params, 'user_id');
@@ -115,11 +117,13 @@ export function authorizeRoutes(state: StandinState): Hono<StandinEnv> {
       nonce: paramValue(params, 'nonce') ?? null,
       claimsRequest: paramValue(params, 'claims') ?? null,
     });
-    return redirectTo(redirectUriWith(redirectUri, [
-      ['code', code.code],
-      ['scope', scopes.join(' ')],
-      ['state', oauthState],
-    ]));
+    return redirectTo(
+      redirectUriWith(redirectUri, [
+        ['code', code.code],
+        ['scope', scopes.join(' ')],
+        ['state', oauthState],
+      ]),
+    );
   });
 
   return routes;

@@ -34,9 +34,7 @@ function hiddenInputs(params: [string, string][]): string {
 /** Renders the consent page: one "Authorize as <login>" button per test user and a Cancel button. */
 export function renderConsentPage(content: ConsentPageContent): string {
   const hidden = hiddenInputs(content.authorizeParams);
-  const scopeItems = content.scopes.length === 0
-    ? '<li><em>no scopes</em></li>'
-    : content.scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join('');
+  const scopeItems = content.scopes.length === 0 ? '<li><em>no scopes</em></li>' : content.scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join('');
   const userButtons = content.users
     .slice(0, MAX_USER_BUTTONS)
     .map((user) => `<button type="submit" name="user_id" value="${escapeHtml(user.id)}">Authorize as ${escapeHtml(user.login)}</button>`)

@@ -1,15 +1,7 @@
 import { Hono, type Context } from 'hono';
 import { parseFaultRequest } from './faults';
 import { jsonResponse, twitchError, type StandinEnv } from './http';
-import {
-  InvalidInputError,
-  isJsonObject,
-  optionalBoolean,
-  optionalNumber,
-  optionalString,
-  optionalStringArray,
-  requiredString,
-} from './json-input';
+import { InvalidInputError, isJsonObject, optionalBoolean, optionalNumber, optionalString, optionalStringArray, requiredString } from './json-input';
 import type { StandinClient, StandinConfig, StandinUser, StandinUserInput } from './model';
 import type { StandinState } from './state';
 import { userTokenBody } from './token';

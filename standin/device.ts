@@ -59,12 +59,12 @@ function byUserCode(state: StandinState, userCode: string): DeviceAuthorization 
 /** The user's decision at the activation page (or through the control API). */
 function decide(state: StandinState, userCode: string, decision: 'allow' | 'deny', userId: string | undefined): DeviceAuthorization | string {
   const authorization = byUserCode(state, userCode);
-  if (!authorization || authorization.status !== 'pending' || state.now() >= authorization.expiresAt) return 'unknown or expired code';
+  if (authorization?.status !== 'pending' || state.now() >= authorization.expiresAt) return 'unknown or expired code';
   if (decision === 'deny') {
     authorization.status = 'denied';
     return authorization;
   }
-  const user = userId === undefined ? undefined : state.findUser(userId) ?? state.addUsers([{ id: userId, login: `user_${userId}` }])[0];
+  const user = userId === undefined ? undefined : (state.findUser(userId) ?? state.addUsers([{ id: userId, login: `user_${userId}` }])[0]);
   if (!user) return 'user_id is required to approve';
   authorization.status = 'approved';
   authorization.userId = user.id;
@@ -134,7 +134,11 @@ export function activationRoutes(state: StandinState): Hono<StandinEnv> {
   const routes = new Hono<StandinEnv>();
   routes.get('/activate', (c) => {
     const userCode = escapeHtml(c.req.query('device-code') ?? '');
-    const users = state.listUsers().slice(0, 20).map((user) => `<option value="${escapeHtml(user.id)}">${escapeHtml(user.login)}</option>`).join('');
+    const users = state
+      .listUsers()
+      .slice(0, 20)
+      .map((user) => `<option value="${escapeHtml(user.id)}">${escapeHtml(user.login)}</option>`)
+      .join('');
     return c.html(`<!doctype html><meta charset="utf-8"><title>Activate a device (Twitch stand-in)</title>
 <h1>Activate a device</h1><form method="post" action="/activate">
 <p><label>Code <input name="device-code" value="${userCode}"></label></p>
@@ -143,7 +147,12 @@ export function activationRoutes(state: StandinState): Hono<StandinEnv> {
   });
   routes.post('/activate', async (c) => {
     const form = await c.req.parseBody();
-    const outcome = decide(state, String(form['device-code'] ?? ''), form['decision'] === 'deny' ? 'deny' : 'allow', typeof form['user_id'] === 'string' ? form['user_id'] : undefined);
+    const outcome = decide(
+      state,
+      String(form['device-code'] ?? ''),
+      form.decision === 'deny' ? 'deny' : 'allow',
+      typeof form.user_id === 'string' ? form.user_id : undefined,
+    );
     if (typeof outcome === 'string') return c.html(`<p>${escapeHtml(outcome)}</p>`, 400);
     return c.html(`<p>${outcome.status === 'approved' ? 'Device authorized. You can close this page.' : 'Cancelled.'}</p>`);
   });

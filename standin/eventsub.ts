@@ -109,7 +109,12 @@ function applyAnswer(subscription: Subscription, challenge: string | undefined, 
 
 async function send(store: EventSubStore, subscription: Subscription, delivery: EventSubDelivery, challenge?: string): Promise<void> {
   if (store.delivery === 'outbox') {
-    store.outbox.set(delivery.id, { delivery, subscriptionId: subscription.id, kind: challenge === undefined ? 'other' : 'verification', ...(challenge === undefined ? {} : { challenge }) });
+    store.outbox.set(delivery.id, {
+      delivery,
+      subscriptionId: subscription.id,
+      kind: challenge === undefined ? 'other' : 'verification',
+      ...(challenge === undefined ? {} : { challenge }),
+    });
     return;
   }
   try {
@@ -174,7 +179,8 @@ export function eventSubHelixRoutes(state: StandinState): Hono<StandinEnv> {
     } catch {
       return helixError(400, 'Bad Request', 'Malformed request body');
     }
-    if (!isJsonObject(body) || !isJsonObject(body.condition) || !isJsonObject(body.transport)) return helixError(400, 'Bad Request', 'Missing required parameter');
+    if (!isJsonObject(body) || !isJsonObject(body.condition) || !isJsonObject(body.transport))
+      return helixError(400, 'Bad Request', 'Missing required parameter');
     const type = optionalString(body, 'type');
     const version = optionalString(body, 'version');
     if (!type || !SUPPORTED_TYPES.has(type) || version !== '1') return helixError(400, 'Bad Request', 'Invalid combination of subscription type and version');
@@ -243,7 +249,7 @@ export function eventSubControlRoutes(state: StandinState): Hono<StandinEnv> {
     return jsonResponse({ mode });
   });
 
-  routes.get('/subscriptions', (c) => jsonResponse({ data: [...eventSubStore(state).subscriptions.values()].map(publicView) }));
+  routes.get('/subscriptions', (_c) => jsonResponse({ data: [...eventSubStore(state).subscriptions.values()].map(publicView) }));
 
   /** Every undelivered message (the test carries them to the callback and reports the answer). */
   routes.get('/outbox', () => {

@@ -95,9 +95,7 @@ export class FaultQueue {
 
   /** Takes one use of the first fault matching this call, or null when the call should be answered normally. */
   takeMatching(path: string, grantType: string | null): QueuedFault | null {
-    const index = this.faults.findIndex(
-      (fault) => (fault.path === null || fault.path === path) && (fault.grantType === null || fault.grantType === grantType),
-    );
+    const index = this.faults.findIndex((fault) => (fault.path === null || fault.path === path) && (fault.grantType === null || fault.grantType === grantType));
     return index === -1 ? null : this.takeAt(index);
   }
 

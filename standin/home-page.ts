@@ -24,7 +24,7 @@ const TWITCH_ENDPOINTS = [
   'GET /oauth2/userinfo',
   'POST /oauth2/device (device code flow; the token grant is urn:ietf:params:oauth:grant-type:device_code)',
   'GET /activate (where a user enters a device code)',
-  'GET /helix/users (also /mock/users, for twurple\'s mock mode)',
+  "GET /helix/users (also /mock/users, for twurple's mock mode)",
   'GET, POST, DELETE /helix/eventsub/subscriptions (webhooks, signed as Twitch signs them)',
 ];
 

@@ -21,7 +21,9 @@ export class StandinStateFile {
     try {
       this.state.restore(JSON.parse(readFileSync(this.path, 'utf8')) as StandinSnapshot);
     } catch (error) {
-      throw new Error(`${this.path} is not a saved stand-in state (${(error as Error).message}); delete it, and the broker's local state beside it, to start fresh`);
+      throw new Error(
+        `${this.path} is not a saved stand-in state (${(error as Error).message}); delete it, and the broker's local state beside it, to start fresh`,
+      );
     }
     return true;
   }

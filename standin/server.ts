@@ -70,7 +70,12 @@ async function runFromCommandLine(args: string[]): Promise<void> {
   const host = readFlag(args, '--host') ?? '127.0.0.1';
   const issuer = readFlag(args, '--issuer');
   const stateFile = readFlag(args, '--state-file');
-  const running = await startTwitchStandinServer({ port, host, ...(issuer === undefined ? {} : { issuer }), ...(stateFile === undefined ? {} : { stateFile }) });
+  const running = await startTwitchStandinServer({
+    port,
+    host,
+    ...(issuer === undefined ? {} : { issuer }),
+    ...(stateFile === undefined ? {} : { stateFile }),
+  });
   console.log(`Local Twitch stand-in listening on ${running.url}`);
   const stop = () => void running.close().then(() => process.exit(0));
   process.once('SIGINT', stop);

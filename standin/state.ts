@@ -24,7 +24,6 @@ import {
 import { randomLowercaseAlphanumerics } from './random';
 import { RateLimitBucket } from './rate-limit';
 
-
 /** Which access tokens POST /_standin/expire targets; they are combined with OR. */
 export interface ExpireSelector {
   accessToken?: string;

@@ -10,7 +10,7 @@ import { signSession } from '../src/session/session-token';
 import type { Env } from '../src/env';
 import { API_KEY, APP_ONLY_API_KEY, APP_ORIGIN, TEST_BINDINGS, USERS_ONLY_API_KEY } from './test-bindings';
 import { broker, CookieJar, json, login } from './support/broker';
-import { consolePage, csrfIn, postForm, SAME_ORIGIN, signIn } from './support/console';
+import { consolePage, postForm, SAME_ORIGIN, signIn } from './support/console';
 import { freshStateForEachTest } from './support/reset';
 import { vault } from './support/seed';
 import { twitch } from './support/twitch';
@@ -207,7 +207,7 @@ describe('what counts as an admin session', () => {
 
 describe('a frontend of the same site', () => {
   it.each(['/admin', '/admin/console/users?q=', '/admin/console/users/100001', '/admin/console/compliance.csv'])(
-    'gets no CORS answer for %s, so its scripts cannot read the console with the operator\'s cookie',
+    "gets no CORS answer for %s, so its scripts cannot read the console with the operator's cookie",
     async (path) => {
       await login({ userId: '100001' });
       const jar = await signIn();
@@ -240,7 +240,6 @@ describe('forms that change something', () => {
     expect(signInForm.status).toBe(400);
   });
 
-
   const refreshPath = '/admin/console/users/100001/refresh';
 
   it.each([
@@ -260,7 +259,7 @@ describe('forms that change something', () => {
     expect((await twitch.counts()).token.refresh_token).toBe(before);
   });
 
-  it("refuses the CSRF token of another admin session", async () => {
+  it('refuses the CSRF token of another admin session', async () => {
     await login({ userId: '100001' });
     const mine = await signIn();
     const theirs = await signIn();
@@ -372,7 +371,9 @@ describe('the pages', () => {
     const csv = await jar.fetch('/admin/console/compliance.csv');
     expect(csv.status).toBe(200);
     expect(csv.headers.get('Content-Disposition')).toMatch(/^attachment; filename="compliance-\d{4}-\d{2}-\d{2}\.csv"$/);
-    expect((await csv.text()).split('\r\n')[0]).toBe('"batch","started_at","finished_at","moments_from","moments_to","visited","validated","refreshed","revoked","failed","skipped","not_validated"');
+    expect((await csv.text()).split('\r\n')[0]).toBe(
+      '"batch","started_at","finished_at","moments_from","moments_to","visited","validated","refreshed","revoked","failed","skipped","not_validated"',
+    );
     const report = await jar.fetch('/admin/console/compliance.json');
     expect(await json(report)).toMatchObject({ tokens_in_use: 0, last_hour: { share_validated: null } });
   });

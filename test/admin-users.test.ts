@@ -12,7 +12,16 @@ import { twitch } from './support/twitch';
 freshStateForEachTest();
 
 const admin = { Authorization: `Bearer ${API_KEY}` };
-type AdminUser = { user_id: string; login: string | null; status: string; sweep: string; scopes: string[]; expires_at: string | null; last_validated_at: string | null; last_refresh: { at: string; outcome: string } | null };
+type AdminUser = {
+  user_id: string;
+  login: string | null;
+  status: string;
+  sweep: string;
+  scopes: string[];
+  expires_at: string | null;
+  last_validated_at: string | null;
+  last_refresh: { at: string; outcome: string } | null;
+};
 type Page = { users: AdminUser[]; next: string | null };
 
 const page = async (query: string) => {
@@ -23,7 +32,7 @@ const page = async (query: string) => {
 };
 
 describe('GET /admin/users', () => {
-  it("lists users with what their vault knows, and keeps each login in the directory for search", async () => {
+  it('lists users with what their vault knows, and keeps each login in the directory for search', async () => {
     await login({ userId: '100001' });
     await login({ userId: '100002' });
     const everyone = await page('');
@@ -156,9 +165,11 @@ describe('compliance evidence', () => {
     await forgetForcedSweepCooldown();
     expect((await broker('/admin/sweep', { method: 'POST', headers: admin })).status).toBe(200);
 
-    const report = await json<{ tokens_in_use: number; last_hour: { batches: number; validated: number; share_validated: number | null; complete: boolean }; batches: unknown[] }>(
-      await broker('/admin/compliance.json', { headers: admin }),
-    );
+    const report = await json<{
+      tokens_in_use: number;
+      last_hour: { batches: number; validated: number; share_validated: number | null; complete: boolean };
+      batches: unknown[];
+    }>(await broker('/admin/compliance.json', { headers: admin }));
     expect(report.tokens_in_use).toBe(1);
     expect(report.last_hour.batches).toBeGreaterThanOrEqual(1);
     expect(report.last_hour.validated).toBe(1);
@@ -170,7 +181,9 @@ describe('compliance evidence', () => {
     expect(csv.status).toBe(200);
     expect(csv.headers.get('Content-Type')).toBe('text/csv; charset=utf-8');
     const lines = (await csv.text()).trimEnd().split('\r\n');
-    expect(lines[0]).toBe('"batch","started_at","finished_at","moments_from","moments_to","visited","validated","refreshed","revoked","failed","skipped","not_validated"');
+    expect(lines[0]).toBe(
+      '"batch","started_at","finished_at","moments_from","moments_to","visited","validated","refreshed","revoked","failed","skipped","not_validated"',
+    );
     expect(lines).toHaveLength(1 + report.batches.length);
     expect(lines[1]).toMatch(/^"\d+","\d{4}-/);
   });
@@ -184,7 +197,9 @@ describe('compliance evidence', () => {
 
 describe('GET /admin/status', () => {
   it('shows the app token once minted (never the token), EventSub and the sweep', async () => {
-    const before = await json<{ app_token: unknown; eventsub: { enabled: boolean }; sweep: { users: number } }>(await broker('/admin/status', { headers: admin }));
+    const before = await json<{ app_token: unknown; eventsub: { enabled: boolean }; sweep: { users: number } }>(
+      await broker('/admin/status', { headers: admin }),
+    );
     expect(before.app_token).toBeNull();
     expect(before.eventsub.enabled).toBe(false);
     const minted = await json<{ access_token: string }>(await broker('/token/app', { headers: admin }));

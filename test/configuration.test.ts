@@ -118,13 +118,18 @@ describe('configuration', () => {
     expect(health.problems).toEqual(problems);
   });
 
-  it.each(['0', '1001', '2.5', '-3', '1e2', 'many'])('refuses LIVE_TOKEN_MAX_SOCKETS=%s: /health names it, the live route answers 500 naming it', async (value) => {
-    const health = await (await fetchWith({ LIVE_TOKEN_MAX_SOCKETS: value }, '/health')).json<{ problems: string[] }>();
-    expect(health.problems).toEqual(['LIVE_TOKEN_MAX_SOCKETS']);
-    const live = await fetchWith({ LIVE_TOKEN_MAX_SOCKETS: value }, '/token/users/100001/live', { headers: { Upgrade: 'websocket', Authorization: `Bearer ${USERS_ONLY_API_KEY}` } });
-    expect(live.status).toBe(500);
-    expect(await live.json()).toEqual({ error: 'server_misconfigured', error_description: 'LIVE_TOKEN_MAX_SOCKETS must be a whole number from 1 to 1000' });
-  });
+  it.each(['0', '1001', '2.5', '-3', '1e2', 'many'])(
+    'refuses LIVE_TOKEN_MAX_SOCKETS=%s: /health names it, the live route answers 500 naming it',
+    async (value) => {
+      const health = await (await fetchWith({ LIVE_TOKEN_MAX_SOCKETS: value }, '/health')).json<{ problems: string[] }>();
+      expect(health.problems).toEqual(['LIVE_TOKEN_MAX_SOCKETS']);
+      const live = await fetchWith({ LIVE_TOKEN_MAX_SOCKETS: value }, '/token/users/100001/live', {
+        headers: { Upgrade: 'websocket', Authorization: `Bearer ${USERS_ONLY_API_KEY}` },
+      });
+      expect(live.status).toBe(500);
+      expect(await live.json()).toEqual({ error: 'server_misconfigured', error_description: 'LIVE_TOKEN_MAX_SOCKETS must be a whole number from 1 to 1000' });
+    },
+  );
 
   it.each(['1', '1000', ' 5 ', ''])('accepts LIVE_TOKEN_MAX_SOCKETS=%j (empty: the default, 32)', async (value) => {
     const health = await (await fetchWith({ LIVE_TOKEN_MAX_SOCKETS: value }, '/health')).json<{ problems: string[] }>();

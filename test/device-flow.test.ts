@@ -9,7 +9,6 @@ freshStateForEachTest();
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
-
 const post = (path: string, body: unknown, key = API_KEY) =>
   broker(path, { method: 'POST', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -27,7 +26,13 @@ describe('the device code flow for headless bots', () => {
   it('logs a bot in: code and URL to show, pending until approved, then stored like any login', async () => {
     await twitch.device.configure({ interval: 1 });
     const started = await start();
-    expect(started).toEqual({ user_code: expect.stringMatching(/^[A-Z]{8}$/), verification_uri: expect.stringContaining(started.user_code), expires_in: expect.any(Number), interval: 1, poll_token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+    expect(started).toEqual({
+      user_code: expect.stringMatching(/^[A-Z]{8}$/),
+      verification_uri: expect.stringContaining(started.user_code),
+      expires_in: expect.any(Number),
+      interval: 1,
+      poll_token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+    });
     expect(Object.keys(started)).not.toContain('device_code');
 
     const pending = await poll(started.poll_token);

@@ -49,7 +49,11 @@ describe('the directory listing at 100,000 users', () => {
     const search = await listing('prefix viewer_9, first page', { search: { loginPrefix: 'viewer_9', userId: null }, after: null, limit: 25 });
     expect(search.entries.map((entry) => entry.login)).toEqual(search.entries.map((entry) => entry.login).sort());
     expect(search.entries.every((entry) => entry.login!.startsWith('viewer_9'))).toBe(true);
-    const later = await listing('prefix viewer_9, page after viewer_99', { search: { loginPrefix: 'viewer_9', userId: null }, after: `viewer_99:${FIRST_ID + 99}`, limit: 25 });
+    const later = await listing('prefix viewer_9, page after viewer_99', {
+      search: { loginPrefix: 'viewer_9', userId: null },
+      after: `viewer_99:${FIRST_ID + 99}`,
+      limit: 25,
+    });
     expect(later.entries[0]!.login).toBe('viewer_990');
     const narrow = await listing('prefix viewer_99999 (one match)', { search: { loginPrefix: 'viewer_99999', userId: null }, after: null, limit: 25 });
     expect(narrow.entries.map((entry) => entry.login)).toEqual(['viewer_99999']);
@@ -73,7 +77,12 @@ describe('the directory listing at 100,000 users', () => {
       sql.exec("INSERT INTO users (user_id, next_due_at, active, forced, slot) VALUES ('100001', 0, 1, 0, 5)");
       migrateDirectoryLogins(sql);
       migrateDirectoryLogins(sql); // twice is harmless
-      expect(sql.exec<{ name: string }>('PRAGMA table_info(users)').toArray().map((column) => column.name)).toContain('login');
+      expect(
+        sql
+          .exec<{ name: string }>('PRAGMA table_info(users)')
+          .toArray()
+          .map((column) => column.name),
+      ).toContain('login');
       expect(sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'users_by_login'").toArray()).toHaveLength(1);
       const page = listDirectory(sql, { search: null, after: null, limit: 10 });
       expect(page.entries).toMatchObject([{ userId: '100001', login: null, sweep: 'in_use' }]);
@@ -91,7 +100,14 @@ describe('the compliance verdict', () => {
         sql.exec(
           `INSERT INTO sweep_evidence (ring, batch, started_at, finished_at, moments_from, moments_to, visited, validated, refreshed, revoked, failed, skipped, not_validated)
            VALUES (?, ?, ?, ?, ?, ?, 2, 1, 0, 0, ?, 0, ?)`,
-          number, number, startedAt, startedAt + 1000, from, to, notValidated === '' ? 0 : 1, notValidated,
+          number,
+          number,
+          startedAt,
+          startedAt + 1000,
+          from,
+          to,
+          notValidated === '' ? 0 : 1,
+          notValidated,
         );
       // Two batches within the hour covering 30 + 24 minutes of moments, back to back; one failure.
       batch(1, now - 50 * 60_000, now - 80 * 60_000, now - 50 * 60_000, '');

@@ -6,4 +6,3 @@ declare global {
     interface Env extends BrokerEnv {}
   }
 }
-export {};

@@ -49,7 +49,9 @@ async function subscribe(): Promise<void> {
 
 async function hmacHex(text: string): Promise<string> {
   const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(SECRET), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  return Array.from(new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(text))), (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return Array.from(new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(text))), (byte) => byte.toString(16).padStart(2, '0')).join(
+    '',
+  );
 }
 
 const userToken = (userId: string) => broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
@@ -103,7 +105,10 @@ describe('EventSub: user.authorization.revoke', () => {
 
   it.each([
     ['a tampered body', (message: EventSubDelivery) => ({ ...message, body: message.body.replace('100001', '100002') })],
-    ['a forged signature', (message: EventSubDelivery) => ({ ...message, headers: { ...message.headers, 'Twitch-Eventsub-Message-Signature': `sha256=${'0'.repeat(64)}` } })],
+    [
+      'a forged signature',
+      (message: EventSubDelivery) => ({ ...message, headers: { ...message.headers, 'Twitch-Eventsub-Message-Signature': `sha256=${'0'.repeat(64)}` } }),
+    ],
     ['no signature', (message: EventSubDelivery) => ({ ...message, headers: { ...message.headers, 'Twitch-Eventsub-Message-Signature': '' } })],
   ])('refuses %s with 403 and changes nothing', async (_name, spoil) => {
     await subscribe();
@@ -125,7 +130,7 @@ describe('EventSub: user.authorization.revoke', () => {
     expect((await userToken('100001')).status).toBe(200);
   });
 
-  it("keeps a grant the user made again after Twitch sent the revoke (a late delivery), once Twitch confirms it alive", async () => {
+  it('keeps a grant the user made again after Twitch sent the revoke (a late delivery), once Twitch confirms it alive', async () => {
     await subscribe();
     await login({ userId: '100001' });
     await twitch.eventsub.disconnect('100001');
@@ -141,7 +146,9 @@ describe('EventSub: user.authorization.revoke', () => {
       await broker('/admin/users/100001/events', { headers: { Authorization: `Bearer ${API_KEY}` } }),
     );
     expect(events.events.map((entry) => entry.event)).toEqual(['logged_in', 'logged_in', 'validated']);
-    expect(events.events.at(-1)!.detail).toMatch(/^a revoke \(EventSub user\.authorization\.revoke\) sent .*, before this grant was made: kept, Twitch confirms it alive$/);
+    expect(events.events.at(-1)!.detail).toMatch(
+      /^a revoke \(EventSub user\.authorization\.revoke\) sent .*, before this grant was made: kept, Twitch confirms it alive$/,
+    );
   });
 
   it('ends a grant made after the revoke was sent when Twitch calls it dead too', async () => {
@@ -225,7 +232,9 @@ describe('EventSub: user.authorization.revoke', () => {
     // The hourly check replaces the subscription before the revocation is delivered.
     await runCron(withEventSub);
     await deliver();
-    const status = await json<{ eventsub: { last_check: { outcome: string } } }>(await call(withEventSub, '/admin/status', { headers: { Authorization: `Bearer ${API_KEY}` } }));
+    const status = await json<{ eventsub: { last_check: { outcome: string } } }>(
+      await call(withEventSub, '/admin/status', { headers: { Authorization: `Bearer ${API_KEY}` } }),
+    );
     expect(status.eventsub.last_check.outcome).toBe('created');
   });
 
@@ -239,8 +248,11 @@ describe('EventSub: user.authorization.revoke', () => {
 
   it("tells the operator how the subscription's last check went: created, live, revoked by Twitch, failed (and why)", async () => {
     const lastCheck = async () =>
-      (await json<{ eventsub: { last_check: { outcome: string; at: string; detail?: string } | null } }>(await call(withEventSub, '/admin/status', { headers: { Authorization: `Bearer ${API_KEY}` } })))
-        .eventsub.last_check;
+      (
+        await json<{ eventsub: { last_check: { outcome: string; at: string; detail?: string } | null } }>(
+          await call(withEventSub, '/admin/status', { headers: { Authorization: `Bearer ${API_KEY}` } }),
+        )
+      ).eventsub.last_check;
     expect(await lastCheck()).toBeNull();
     await subscribe();
     expect(await lastCheck()).toMatchObject({ outcome: 'created' });
@@ -256,7 +268,13 @@ describe('EventSub: user.authorization.revoke', () => {
 
     // No app token to ask Helix with: the check fails and says so, in the console too.
     await twitch.expire({ app: true });
-    await twitch.inject({ path: '/oauth2/token', grantType: 'client_credentials', status: 403, times: -1, body: JSON.stringify({ status: 403, message: 'invalid client secret' }) });
+    await twitch.inject({
+      path: '/oauth2/token',
+      grantType: 'client_credentials',
+      status: 403,
+      times: -1,
+      body: JSON.stringify({ status: 403, message: 'invalid client secret' }),
+    });
     await runCron(withEventSub);
     expect(await lastCheck()).toMatchObject({ outcome: 'failed', detail: expect.stringMatching(/^no app token \(minting failed; retry in \d+ s\)$/) });
     const page = await (await (await signIn()).fetch('/admin', {}, withEventSub)).text();
@@ -287,9 +305,7 @@ describe('DELETE /token/users/:userId', () => {
     expect((await jar.fetch('/token')).status).toBe(401);
     const atTwitch = await fetch('https://twitch.test/oauth2/validate', { headers: { Authorization: `OAuth ${held.access_token}` } });
     expect(atTwitch.status).toBe(401);
-    const events = await json<{ events: { event: string }[] }>(
-      await broker('/admin/users/100001/events', { headers: { Authorization: `Bearer ${API_KEY}` } }),
-    );
+    const events = await json<{ events: { event: string }[] }>(await broker('/admin/users/100001/events', { headers: { Authorization: `Bearer ${API_KEY}` } }));
     expect(events.events.map((entry) => entry.event)).toEqual(['logged_in', 'deleted']);
   });
 
@@ -300,9 +316,7 @@ describe('DELETE /token/users/:userId', () => {
     const again = await drop();
     expect(again.status).toBe(404);
     expect(await json(again)).toMatchObject({ error: 'not_found', error_description: expect.any(String) });
-    const events = await json<{ events: { event: string }[] }>(
-      await broker('/admin/users/100001/events', { headers: { Authorization: `Bearer ${API_KEY}` } }),
-    );
+    const events = await json<{ events: { event: string }[] }>(await broker('/admin/users/100001/events', { headers: { Authorization: `Bearer ${API_KEY}` } }));
     expect(events.events.map((entry) => entry.event)).toEqual(['logged_in', 'deleted']);
     // A user who comes back can be dropped again.
     await login({ userId: '100001' });

@@ -15,12 +15,10 @@ interface TokenBody {
   scopes: string[];
 }
 
-const userToken = async (userId: string) =>
-  json<TokenBody>(await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } }));
+const userToken = async (userId: string) => json<TokenBody>(await broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } }));
 
 /** What Twitch itself says about an access token: 200 alive, 401 dead. */
-const statusAtTwitch = async (accessToken: string) =>
-  (await fetch(`${TWITCH}/oauth2/validate`, { headers: { Authorization: `OAuth ${accessToken}` } })).status;
+const statusAtTwitch = async (accessToken: string) => (await fetch(`${TWITCH}/oauth2/validate`, { headers: { Authorization: `OAuth ${accessToken}` } })).status;
 
 const vault = (userId: string) => env.USER_VAULT.get(env.USER_VAULT.idFromName(userId));
 
@@ -55,9 +53,7 @@ describe('a login never silently narrows a stored grant (login CSRF)', () => {
     expect(narrower.length).toBeGreaterThanOrEqual(2);
     for (const secret of narrower) expect(await statusAtTwitch(secret)).toBe(401);
 
-    const events = await json<{ events: { event: string }[] }>(
-      await broker('/admin/users/100001/events', { headers: { Authorization: `Bearer ${API_KEY}` } }),
-    );
+    const events = await json<{ events: { event: string }[] }>(await broker('/admin/users/100001/events', { headers: { Authorization: `Bearer ${API_KEY}` } }));
     expect(events.events.map((entry) => entry.event)).toContain('login_kept_grant');
   });
 
@@ -102,9 +98,7 @@ describe('a login never silently narrows a stored grant (login CSRF)', () => {
   it('asks Twitch for the requested and the stored scopes together when the browser already has a session', async () => {
     const { jar } = await login({ userId: '100001', scope: 'chat:read chat:edit' });
     const twitchUrl = await startLogin(jar, { scope: 'user:read:email' });
-    expect(twitchUrl.searchParams.get('scope')!.split(' ')).toEqual(
-      expect.arrayContaining(['user:read:email', 'chat:read', 'chat:edit']),
-    );
+    expect(twitchUrl.searchParams.get('scope')!.split(' ')).toEqual(expect.arrayContaining(['user:read:email', 'chat:read', 'chat:edit']));
   });
 
   it('asks for the requested scopes only when the browser has no session', async () => {
@@ -147,7 +141,10 @@ describe('replaced grants are revoked at Twitch', () => {
 
 describe('ALLOWED_SCOPES', () => {
   const authorizeWith = (overrides: Partial<Env>, query: string) =>
-    broker(`/authorize?return_to=${encodeURIComponent(APP_ORIGIN)}&${query}`, { headers: { 'CF-Connecting-IP': '192.0.2.7' } }, { ...env, ...overrides } as Env);
+    broker(`/authorize?return_to=${encodeURIComponent(APP_ORIGIN)}&${query}`, { headers: { 'CF-Connecting-IP': '192.0.2.7' } }, {
+      ...env,
+      ...overrides,
+    } as Env);
 
   it('refuses a scope outside the list with 400 invalid_scope, naming it', async () => {
     const response = await authorizeWith({ ALLOWED_SCOPES: 'chat:read chat:edit user:read:email' }, 'scope=chat:read+channel:manage:broadcast');
@@ -166,7 +163,7 @@ describe('ALLOWED_SCOPES', () => {
     expect((await authorizeWith({}, 'scope=channel:manage:broadcast')).status).toBe(302);
   });
 
-  it('refuses a grant carrying a scope the user added on Twitch\'s page, and revokes it', async () => {
+  it("refuses a grant carrying a scope the user added on Twitch's page, and revokes it", async () => {
     const restricted = { ...env, ALLOWED_SCOPES: 'chat:read user:read:email' } as Env;
     const jar = new CookieJar();
     const started = await jar.fetch(`/authorize?scope=chat:read&return_to=${encodeURIComponent(APP_ORIGIN)}`, {}, restricted);
@@ -211,4 +208,3 @@ describe('grant generations', () => {
     expect(await statusAtTwitch(now.access_token)).toBe(200);
   });
 });
-

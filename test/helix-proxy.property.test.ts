@@ -13,9 +13,46 @@ freshStateForEachTest();
 
 /** Pieces attackers spell paths with: dot segments in every encoding, slashes, backslashes, controls. */
 const piece = fc.constantFrom(
-  '/', '.', '..', '%2e', '%2E', '%2e%2e', '.%2e', '%5c', '%5C', '\\', '%2f', '%2F', '%09', '%0a', '%0d', '%00', '\t', '\n',
-  '%252e', '%25', ';', '?', '#', '@', ':', ' ', '//', 'eventsub', 'subscriptions', 'oauth2', 'validate', 'chat', 'messages',
-  'users', 'moderation', 'bans', '%75sers', '..;', '.%09.', 'x',
+  '/',
+  '.',
+  '..',
+  '%2e',
+  '%2E',
+  '%2e%2e',
+  '.%2e',
+  '%5c',
+  '%5C',
+  '\\',
+  '%2f',
+  '%2F',
+  '%09',
+  '%0a',
+  '%0d',
+  '%00',
+  '\t',
+  '\n',
+  '%252e',
+  '%25',
+  ';',
+  '?',
+  '#',
+  '@',
+  ':',
+  ' ',
+  '//',
+  'eventsub',
+  'subscriptions',
+  'oauth2',
+  'validate',
+  'chat',
+  'messages',
+  'users',
+  'moderation',
+  'bans',
+  '%75sers',
+  '..;',
+  '.%09.',
+  'x',
 );
 const hostilePath = fc.array(piece, { minLength: 1, maxLength: 12 }).map((pieces) => `/helix/${pieces.join('')}`);
 const ALLOW = [{ method: 'POST', prefix: '/chat/messages' }];
@@ -78,11 +115,15 @@ describe('the Helix proxy end to end (property)', () => {
         } catch {
           return;
         }
-        const response = await broker(request, {
-          method,
-          headers: { Authorization: `Bearer ${APP_ONLY_API_KEY}`, 'Content-Type': 'application/json' },
-          ...(method === 'POST' ? { body: '{}' } : {}),
-        }, bindings);
+        const response = await broker(
+          request,
+          {
+            method,
+            headers: { Authorization: `Bearer ${APP_ONLY_API_KEY}`, 'Content-Type': 'application/json' },
+            ...(method === 'POST' ? { body: '{}' } : {}),
+          },
+          bindings,
+        );
         expect(response.status).not.toBeGreaterThanOrEqual(500);
       }),
       { numRuns: 150 },

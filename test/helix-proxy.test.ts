@@ -51,7 +51,11 @@ describe('the Helix proxy (/helix/*)', () => {
   });
 
   it('forwards only GET unless HELIX_PROXY_ALLOW lists the write', async () => {
-    const refused = await broker('/helix/users', { method: 'POST', headers: { Authorization: `Bearer ${APP_ONLY_API_KEY}`, 'Content-Type': 'application/json' }, body: '{}' });
+    const refused = await broker('/helix/users', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${APP_ONLY_API_KEY}`, 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     expect(refused.status).toBe(403);
     expect(await json(refused)).toMatchObject({ error: 'forbidden' });
 
@@ -70,7 +74,10 @@ describe('the Helix proxy (/helix/*)', () => {
     expect((await broker('/helix/users', { headers: { Authorization: `Bearer ${USERS_ONLY_API_KEY}` } })).status).toBe(403);
 
     const { jar } = await login({ userId: '100001' });
-    const write = await jar.fetch('/helix/users', { method: 'POST', headers: { Origin: 'https://evil.example.com' }, body: '{}' }, { ...env, HELIX_PROXY_ALLOW: 'POST /users' } as Env);
+    const write = await jar.fetch('/helix/users', { method: 'POST', headers: { Origin: 'https://evil.example.com' }, body: '{}' }, {
+      ...env,
+      HELIX_PROXY_ALLOW: 'POST /users',
+    } as Env);
     expect(write.status).toBe(403);
     expect(await json(write)).toMatchObject({ error: 'forbidden_origin' });
   });
@@ -83,7 +90,12 @@ describe('the Helix proxy stays inside /helix (issue 17)', () => {
   it('refuses a write walked out of its allowed prefix into EventSub, and nothing reaches Twitch', async () => {
     await twitch.eventsub.delivery('outbox');
     const before = (await twitch.eventsub.subscriptions()).length;
-    const body = JSON.stringify({ type: 'user.authorization.revoke', version: '1', condition: { client_id: env.TWITCH_CLIENT_ID }, transport: { method: 'webhook', callback: 'https://evil.example.com/hook', secret: 'evil-secret-0123456789' } });
+    const body = JSON.stringify({
+      type: 'user.authorization.revoke',
+      version: '1',
+      condition: { client_id: env.TWITCH_CLIENT_ID },
+      transport: { method: 'webhook', callback: 'https://evil.example.com/hook', secret: 'evil-secret-0123456789' },
+    });
     const response = await broker('/helix/chat/messages/.%09./..%5Ceventsub/subscriptions', { method: 'POST', headers: appKey, body }, withWrites);
     expect(response.status).toBe(400);
     expect(await json(response)).toMatchObject({ error: 'invalid_request' });
@@ -94,7 +106,12 @@ describe('the Helix proxy stays inside /helix (issue 17)', () => {
   it("never sends a user's token outside /helix (no walk up to /oauth2/validate)", async () => {
     const session = await loginWithBearer('100001');
     const validatesBefore = (await twitch.counts()).validate;
-    for (const path of ['/helix/users/..%5C..%5Coauth2%5Cvalidate', '/helix/users%2F..%2F..%2Foauth2%2Fvalidate', '/helix/users/.%0a./x', '/helix/users/%2e%2e']) {
+    for (const path of [
+      '/helix/users/..%5C..%5Coauth2%5Cvalidate',
+      '/helix/users%2F..%2F..%2Foauth2%2Fvalidate',
+      '/helix/users/.%0a./x',
+      '/helix/users/%2e%2e',
+    ]) {
       const response = await broker(path, { headers: { Authorization: `Bearer ${session}` } });
       expect(response.status, path).toBe(400);
       expect(await json(response), path).toMatchObject({ error: 'invalid_request' });

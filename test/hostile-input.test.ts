@@ -44,9 +44,14 @@ function unsignedSession(): string {
 let validSession = '';
 let tokenBefore = '';
 
-const get = (path: string, headers: Record<string, string> = {}) => () => broker(path, { headers });
-const post = (path: string, body: BodyInit | null, headers: Record<string, string> = {}) => () =>
-  broker(path, { method: 'POST', body, headers });
+const get =
+  (path: string, headers: Record<string, string> = {}) =>
+  () =>
+    broker(path, { headers });
+const post =
+  (path: string, body: BodyInit | null, headers: Record<string, string> = {}) =>
+  () =>
+    broker(path, { method: 'POST', body, headers });
 const withSession = (token: () => string) => () => broker('/token', { headers: { Authorization: `Bearer ${token()}` } });
 
 type Case = [name: string, send: () => Promise<Response>, status: number];
@@ -92,7 +97,11 @@ const cases: Case[] = [
   ['session signed with HS512', () => forgedSession({ alg: 'HS512' }).then((t) => withSession(() => t)()), 401],
   ['session with a string version', () => forgedSession({ claims: { sv: '1' } }).then((t) => withSession(() => t)()), 401],
   ['truncated session', withSession(() => validSession.slice(0, -6)), 401],
-  ['session with a flipped signature byte', withSession(() => validSession.slice(0, -2) + (validSession.at(-2) === 'A' ? 'B' : 'A') + validSession.slice(-1)), 401],
+  [
+    'session with a flipped signature byte',
+    withSession(() => validSession.slice(0, -2) + (validSession.at(-2) === 'A' ? 'B' : 'A') + validSession.slice(-1)),
+    401,
+  ],
   ['junk session cookie', get('/token', { Cookie: '__Host-ttb_session=%%%junk;;;' }), 401],
   ['session cookie of 9000 characters', get('/token', { Cookie: `__Host-ttb_session=${'a'.repeat(9000)}` }), 431],
   ['Basic instead of Bearer', get('/token', { Authorization: 'Basic dXNlcjpwYXNz' }), 401],

@@ -26,7 +26,12 @@ const refreshAtTwitch = (refreshToken: string) =>
   fetch(`${TWITCH}/oauth2/token`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'standin-client-id', client_secret: 'standin-client-secret' }),
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_id: 'standin-client-id',
+      client_secret: 'standin-client-secret',
+    }),
   });
 
 describe('POST /admin/users/import', () => {
@@ -34,10 +39,7 @@ describe('POST /admin/users/import', () => {
     const alice = await heldByTheApp('100001', ['chat:read', 'chat:edit']);
     const bob = await heldByTheApp('100002', ['user:read:email']);
 
-    const response = await importTokens([
-      { refresh_token: alice.refresh_token, access_token: alice.access_token },
-      { refresh_token: bob.refresh_token },
-    ]);
+    const response = await importTokens([{ refresh_token: alice.refresh_token, access_token: alice.access_token }, { refresh_token: bob.refresh_token }]);
     expect(response.status).toBe(200);
     expect(response.headers.get('Cache-Control')).toBe('no-store');
     const answer = await json<ImportAnswer>(response);
@@ -145,7 +147,11 @@ describe('POST /admin/users/import', () => {
   });
 
   it('refuses a body over 128 KiB with 413', async () => {
-    const response = await importTokens(Array.from({ length: 100 }, () => ({ refresh_token: 'r'.repeat(512), access_token: 'a'.repeat(512) })).concat([{ refresh_token: 'x'.repeat(30_000), access_token: 'y' }]));
+    const response = await importTokens(
+      Array.from({ length: 100 }, () => ({ refresh_token: 'r'.repeat(512), access_token: 'a'.repeat(512) })).concat([
+        { refresh_token: 'x'.repeat(30_000), access_token: 'y' },
+      ]),
+    );
     expect(response.status).toBe(413);
   });
 });

@@ -60,7 +60,11 @@ async function sealedKeyIds(): Promise<Set<string>> {
   }
   // The directory's copies of access tokens, in its SQL table.
   for (const id of await listDurableObjectIds(env.USER_DIRECTORY)) {
-    collect(await runInDurableObject(env.USER_DIRECTORY.get(id), (_instance, ctx) => JSON.stringify(ctx.storage.sql.exec('SELECT sealed_access FROM users').toArray())));
+    collect(
+      await runInDurableObject(env.USER_DIRECTORY.get(id), (_instance, ctx) =>
+        JSON.stringify(ctx.storage.sql.exec('SELECT sealed_access FROM users').toArray()),
+      ),
+    );
   }
   for (const { name } of (await env.APP_TOKEN_CACHE.list()).keys) collect((await env.APP_TOKEN_CACHE.get(name)) ?? '');
   return ids;
@@ -152,7 +156,7 @@ describe('rotating TOKEN_ENCRYPTION_KEY', () => {
     const onlyNew = await deployKeys(NEW_KEY);
     const health = await (await call(onlyNew, '/health')).json<{ problems: string[]; details: Record<string, string> }>();
     expect(health.problems).toEqual(['TOKEN_ENCRYPTION_KEY']);
-    expect(health.details['TOKEN_ENCRYPTION_KEY']).toContain(await keyId(OLD_KEY));
+    expect(health.details.TOKEN_ENCRYPTION_KEY).toContain(await keyId(OLD_KEY));
     expect(JSON.stringify(health)).not.toContain(OLD_KEY);
   });
 

@@ -16,11 +16,19 @@ freshStateForEachTest();
  * test/analytics-sql, which answers the SQL API there; the console reads them back over HTTP.
  */
 const ACCOUNT_ID = '0123456789abcdef0123456789abcdef';
-const withMetricsQuery = { ...env, CF_ACCOUNT_ID: ACCOUNT_ID, CF_ANALYTICS_TOKEN: ANALYTICS_TOKEN, CLOUDFLARE_API_BASE_URL: `${ANALYTICS_SQL}/client/v4` } as Env;
+const withMetricsQuery = {
+  ...env,
+  CF_ACCOUNT_ID: ACCOUNT_ID,
+  CF_ANALYTICS_TOKEN: ANALYTICS_TOKEN,
+  CLOUDFLARE_API_BASE_URL: `${ANALYTICS_SQL}/client/v4`,
+} as Env;
 const recorder = (env as unknown as { METRICS_RECORDER: { take(): Promise<AnalyticsEngineDataPoint[]> } }).METRICS_RECORDER;
 
 async function analyticsSql<T>(path: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${ANALYTICS_SQL}/_standin${path}`, body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(
+    `${ANALYTICS_SQL}/_standin${path}`,
+    body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) },
+  );
   expect(response.status).toBe(200);
   return response.json<T>();
 }
@@ -28,10 +36,13 @@ async function analyticsSql<T>(path: string, body?: unknown): Promise<T> {
 /** What the broker wrote until `done` holds (data points arrive over RPC, unawaited). */
 async function writtenUntil(done: (points: AnalyticsEngineDataPoint[]) => boolean): Promise<AnalyticsEngineDataPoint[]> {
   const points: AnalyticsEngineDataPoint[] = [];
-  await vi.waitFor(async () => {
-    points.push(...(await recorder.take()));
-    if (!done(points)) throw new Error('not yet');
-  }, { timeout: 5000, interval: 50 });
+  await vi.waitFor(
+    async () => {
+      points.push(...(await recorder.take()));
+      if (!done(points)) throw new Error('not yet');
+    },
+    { timeout: 5000, interval: 50 },
+  );
   return points;
 }
 
@@ -51,15 +62,26 @@ describe('the console chart of Analytics Engine metrics', () => {
     await twitch.expire({ user_id: '100001' });
     expect((await forcedRefresh('100001')).status).toBe(200);
     // An operator's forced refresh, which Twitch refuses: the grant is revoked.
-    await twitch.inject({ path: '/oauth2/token', grantType: 'refresh_token', status: 400, body: JSON.stringify({ status: 400, message: 'Invalid refresh token' }) });
+    await twitch.inject({
+      path: '/oauth2/token',
+      grantType: 'refresh_token',
+      status: 400,
+      body: JSON.stringify({ status: 400, message: 'Invalid refresh token' }),
+    });
     expect((await broker('/admin/users/100001/refresh', { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` } })).status).toBeLessThan(500);
     expect(await json(await forcedRefresh('100001'))).toMatchObject({ error: 'reauthorization_required' });
     const eventOf = (point: AnalyticsEngineDataPoint) => String(point.indexes?.[0] ?? '');
     const points = await writtenUntil((written) => written.filter((point) => ['refresh', 'revocation'].includes(eventOf(point))).length === 3);
     await analyticsSql('/points', { points });
     // Three hours ago, and more than a day ago (outside the chart).
-    await analyticsSql('/points', { points: [{ indexes: ['twitch_error'], blobs: ['twitch_error', '/oauth2/token', 'unavailable'], doubles: [1, 503] }], at: Date.now() - 3 * 3_600_000 });
-    await analyticsSql('/points', { points: [{ indexes: ['refresh'], blobs: ['refresh', 'ok', 'request'], doubles: [1, 80] }], at: Date.now() - 25 * 3_600_000 });
+    await analyticsSql('/points', {
+      points: [{ indexes: ['twitch_error'], blobs: ['twitch_error', '/oauth2/token', 'unavailable'], doubles: [1, 503] }],
+      at: Date.now() - 3 * 3_600_000,
+    });
+    await analyticsSql('/points', {
+      points: [{ indexes: ['refresh'], blobs: ['refresh', 'ok', 'request'], doubles: [1, 80] }],
+      at: Date.now() - 25 * 3_600_000,
+    });
     // Within the SQL's day but, almost always, in the hour before the chart's first bar: totals add up what the bars show.
     const edge = Date.now() - 24 * 3_600_000 + 10_000;
     await analyticsSql('/points', { points: [{ indexes: ['revocation'], blobs: ['revocation', 'sweep'], doubles: [1] }], at: edge });

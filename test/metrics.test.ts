@@ -109,7 +109,12 @@ describe('Analytics Engine metrics (METRICS bound)', () => {
     expect((await jar.fetch('/token')).status).toBe(503);
 
     const points = await pointsUntil((seen) => ofEvent(seen, 'twitch_error').length >= 1 && ofEvent(seen, 'refresh').length >= 1);
-    expect(ofEvent(points, 'twitch_error').map((point) => [point.blobs, point.doubles])).toEqual([[['twitch_error', '/oauth2/token', 'unavailable'], [1, 503]]]);
+    expect(ofEvent(points, 'twitch_error').map((point) => [point.blobs, point.doubles])).toEqual([
+      [
+        ['twitch_error', '/oauth2/token', 'unavailable'],
+        [1, 503],
+      ],
+    ]);
     expect(ofEvent(points, 'refresh')[0]!.blobs).toEqual(['refresh', 'unavailable', 'request']);
     for (const point of points) expectWithinAnalyticsEngineLimits(point);
     await expectNothingPersonal(points, ['100003']);
@@ -184,7 +189,11 @@ describe('Analytics Engine metrics (METRICS absent or failing)', () => {
     const result = await withBindings({ ...env, METRICS: refusing }, () => observeBatch('run', async () => counts));
     expect(result).toEqual(counts);
     const lines = log.mock.calls.map(([first]) => String(first));
-    expect(lines.map((text) => JSON.parse(text) as Record<string, unknown>)).toContainEqual({ event: 'metrics.write_failed', metric: 'sweep_batch', reason: 'TypeError' });
+    expect(lines.map((text) => JSON.parse(text) as Record<string, unknown>)).toContainEqual({
+      event: 'metrics.write_failed',
+      metric: 'sweep_batch',
+      reason: 'TypeError',
+    });
     log.mockRestore();
   });
 });

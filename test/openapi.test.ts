@@ -130,7 +130,7 @@ async function expectDocumented(method: string, path: string, response: Response
   const status = String(response.status) in responses ? String(response.status) : range in responses ? range : String(response.status);
   expect(Object.keys(responses), `${method} ${path} documents ${response.status}`).toContain(status);
   const documented = resolve<OpenAPIV3_1.ResponseObject>(responses[status]!);
-  if (documented.headers?.['Location']) expect(response.headers.get('Location')).toBeTruthy();
+  if (documented.headers?.Location) expect(response.headers.get('Location')).toBeTruthy();
   const schema = documented.content?.['application/json']?.schema;
   if (schema) {
     expect(response.headers.get('Content-Type')).toMatch(/^application\/json/);
@@ -162,14 +162,21 @@ describe('GET /openapi.json', () => {
     expect(routes).toContain('GET /openapi.json');
     expect(routes).toContain('GET /token/users/{userId}');
     const documented = operations().map((entry) => entry.key);
-    expect(routes.filter((route) => !documented.includes(route)), 'routes missing from the document').toEqual([]);
+    expect(
+      routes.filter((route) => !documented.includes(route)),
+      'routes missing from the document',
+    ).toEqual([]);
   });
 
   it("leaves the admin console's HTML pages and forms out, and docs/admin-console.md lists each of them", () => {
     const consoleRoutes = registeredRoutes({ console: true });
     expect(consoleRoutes).toContain('POST /admin/console/sign-in');
     expect(consoleRoutes).toContain('POST /admin/console/users/{userId}/drop');
-    expect(operations().filter(({ path }) => isConsolePath(path)).map((entry) => entry.key)).toEqual([]);
+    expect(
+      operations()
+        .filter(({ path }) => isConsolePath(path))
+        .map((entry) => entry.key),
+    ).toEqual([]);
     expect(doc.tags?.map((tag) => tag.name)).not.toContain('console');
     // The page writes paths as the README does: `/admin/console/users/:userId`.
     const listed = consoleRoutes.filter((route) => consoleRoutesPage.includes(`| \`${route.replace(/\{([A-Za-z]+)\}/g, ':$1')}`));
@@ -178,7 +185,11 @@ describe('GET /openapi.json', () => {
 
   it('documents no route the app does not have', () => {
     const routes = registeredRoutes();
-    expect(operations().map((entry) => entry.key).filter((key) => !routes.includes(key))).toEqual([]);
+    expect(
+      operations()
+        .map((entry) => entry.key)
+        .filter((key) => !routes.includes(key)),
+    ).toEqual([]);
   });
 
   it('gives every operation a summary, a success answer and the error body for any other status', () => {
@@ -186,8 +197,11 @@ describe('GET /openapi.json', () => {
       expect(operation.summary, `${key} has a summary`).toBeTruthy();
       if (PROXIED.includes(path)) continue;
       const statuses = Object.keys(operation.responses ?? {});
-      expect(statuses.some((status) => /^[123]\d\d$/.test(status)), `${key} documents its success (101 for a WebSocket)`).toBe(true);
-      const fallback = resolve<OpenAPIV3_1.ResponseObject>(operation.responses!['default']!);
+      expect(
+        statuses.some((status) => /^[123]\d\d$/.test(status)),
+        `${key} documents its success (101 for a WebSocket)`,
+      ).toBe(true);
+      const fallback = resolve<OpenAPIV3_1.ResponseObject>(operation.responses!.default!);
       expect(fallback.content?.['application/json']?.schema).toEqual({ $ref: '#/components/schemas/Error' });
     }
     expect(resolve<OpenAPIV3_1.SchemaObject>({ $ref: '#/components/schemas/Error' }).required).toEqual(['error', 'error_description']);
@@ -199,7 +213,7 @@ describe('GET /openapi.json', () => {
       const resolved = resolve<OpenAPIV3_1.SchemaObject>(schema);
       // The Helix proxy's answers may also be Helix's own body (an object with no listed fields).
       const members = (resolved.anyOf ?? [resolved]).map((member) => resolve<OpenAPIV3_1.SchemaObject>(member as Schema)).filter((member) => member.properties);
-      const fields = members.map((member) => resolve<OpenAPIV3_1.SchemaObject>(member.properties!['error'] as Schema));
+      const fields = members.map((member) => resolve<OpenAPIV3_1.SchemaObject>(member.properties!.error as Schema));
       return fields.every((field) => field.enum) && fields.length > 0 ? fields.flatMap((field) => field.enum as string[]) : null;
     };
     let checked = 0;
@@ -210,7 +224,8 @@ describe('GET /openapi.json', () => {
         expect(schema, `${key} ${status} has a JSON body`).toBeDefined();
         const codes = codesOf(schema as Schema);
         expect(codes, `${key} ${status} lists its error codes`).not.toBeNull();
-        for (const code of codes!) expect(resolve<OpenAPIV3_1.ResponseObject>(response).description, `${key} ${status} says when ${code} is answered`).toContain(`\`${code}\``);
+        for (const code of codes!)
+          expect(resolve<OpenAPIV3_1.ResponseObject>(response).description, `${key} ${status} says when ${code} is answered`).toContain(`\`${code}\``);
         checked++;
       }
     }
@@ -230,7 +245,7 @@ describe('GET /openapi.json', () => {
     expect(insufficientScope.required).toEqual(expect.arrayContaining(['error', 'error_description', 'missing_scopes', 'authorize_url']));
     for (const path of ['/authorize', '/callback']) {
       const redirect = resolve<OpenAPIV3_1.ResponseObject>(operation('GET', path).responses!['302']!);
-      expect(redirect.headers?.['Location'], `${path} documents its Location`).toBeDefined();
+      expect(redirect.headers?.Location, `${path} documents its Location`).toBeDefined();
     }
     expect(Object.keys(doc.components?.securitySchemes ?? {}).sort()).toEqual(['apiKey', 'sessionBearer', 'sessionCookie']);
   });
@@ -258,7 +273,7 @@ describe('the document matches what the routes do', () => {
     const apiKeyOperations = operations().filter(({ operation }) => operation.security?.some((requirement) => 'apiKey' in requirement));
     expect(apiKeyOperations.length).toBeGreaterThanOrEqual(4);
     for (const { key, method, path, operation } of apiKeyOperations) {
-      const [scope] = operation.security!.find((requirement) => 'apiKey' in requirement)!['apiKey']!;
+      const [scope] = operation.security!.find((requirement) => 'apiKey' in requirement)!.apiKey!;
       expect(scope, `${key} names the API key scope it needs`).toBeDefined();
       const refused = await broker(concrete(path), {
         method: method.toUpperCase(),
@@ -278,10 +293,7 @@ describe('the document matches what the routes do', () => {
         const schema = resolve<OpenAPIV3_1.SchemaObject>(parameter.schema as Schema);
         if (!schema.enum && !schema.pattern) continue;
         const bad = 'not~valid!';
-        const url =
-          parameter.in === 'path'
-            ? path.replace(`{${parameter.name}}`, bad)
-            : `${concrete(path)}?${new URLSearchParams({ [parameter.name]: bad })}`;
+        const url = parameter.in === 'path' ? path.replace(`{${parameter.name}}`, bad) : `${concrete(path)}?${new URLSearchParams({ [parameter.name]: bad })}`;
         const response = await broker(url, { method: method.toUpperCase(), headers });
         expect(response.status, `${key} with ${parameter.name}=${bad}`).toBe(400);
         const body = await response.clone().json<{ error: string; error_description: string }>();
@@ -406,6 +418,9 @@ describe('GET /docs', () => {
     }
     const targets = new Set([...page.matchAll(/ id="([^"]+)"/g)].map((match) => match[1]));
     const links = [...page.matchAll(/href="#([^"]+)"/g)].map((match) => match[1]);
-    expect(links.filter((target) => !targets.has(target)), 'links to nothing').toEqual([]);
+    expect(
+      links.filter((target) => !targets.has(target)),
+      'links to nothing',
+    ).toEqual([]);
   });
 });

@@ -21,15 +21,15 @@ const BROKER = 'https://broker.test';
 const ALLOWED = new Set(['https://app.example.com', 'http://localhost:5173']);
 const SECRET = 'property-test-session-secret-0123456789abcdef';
 const KEY = [crypto.getRandomValues(new Uint8Array(32))];
-const SCOPE = /^[A-Za-z0-9:_.\-]{1,100}$/;
+const SCOPE = /^[A-Za-z0-9:_.-]{1,100}$/;
 
 /** Strings that look like URLs, paths, and tricks around them. */
 const urlish = fc.oneof(
   fc.string({ maxLength: 200 }),
   fc.webUrl({ withQueryParameters: true, withFragments: true }),
-  fc.constantFrom('//', '/\\', 'javascript:', 'https://app.example.com@', 'HTTPS://APP.EXAMPLE.COM').chain((prefix) =>
-    fc.string({ maxLength: 50 }).map((rest) => prefix + rest),
-  ),
+  fc
+    .constantFrom('//', '/\\', 'javascript:', 'https://app.example.com@', 'HTTPS://APP.EXAMPLE.COM')
+    .chain((prefix) => fc.string({ maxLength: 50 }).map((rest) => prefix + rest)),
 );
 
 describe('the login limit key', () => {
@@ -145,7 +145,7 @@ describe('parsers never throw and never let junk through', () => {
   it('bearerToken extracts exactly one token, or nothing', () => {
     fc.assert(fc.property(fc.string(), (header) => void bearerToken(header)));
     fc.assert(
-      fc.property(fc.stringMatching(/^[A-Za-z0-9._~+\/=-]{1,100}$/), (token) => {
+      fc.property(fc.stringMatching(/^[A-Za-z0-9._~+/=-]{1,100}$/), (token) => {
         expect(bearerToken(`Bearer ${token}`)).toBe(token);
         expect(bearerToken(`bearer  ${token}`)).toBe(token);
         expect(bearerToken(`Bearer ${token} extra`)).toBeUndefined();
@@ -197,8 +197,28 @@ describe('parsers never throw and never let junk through', () => {
   });
 
   it('configuration parsing never throws, and a broken setting only throws a ConfigError naming it', () => {
-    const names = ['TWITCH_CLIENT_ID', 'TWITCH_AUTH_BASE_URL', 'SESSION_SECRET', 'TOKEN_ENCRYPTION_KEY', 'API_KEYS', 'ALLOWED_ORIGINS', 'DEFAULT_SCOPES', 'PUBLIC_URL', 'LIVE_TOKEN_MAX_SOCKETS'] as const;
-    const getters = ['clientId', 'authBaseUrl', 'sessionSecret', 'tokenKeys', 'apiKeys', 'allowedOrigins', 'defaultScopes', 'publicUrl', 'liveTokenMaxSockets'] as const;
+    const names = [
+      'TWITCH_CLIENT_ID',
+      'TWITCH_AUTH_BASE_URL',
+      'SESSION_SECRET',
+      'TOKEN_ENCRYPTION_KEY',
+      'API_KEYS',
+      'ALLOWED_ORIGINS',
+      'DEFAULT_SCOPES',
+      'PUBLIC_URL',
+      'LIVE_TOKEN_MAX_SOCKETS',
+    ] as const;
+    const getters = [
+      'clientId',
+      'authBaseUrl',
+      'sessionSecret',
+      'tokenKeys',
+      'apiKeys',
+      'allowedOrigins',
+      'defaultScopes',
+      'publicUrl',
+      'liveTokenMaxSockets',
+    ] as const;
     fc.assert(
       fc.property(fc.integer({ min: 0, max: names.length - 1 }), fc.string({ maxLength: 200 }), (index, value) => {
         const name = names[index]!;
@@ -242,10 +262,16 @@ describe('the EventSub message time (RFC 3339)', () => {
   it('never throws, and reads nothing but the RFC 3339 shape', () => {
     const shape = /^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$/;
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 64 }), fc.date({ noInvalidDate: true }).map((date) => date.toUTCString())), (text) => {
-        const parsed = parseRfc3339(text);
-        if (parsed !== null) expect(text).toMatch(shape);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 64 }),
+          fc.date({ noInvalidDate: true }).map((date) => date.toUTCString()),
+        ),
+        (text) => {
+          const parsed = parseRfc3339(text);
+          if (parsed !== null) expect(text).toMatch(shape);
+        },
+      ),
       { numRuns: 1000 },
     );
   });

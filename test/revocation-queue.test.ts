@@ -9,8 +9,7 @@ import { twitch } from './support/twitch';
 
 freshStateForEachTest();
 
-const statusAtTwitch = async (accessToken: string) =>
-  (await fetch(`${TWITCH}/oauth2/validate`, { headers: { Authorization: `OAuth ${accessToken}` } })).status;
+const statusAtTwitch = async (accessToken: string) => (await fetch(`${TWITCH}/oauth2/validate`, { headers: { Authorization: `OAuth ${accessToken}` } })).status;
 
 describe('the revocation queue', () => {
   it('keeps a token queued while the alarm is busy revoking another (no lost update)', async () => {

@@ -29,7 +29,13 @@ describe('the TokenBroker entrypoint over a service binding (no API key)', () =>
     const answer = await overRpc('/app');
     expect(answer).toMatchObject({
       ok: true,
-      body: { access_token: expect.any(String), token_type: 'bearer', expires_in: expect.any(Number), expires_at: expect.any(Number), client_id: TEST_BINDINGS.TWITCH_CLIENT_ID },
+      body: {
+        access_token: expect.any(String),
+        token_type: 'bearer',
+        expires_in: expect.any(Number),
+        expires_at: expect.any(Number),
+        client_id: TEST_BINDINGS.TWITCH_CLIENT_ID,
+      },
     });
     expect((await twitch.counts()).token.client_credentials).toBe(1);
   });
@@ -37,16 +43,19 @@ describe('the TokenBroker entrypoint over a service binding (no API key)', () =>
   it("hands another Worker a user's token, with the same body as GET /token/users/:id", async () => {
     await login({ userId: '100001', scope: 'chat:read chat:edit' });
     const answer = await overRpc('/users/100001', { scope: ['chat:edit'] });
-    expect(answer).toMatchObject({ ok: true, body: { user_id: '100001', login: 'streamer_alice', token_type: 'bearer', client_id: TEST_BINDINGS.TWITCH_CLIENT_ID } });
+    expect(answer).toMatchObject({
+      ok: true,
+      body: { user_id: '100001', login: 'streamer_alice', token_type: 'bearer', client_id: TEST_BINDINGS.TWITCH_CLIENT_ID },
+    });
   });
 
   it('forces a refresh of a token Twitch killed early', async () => {
     await login({ userId: '100001' });
     const first = await overRpc('/users/100001');
     if (!first.ok) throw new Error(first.message);
-    await twitch.expire({ access_token: first.body['access_token'] as string });
+    await twitch.expire({ access_token: first.body.access_token as string });
     const forced = await overRpc('/users/100001', { forceRefresh: true });
-    expect(forced.ok && forced.body['access_token']).not.toBe(first.body['access_token']);
+    expect(forced.ok && forced.body.access_token).not.toBe(first.body.access_token);
     expect(forced.ok).toBe(true);
   });
 

@@ -69,9 +69,7 @@ describe('GET /admin/users/:id/events', () => {
     const { jar } = await login({ userId: '100002' });
     await twitch.disconnect('100002');
     await jar.fetch('/token');
-    const body = await json<{ events: { event: string; detail?: string }[] }>(
-      await broker('/admin/users/100002/events', { headers: bearer(API_KEY) }),
-    );
+    const body = await json<{ events: { event: string; detail?: string }[] }>(await broker('/admin/users/100002/events', { headers: bearer(API_KEY) }));
     expect(body.events.at(-1)).toEqual({ at: expect.any(String), event: 'revoked', detail: 'refresh_rejected' });
   });
 

@@ -22,7 +22,10 @@ type CopyRow = { user_id: string; sealed_access: string | null; copy_generation:
  * Counts the calls anyone makes (the directory included) into the objects of `namespace` that
  * `only` picks, by method, by wrapping the platform's binding.
  */
-function countCalls<T extends Rpc.DurableObjectBranded | undefined>(namespace: DurableObjectNamespace<T>, only: (id: DurableObjectId) => boolean = () => true): Record<string, number> {
+function countCalls<T extends Rpc.DurableObjectBranded | undefined>(
+  namespace: DurableObjectNamespace<T>,
+  only: (id: DurableObjectId) => boolean = () => true,
+): Record<string, number> {
   const calls: Record<string, number> = {};
   const binding = namespace as unknown as { get: (id: DurableObjectId) => object };
   const get = binding.get;
@@ -112,7 +115,10 @@ describe('the sweep validating from the copies vaults handed over', () => {
     await twitch.inject({ path: '/oauth2/validate', kind: 'slow', delayMs: 300, times: -1 });
     const checked = await sweepLane(env, 1).laneCheck(held.map((row) => ({ userId: row.user_id, sealedAccessToken: row.sealed_access })));
     expect(checked.map((check) => check.outcome)).toEqual(Array(12).fill('alive'));
-    const arrivals = (await twitch.calls()).slice(before).map((call) => call.at).sort((a, b) => a - b);
+    const arrivals = (await twitch.calls())
+      .slice(before)
+      .map((call) => call.at)
+      .sort((a, b) => a - b);
     expect(arrivals).toHaveLength(12);
     // The seventh call leaves only once one of the first six has been answered.
     expect(arrivals[6]! - arrivals[0]!).toBeGreaterThanOrEqual(250);
@@ -144,8 +150,13 @@ describe('the sweep validating from the copies vaults handed over', () => {
     const fresh = await twitch.grant(userId!);
     const oldToken = (await (await userToken(userId!)).json<{ access_token: string }>()).access_token;
     await vault(userId!).storeGrant({
-      userId: userId!, login: `user_${userId}`, accessToken: fresh.access_token, refreshToken: fresh.refresh_token,
-      expiresAt: Date.now() + fresh.expires_in * 1000, scopes: fresh.scope, validatedAt: Date.now() - 2 * HOUR,
+      userId: userId!,
+      login: `user_${userId}`,
+      accessToken: fresh.access_token,
+      refreshToken: fresh.refresh_token,
+      expiresAt: Date.now() + fresh.expires_in * 1000,
+      scopes: fresh.scope,
+      validatedAt: Date.now() - 2 * HOUR,
     });
     await twitch.expire({ access_token: oldToken });
 
@@ -192,13 +203,20 @@ describe('the sweep validating from the copies vaults handed over', () => {
     const grant = await twitch.grant(userId);
     // The vault believes the token lives ten hours; Twitch says four (the vault refreshes by Twitch's word).
     await vault(userId).storeGrant({
-      userId, login: 'user_670000', accessToken: grant.access_token, refreshToken: grant.refresh_token,
-      expiresAt: Date.now() + 10 * HOUR, scopes: grant.scope, validatedAt: Date.now() - 2 * HOUR,
+      userId,
+      login: 'user_670000',
+      accessToken: grant.access_token,
+      refreshToken: grant.refresh_token,
+      expiresAt: Date.now() + 10 * HOUR,
+      scopes: grant.scope,
+      validatedAt: Date.now() - 2 * HOUR,
     });
     await directory().registerMany([userId], Date.now() - 2 * HOUR);
     await sweepEveryoneNow();
-    const expiresAt = await runInDurableObject(directory(), (_instance, ctx) =>
-      ctx.storage.sql.exec<{ copy_expires_at: number }>('SELECT copy_expires_at FROM users WHERE user_id = ?', userId).one().copy_expires_at,
+    const expiresAt = await runInDurableObject(
+      directory(),
+      (_instance, ctx) =>
+        ctx.storage.sql.exec<{ copy_expires_at: number }>('SELECT copy_expires_at FROM users WHERE user_id = ?', userId).one().copy_expires_at,
     );
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + grant.expires_in * 1000);
     expect(expiresAt).toBeGreaterThan(Date.now() + grant.expires_in * 1000 - 60_000);
@@ -273,11 +291,15 @@ describe('the sweep validating from the copies vaults handed over', () => {
     await login({ userId: '100001' });
     await sweepEveryoneNow();
     expect((await copies()).find((row) => row.user_id === '100001')?.sealed_access).toBeTruthy();
-    await twitch.inject({ path: '/oauth2/token', grantType: 'refresh_token', status: 400, body: JSON.stringify({ status: 400, message: 'Invalid refresh token' }) });
+    await twitch.inject({
+      path: '/oauth2/token',
+      grantType: 'refresh_token',
+      status: 400,
+      body: JSON.stringify({ status: 400, message: 'Invalid refresh token' }),
+    });
     const refreshed = await broker('/admin/users/100001/refresh', { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` } });
     expect(refreshed.status).toBeLessThan(500);
     expect((await (await userToken('100001')).json<{ error: string }>()).error).toBe('reauthorization_required');
     expect((await copies()).find((row) => row.user_id === '100001')?.sealed_access ?? null).toBeNull();
   });
 });
-

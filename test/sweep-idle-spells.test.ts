@@ -84,7 +84,10 @@ async function userRowsWrittenByBatch(): Promise<number> {
 const userRow = (userId: string) =>
   runInDurableObject(directory(), (_instance, ctx) =>
     ctx.storage.sql
-      .exec<{ active: number; sealed_access: string | null; copy_generation: number | null }>('SELECT active, sealed_access, copy_generation FROM users WHERE user_id = ?', userId)
+      .exec<{ active: number; sealed_access: string | null; copy_generation: number | null }>(
+        'SELECT active, sealed_access, copy_generation FROM users WHERE user_id = ?',
+        userId,
+      )
       .one(),
   );
 
@@ -129,7 +132,12 @@ describe('idle spells', () => {
     await idleUser(userId, 2 * HOUR);
     // The copy the directory held of the token that lapsed.
     await runInDurableObject(directory(), (_instance, ctx) => {
-      ctx.storage.sql.exec('UPDATE users SET sealed_access = ?, copy_generation = 0, copy_expires_at = ? WHERE user_id = ?', 'lapsed-copy', Date.now() - 2 * HOUR, userId);
+      ctx.storage.sql.exec(
+        'UPDATE users SET sealed_access = ?, copy_generation = 0, copy_expires_at = ? WHERE user_id = ?',
+        'lapsed-copy',
+        Date.now() - 2 * HOUR,
+        userId,
+      );
     });
     await everyMomentDue();
     const idleBatch = await userRowsWrittenByBatch();

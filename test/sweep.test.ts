@@ -12,14 +12,12 @@ import { twitch } from './support/twitch';
 
 freshStateForEachTest();
 
-
 /** Fires the real cron handler and waits for everything it started. */
 async function runCron(): Promise<void> {
   const ctx = createExecutionContext();
   await worker.scheduled(createScheduledController({ cron: '0 * * * *', scheduledTime: Date.now() }), env, ctx);
   await waitOnExecutionContext(ctx);
 }
-
 
 const adminSweep = () => broker('/admin/sweep', { method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` } });
 
@@ -151,8 +149,13 @@ describe('the hourly sweep', () => {
     const validatedAt = Date.now() - 5 * HOUR;
     // Last handed out hours ago: the access token has since expired and nobody asked for another.
     await vault(userId).storeGrant({
-      userId, login: 'idle_user', accessToken: grant.access_token, refreshToken: grant.refresh_token,
-      expiresAt: Date.now() - HOUR, scopes: grant.scope, validatedAt,
+      userId,
+      login: 'idle_user',
+      accessToken: grant.access_token,
+      refreshToken: grant.refresh_token,
+      expiresAt: Date.now() - HOUR,
+      scopes: grant.scope,
+      validatedAt,
     });
     await directory().registerMany([userId], validatedAt);
     await runCron();

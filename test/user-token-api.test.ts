@@ -15,8 +15,7 @@ interface TokenBody {
   client_id: string;
 }
 
-const userToken = (userId: string, query = '') =>
-  broker(`/token/users/${userId}${query}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
+const userToken = (userId: string, query = '') => broker(`/token/users/${userId}${query}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
 
 describe('force_refresh on user tokens (after a Helix 401)', () => {
   it('replaces a token Twitch killed early: checks it with /oauth2/validate, then refreshes', async () => {

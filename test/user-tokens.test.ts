@@ -2,7 +2,7 @@ import { env } from 'cloudflare:workers';
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { API_KEY, APP_ONLY_API_KEY, APP_ORIGIN, USERS_ONLY_API_KEY } from './test-bindings';
-import { broker, CookieJar, json, login, loginWithBearer } from './support/broker';
+import { broker, type CookieJar, json, login, loginWithBearer } from './support/broker';
 import { REFRESH_BACKOFF_FIRST_MS } from '../src/vault/refresh-backoff';
 import { freshStateForEachTest } from './support/reset';
 import { expectEndedAsAnotherUsers, seedGrantOfAnotherUser } from './support/seed';

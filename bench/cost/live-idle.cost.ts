@@ -47,5 +47,7 @@ it('measures an idle live connection over a simulated day', async () => {
   await new Promise((resolve) => setTimeout(resolve, 100));
   const refreshes = ((await twitch.counts()).token.refresh_token ?? 0) - before.refreshes;
   socket.close(1000);
-  console.log(`LIVE_IDLE ${JSON.stringify({ simulatedHours: SIMULATED_HOURS, alarms, refreshes, pushedMessages: messages - before.messages, alarmWallMs: Math.round(alarmWallMs) })}`);
+  console.log(
+    `LIVE_IDLE ${JSON.stringify({ simulatedHours: SIMULATED_HOURS, alarms, refreshes, pushedMessages: messages - before.messages, alarmWallMs: Math.round(alarmWallMs) })}`,
+  );
 });

@@ -39,8 +39,8 @@ const HOUR = 3600_000;
 type Phase = 'setup' | 'sweep' | 'burst' | 'idle' | 'refresh' | 'warm' | 'app';
 let phase: Phase = 'setup';
 let metering = false;
-let usage: Usage = {};
-let alarmRecords: AlarmRecord[] = [];
+const usage: Usage = {};
+const alarmRecords: AlarmRecord[] = [];
 /** Alarms the harness fired while metering: each makes runDurableObjectAlarm delete the alarm it runs. */
 let alarmsFired = 0;
 /** Vault wakes and lane calls since the current alarm began. */
@@ -53,7 +53,16 @@ const inAlarm = { vaultWakes: 0, laneCalls: 0 };
 const realNow = () => vi.getRealSystemTime();
 
 const emptyOperation = (): OperationUsage => ({
-  occurrences: 0, doRequests: 0, workerRequests: 0, rowsRead: 0, rowsWritten: 0, kvReads: 0, kvWrites: 0, wallMs: 0, twitchCalls: 0, logLines: 0,
+  occurrences: 0,
+  doRequests: 0,
+  workerRequests: 0,
+  rowsRead: 0,
+  rowsWritten: 0,
+  kvReads: 0,
+  kvWrites: 0,
+  wallMs: 0,
+  twitchCalls: 0,
+  logLines: 0,
 });
 
 /** Adds `amounts` to what `operation` used (only while metering). */
@@ -123,7 +132,13 @@ async function installMeter(): Promise<void> {
     };
     const storagePrototype = Object.getPrototypeOf(ctx.storage) as Record<string, (...args: unknown[]) => unknown>;
     // Key-value methods are stored in a hidden SQLite table: one row per key; setAlarm and deleteAlarm write one row.
-    for (const [method, kind] of [['get', 'read'], ['put', 'write'], ['delete', 'write'], ['setAlarm', 'write'], ['deleteAlarm', 'write']] as const) {
+    for (const [method, kind] of [
+      ['get', 'read'],
+      ['put', 'write'],
+      ['delete', 'write'],
+      ['setAlarm', 'write'],
+      ['deleteAlarm', 'write'],
+    ] as const) {
       const original = storagePrototype[method]!;
       storagePrototype[method] = function (this: unknown, ...args: unknown[]) {
         if (metering) {
@@ -134,7 +149,13 @@ async function installMeter(): Promise<void> {
       };
     }
   });
-  const namespaces = { UserVault: env.USER_VAULT, UserDirectory: env.USER_DIRECTORY, SweepLane: env.SWEEP_LANE, AppTokenMinter: env.APP_TOKEN_MINTER, OneTimeStore: env.ONE_TIME_STORE };
+  const namespaces = {
+    UserVault: env.USER_VAULT,
+    UserDirectory: env.USER_DIRECTORY,
+    SweepLane: env.SWEEP_LANE,
+    AppTokenMinter: env.APP_TOKEN_MINTER,
+    OneTimeStore: env.ONE_TIME_STORE,
+  };
   for (const [label, namespace] of Object.entries(namespaces)) {
     const get = namespace.get.bind(namespace) as (id: DurableObjectId) => object;
     // The harness drives the unwrapped stubs: runInDurableObject and runDurableObjectAlarm refuse a proxy.
@@ -166,7 +187,11 @@ async function installMeter(): Promise<void> {
       });
   }
   const kv = env.APP_TOKEN_CACHE as unknown as Record<string, (...args: unknown[]) => unknown>;
-  for (const [method, kind] of [['get', 'read'], ['put', 'write'], ['delete', 'write']] as const) {
+  for (const [method, kind] of [
+    ['get', 'read'],
+    ['put', 'write'],
+    ['delete', 'write'],
+  ] as const) {
     const original = kv[method]!.bind(kv);
     kv[method] = (...args: unknown[]) => {
       charge(operationOf(stackNow()), kind === 'read' ? { kvReads: 1 } : { kvWrites: 1 });
@@ -219,7 +244,7 @@ async function metered(during: Phase, work: () => Promise<unknown>): Promise<voi
 
 async function twitchCounts(): Promise<{ validate: number; refresh: number; clientCredentials: number }> {
   const counts = await twitch.counts();
-  return { validate: counts.validate, refresh: counts.token['refresh_token'] ?? 0, clientCredentials: counts.token['client_credentials'] ?? 0 };
+  return { validate: counts.validate, refresh: counts.token.refresh_token ?? 0, clientCredentials: counts.token.client_credentials ?? 0 };
 }
 
 const scheduledAlarm = () => runInDurableObject(directoryStub(), (_instance, ctx) => ctx.storage.getAlarm());
@@ -306,13 +331,23 @@ it('measures the broker’s work and its callers’ requests, per operation', as
       for (const userId of ids) {
         const grant = await twitch.grant(userId);
         await vault(userId).storeGrant({
-          userId, login: `user_${userId}`, accessToken: grant.access_token, refreshToken: grant.refresh_token,
-          expiresAt: Date.now() - expiredAgoMs, scopes: grant.scope, validatedAt: Date.now() - 5 * HOUR,
+          userId,
+          login: `user_${userId}`,
+          accessToken: grant.access_token,
+          refreshToken: grant.refresh_token,
+          expiresAt: Date.now() - expiredAgoMs,
+          scopes: grant.scope,
+          validatedAt: Date.now() - 5 * HOUR,
         });
       }
       await runInDurableObject(directoryStub(), (_instance, ctx) => {
         for (const userId of ids) {
-          ctx.storage.sql.exec('UPDATE users SET sealed_access = ?, copy_generation = 0, copy_expires_at = ? WHERE user_id = ?', 'lapsed', Date.now() - expiredAgoMs, userId);
+          ctx.storage.sql.exec(
+            'UPDATE users SET sealed_access = ?, copy_generation = 0, copy_expires_at = ? WHERE user_id = ?',
+            'lapsed',
+            Date.now() - expiredAgoMs,
+            userId,
+          );
         }
       });
       return ids;
@@ -333,8 +368,12 @@ it('measures the broker’s work and its callers’ requests, per operation', as
       }
     });
     // Brought back holding the new token's copy: their next visit wakes no vault (no handover).
-    const held = await runInDurableObject(directoryStub(), (_instance, ctx) =>
-      ctx.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM users WHERE user_id IN (${idle.map(() => '?').join(', ')}) AND copy_generation > 0`, ...idle).one().n,
+    const held = await runInDurableObject(
+      directoryStub(),
+      (_instance, ctx) =>
+        ctx.storage.sql
+          .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM users WHERE user_id IN (${idle.map(() => '?').join(', ')}) AND copy_generation > 0`, ...idle)
+          .one().n,
     );
     expect(held).toBe(IDLE_USERS);
     const refreshes = (await twitchCounts()).refresh - refreshesBefore;

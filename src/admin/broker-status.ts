@@ -14,9 +14,9 @@ const RECENT_BATCHES = 10;
 export async function configurationProblems(env: Env): Promise<Record<string, string>> {
   const config = getConfig(env);
   const details: Record<string, string> = { ...config.problemDetails };
-  if (!details['TOKEN_ENCRYPTION_KEY']) {
+  if (!details.TOKEN_ENCRYPTION_KEY) {
     const keyProblem = await sealingKeyProblem(env, config);
-    if (keyProblem) details['TOKEN_ENCRYPTION_KEY'] = keyProblem;
+    if (keyProblem) details.TOKEN_ENCRYPTION_KEY = keyProblem;
   }
   return details;
 }
@@ -43,7 +43,8 @@ export async function brokerStatus(env: Env): Promise<BrokerStatus> {
     // A display-only note: a KV hiccup shows as "not checked yet", not as a failed page.
     lastSubscriptionCheck(env).catch(() => null),
   ]);
-  const eventSub = problems['EVENTSUB_SECRET'] || problems['PUBLIC_URL'] ? { enabled: false as const, reason: 'see the configuration problems' } : eventSubSettings(getConfig(env));
+  const eventSub =
+    problems.EVENTSUB_SECRET || problems.PUBLIC_URL ? { enabled: false as const, reason: 'see the configuration problems' } : eventSubSettings(getConfig(env));
   return {
     problems,
     appToken,

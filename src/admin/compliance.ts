@@ -110,7 +110,7 @@ export function complianceCsv(report: ComplianceReport): string {
     const row = complianceBatch(batch);
     return CSV_COLUMNS.map((column) => String(row[column]));
   });
-  return [[...CSV_COLUMNS], ...rows].map((row) => row.map(csvCell).join(',')).join('\r\n') + '\r\n';
+  return `${[[...CSV_COLUMNS], ...rows].map((row) => row.map(csvCell).join(',')).join('\r\n')}\r\n`;
 }
 
 /**

@@ -67,9 +67,7 @@ export function dropUser(env: Env, userId: string): Promise<'deleted' | 'not_fou
 
 /** `undefined` summary: the vault did not answer; null: it holds no record. */
 function adminUser(entry: DirectoryEntry | null, summary: UserSummary | null | undefined): AdminUser {
-  const proofs = [summary?.lastValidatedAt ?? null, summary?.status === 'active' ? (entry?.sweptAt ?? null) : null].filter(
-    (at): at is number => at !== null,
-  );
+  const proofs = [summary?.lastValidatedAt ?? null, summary?.status === 'active' ? (entry?.sweptAt ?? null) : null].filter((at): at is number => at !== null);
   return {
     userId: entry?.userId ?? summary!.userId,
     login: summary?.login ?? entry?.login ?? null,

@@ -37,11 +37,14 @@ export function withScope(caller: ApiKeyEntry | null, scope: ApiScope): ApiKeyEn
  * the scope: 403. The middleware documents its requirement in /openapi.json.
  */
 export function requireApiKey(scope: ApiScope) {
-  return documented(createMiddleware<AppEnv>(async (c, next) => {
-    const presented = bearerToken(c.req.header('Authorization'));
-    if (!presented || presented.length > MAX_KEY_LENGTH) throw unauthorized('an API key is required: Authorization: Bearer <API key>');
-    const caller = withScope(await apiCallerFor(getConfig(c.env), presented), scope);
-    c.set('apiCaller', caller.name);
-    await next();
-  }), { security: apiKeySecurity(scope) });
+  return documented(
+    createMiddleware<AppEnv>(async (c, next) => {
+      const presented = bearerToken(c.req.header('Authorization'));
+      if (!presented || presented.length > MAX_KEY_LENGTH) throw unauthorized('an API key is required: Authorization: Bearer <API key>');
+      const caller = withScope(await apiCallerFor(getConfig(c.env), presented), scope);
+      c.set('apiCaller', caller.name);
+      await next();
+    }),
+    { security: apiKeySecurity(scope) },
+  );
 }

@@ -17,8 +17,8 @@ export function bearerToken(header: string | undefined): string | undefined {
  * or the session cookie. Only signature and expiry are checked here; the user's vault checks the
  * session version, so revoked sessions fail there. Documents its requirement in /openapi.json.
  */
-export const requireSession = documented(createMiddleware<AppEnv>(
-  async (c, next) => {
+export const requireSession = documented(
+  createMiddleware<AppEnv>(async (c, next) => {
     const header = c.req.header('Authorization');
     const fromHeader = bearerToken(header);
     if (header !== undefined && fromHeader === undefined) throw unauthorized('Authorization must be "Bearer <session token>"');
@@ -29,5 +29,6 @@ export const requireSession = documented(createMiddleware<AppEnv>(
     c.set('session', claims);
     c.set('sessionTransport', fromHeader ? 'bearer' : 'cookie');
     await next();
-  },
-), { security: sessionSecurity });
+  }),
+  { security: sessionSecurity },
+);

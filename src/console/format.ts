@@ -2,7 +2,10 @@
 
 /** `2026-11-29 06:10:05 UTC`. */
 export function utc(at: number): string {
-  return new Date(at).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
+  return new Date(at)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, ' UTC');
 }
 
 /** `in 3 h 10 min`, `12 min ago`, `now`. */

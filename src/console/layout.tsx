@@ -27,7 +27,9 @@ export function Layout(props: { title: string; operator?: Operator; children?: C
       </head>
       <body>
         <header>
-          <a class="brand" href="/admin">twitch-token-broker admin</a>
+          <a class="brand" href="/admin">
+            twitch-token-broker admin
+          </a>
           {props.operator && (
             <nav>
               <a href="/admin">Overview</a>
@@ -37,7 +39,9 @@ export function Layout(props: { title: string; operator?: Operator; children?: C
               </span>
               <form method="post" action="/admin/console/sign-out" class="inline">
                 <input type="hidden" name="csrf" value={props.operator.csrf} />
-                <button type="submit" class="secondary">Sign out</button>
+                <button type="submit" class="secondary">
+                  Sign out
+                </button>
               </form>
             </nav>
           )}
@@ -73,7 +77,9 @@ export function SignInPage(props: { message?: string; returnTo?: string }) {
       <h1>Sign in</h1>
       {props.message && <p class="notice">{props.message}</p>}
       <form method="post" action="/admin/console/sign-in" class="sign-in">
-        <label for="api_key">API key with scope <code>admin</code></label>
+        <label for="api_key">
+          API key with scope <code>admin</code>
+        </label>
         <input id="api_key" name="api_key" type="password" autocomplete="off" required maxlength={512} />
         {props.returnTo && <input type="hidden" name="return_to" value={props.returnTo} />}
         <button type="submit">Sign in</button>

@@ -54,7 +54,9 @@ export function OverviewPage(props: { operator: Operator; status: BrokerStatus; 
               </dd>
             </dl>
           ) : (
-            <p>None minted yet: the first caller of <code>/token/app</code> or the hourly sweep mints one.</p>
+            <p>
+              None minted yet: the first caller of <code>/token/app</code> or the hourly sweep mints one.
+            </p>
           )}
         </div>
         <div class="panel">
@@ -99,8 +101,8 @@ export function OverviewPage(props: { operator: Operator; status: BrokerStatus; 
           </p>
         )}
         <p>
-          {compliance.tokensInUse} tokens in use; in the last hour {hour.batches} batches validated {hour.validated}, refreshed {hour.refreshed},
-          skipped {hour.skipped} (proven alive minutes before, or no token in use), failed {hour.failed}, found {hour.revoked} revoked.
+          {compliance.tokensInUse} tokens in use; in the last hour {hour.batches} batches validated {hour.validated}, refreshed {hour.refreshed}, skipped{' '}
+          {hour.skipped} (proven alive minutes before, or no token in use), failed {hour.failed}, found {hour.revoked} revoked.
         </p>
         {hour.notValidated.length > 0 && (
           <ul>
@@ -195,8 +197,8 @@ function NoBatchYet(props: { inUse: number; nextBatchAt: number | null; now: num
   if (props.nextBatchAt === null) return <p>No batch has run yet: the next hourly run (cron, on the hour) schedules the first.</p>;
   return (
     <p>
-      No batch has run yet: the hourly sweep validates each user at their own moment within the hour. The first batch is due at{' '}
-      {utc(props.nextBatchAt)} ({relative(props.nextBatchAt, props.now)}).
+      No batch has run yet: the hourly sweep validates each user at their own moment within the hour. The first batch is due at {utc(props.nextBatchAt)} (
+      {relative(props.nextBatchAt, props.now)}).
     </p>
   );
 }

@@ -69,8 +69,7 @@ export function UserPage(props: { operator: Operator; user: AdminUser; events: A
           <form method="post" action={`${base}/drop`} class="danger">
             <CsrfField operator={props.operator} />
             <label>
-              <input type="checkbox" name="confirm" value="drop" required /> Revoke this user's tokens at Twitch, forget the grant and end their
-              sessions
+              <input type="checkbox" name="confirm" value="drop" required /> Revoke this user's tokens at Twitch, forget the grant and end their sessions
             </label>
             <button type="submit" class="danger">
               Drop user

@@ -29,9 +29,6 @@ export async function sha256Hex(text: string): Promise<string> {
 
 /** Compares two secrets in constant time by comparing their SHA-256 digests. */
 export async function secretsEqual(a: string, b: string): Promise<boolean> {
-  const [digestA, digestB] = await Promise.all([
-    crypto.subtle.digest('SHA-256', utf8(a)),
-    crypto.subtle.digest('SHA-256', utf8(b)),
-  ]);
+  const [digestA, digestB] = await Promise.all([crypto.subtle.digest('SHA-256', utf8(a)), crypto.subtle.digest('SHA-256', utf8(b))]);
   return crypto.subtle.timingSafeEqual(digestA, digestB);
 }

@@ -19,8 +19,7 @@ const CHECK_MEMORY_MS = 30_000;
 const recentChecks = new WeakMap<Config, { at: number; problem: string | null }>();
 
 /** Whether an error is `unseal` meeting a value sealed with a key that is no longer configured. */
-export const isUnknownSealingKey = (error: unknown): boolean =>
-  error instanceof Error && error.message.includes(UNKNOWN_SEALING_KEY);
+export const isUnknownSealingKey = (error: unknown): boolean => error instanceof Error && error.message.includes(UNKNOWN_SEALING_KEY);
 
 /** Remembers the key id named in such an error, for /health. */
 export async function noteUnknownSealingKey(env: Env, error: Error): Promise<void> {
@@ -43,9 +42,7 @@ export async function sealingKeyProblem(env: Env, config: Config): Promise<strin
     cachedAppTokenKeyId(env.APP_TOKEN_CACHE).catch(() => null),
   ]);
   const unknown = [marker, appTokenKeyId].find((keyId) => keyId !== null && !configured.has(keyId));
-  const problem = unknown
-    ? `stored tokens were sealed with a key it no longer holds (key id ${unknown}): list that key again after the new one`
-    : null;
+  const problem = unknown ? `stored tokens were sealed with a key it no longer holds (key id ${unknown}): list that key again after the new one` : null;
   recentChecks.set(config, { at: now, problem });
   return problem;
 }

@@ -50,9 +50,7 @@ export const sealingKeyId = (sealed: string): string => String(decodeProtectedHe
 export async function seal(plaintext: string, purpose: string, rawKeys: readonly Uint8Array[]): Promise<string> {
   const [newest] = await keyring(rawKeys);
   if (!newest) throw new Error('no sealing key');
-  return new CompactEncrypt(utf8(plaintext))
-    .setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: newest.kid, purpose })
-    .encrypt(newest.key);
+  return new CompactEncrypt(utf8(plaintext)).setProtectedHeader({ alg: 'dir', enc: 'A256GCM', kid: newest.kid, purpose }).encrypt(newest.key);
 }
 
 /** Unseals a value sealed for `purpose` with any configured key; throws if it was tampered with. */
@@ -61,7 +59,7 @@ export async function unseal(sealed: string, purpose: string, rawKeys: readonly 
   const ring = await keyring(rawKeys);
   const match = ring.find((candidate) => candidate.kid === header.kid);
   if (!match) throw new Error(`${UNKNOWN_SEALING_KEY} (key id ${String(header.kid)})`);
-  if (header['purpose'] !== purpose) throw new Error('sealed value used for the wrong purpose');
+  if (header.purpose !== purpose) throw new Error('sealed value used for the wrong purpose');
   const { plaintext } = await compactDecrypt(sealed, match.key, {
     keyManagementAlgorithms: ['dir'],
     contentEncryptionAlgorithms: ['A256GCM'],

@@ -17,11 +17,7 @@ function hmacKey(secret: string): Promise<CryptoKey> {
 }
 
 /** Whether `signature` is Twitch's signature of this message under `secret`. */
-export async function eventSubSignatureValid(
-  secret: string,
-  message: { id: string; timestamp: string; body: string },
-  signature: string,
-): Promise<boolean> {
+export async function eventSubSignatureValid(secret: string, message: { id: string; timestamp: string; body: string }, signature: string): Promise<boolean> {
   const match = /^sha256=([0-9a-f]{64})$/.exec(signature);
   if (!match) return false;
   const presented = new Uint8Array(32);

@@ -43,7 +43,8 @@ export function helixTarget(requestUrl: string, apiBaseUrl: string): HelixTarget
   for (const [index, segment] of segments.entries()) {
     // One trailing slash is harmless (`/helix/users/`); Helix decides what it means.
     if (segment === '' && index > 0 && index === segments.length - 1) continue;
-    if (!PLAIN_SEGMENT.test(segment)) throw invalidRequest(`the Helix path has ${segmentProblem(segment)}; it must be plain segments like /helix/chat/messages`);
+    if (!PLAIN_SEGMENT.test(segment))
+      throw invalidRequest(`the Helix path has ${segmentProblem(segment)}; it must be plain segments like /helix/chat/messages`);
   }
   const url = new URL(apiBaseUrl);
   const basePath = url.pathname.replace(/\/+$/, '');

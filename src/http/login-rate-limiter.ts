@@ -35,25 +35,28 @@ export class LoginRateLimiter extends DurableObject<Env> {
  * the Workers rate-limiting binding when configured, the Durable Object otherwise. Over the
  * limit: 429 with Retry-After (documented in /openapi.json by the middleware itself).
  */
-export const limitLoginRate = documented(createMiddleware<AppEnv>(async (c, next) => {
-  // With "Pseudo IPv4" on, CF-Connecting-IP is a stand-in IPv4 per address; the real one is here.
-  const clientKey = rateLimitKey(c.req.header('CF-Connecting-IPv6') ?? c.req.header('CF-Connecting-IP'));
-  let allowed: boolean;
-  let retryAfterSeconds = WINDOW_SECONDS;
-  if (c.env.LOGIN_RATE_LIMITER) {
-    ({ success: allowed } = await c.env.LOGIN_RATE_LIMITER.limit({ key: clientKey }));
-  } else {
-    const limiter = c.env.LOGIN_RATE_LIMITER_FALLBACK;
-    const outcome = await limiter.get(limiter.idFromName(clientKey)).hit();
-    allowed = outcome.allowed;
-    retryAfterSeconds = outcome.resetInSeconds;
-  }
-  if (!allowed) {
-    throw new BrokerError(429, 'rate_limited', 'too many login requests from this address; try again shortly', {
-      'Retry-After': String(Math.max(1, retryAfterSeconds)),
-    });
-  }
-  await next();
-}), {
-  responses: { 429: errorResponse({ rate_limited: `more than ${LOGIN_LIMIT} login requests a minute from this address (an IPv6 /64)` }, retryAfter) },
-});
+export const limitLoginRate = documented(
+  createMiddleware<AppEnv>(async (c, next) => {
+    // With "Pseudo IPv4" on, CF-Connecting-IP is a stand-in IPv4 per address; the real one is here.
+    const clientKey = rateLimitKey(c.req.header('CF-Connecting-IPv6') ?? c.req.header('CF-Connecting-IP'));
+    let allowed: boolean;
+    let retryAfterSeconds = WINDOW_SECONDS;
+    if (c.env.LOGIN_RATE_LIMITER) {
+      ({ success: allowed } = await c.env.LOGIN_RATE_LIMITER.limit({ key: clientKey }));
+    } else {
+      const limiter = c.env.LOGIN_RATE_LIMITER_FALLBACK;
+      const outcome = await limiter.get(limiter.idFromName(clientKey)).hit();
+      allowed = outcome.allowed;
+      retryAfterSeconds = outcome.resetInSeconds;
+    }
+    if (!allowed) {
+      throw new BrokerError(429, 'rate_limited', 'too many login requests from this address; try again shortly', {
+        'Retry-After': String(Math.max(1, retryAfterSeconds)),
+      });
+    }
+    await next();
+  }),
+  {
+    responses: { 429: errorResponse({ rate_limited: `more than ${LOGIN_LIMIT} login requests a minute from this address (an IPv6 /64)` }, retryAfter) },
+  },
+);

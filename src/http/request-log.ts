@@ -26,7 +26,9 @@ export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
   const startedAt = Date.now();
   await next();
   // The last matched endpoint (middleware is registered for ALL methods); none for unknown paths.
-  const endpoint = matchedRoutes(c).filter((route) => route.method !== 'ALL').at(-1);
+  const endpoint = matchedRoutes(c)
+    .filter((route) => route.method !== 'ALL')
+    .at(-1);
   const route = endpoint?.path ?? null;
   const fields: Record<string, string | number | null> = {
     method: c.req.method,

@@ -1,5 +1,5 @@
 /** One Twitch scope: `channel:read:subscriptions`, `openid`, legacy `user_read`. */
-const SCOPE = /^[A-Za-z0-9:_.\-]{1,100}$/;
+const SCOPE = /^[A-Za-z0-9:_.-]{1,100}$/;
 const MAX_SCOPES = 50;
 
 /**

@@ -8,10 +8,7 @@ import { invalidRequest } from '../errors';
  * The schema also documents the input in /openapi.json (hono-openapi's `validator` is
  * `@hono/standard-validator` plus a marker), so the document cannot drift from what is enforced.
  */
-export function validateInput<Target extends keyof ValidationTargets, Schema extends StandardSchemaV1>(
-  target: Target,
-  schema: Schema,
-) {
+export function validateInput<Target extends keyof ValidationTargets, Schema extends StandardSchemaV1>(target: Target, schema: Schema) {
   return validator(target, schema, (result) => {
     if (!result.success) {
       const issue = result.error[0];

@@ -66,7 +66,10 @@ export async function readMetrics(settings: MetricsQuerySettings, now: number): 
   if (!response.ok) {
     // The body may explain (a missing permission, an unknown dataset); the status is enough here and holds nothing secret.
     await response.body?.cancel();
-    const reason = response.status === 401 || response.status === 403 ? `HTTP ${response.status}: check CF_ANALYTICS_TOKEN (Account Analytics Read)` : `HTTP ${response.status}`;
+    const reason =
+      response.status === 401 || response.status === 403
+        ? `HTTP ${response.status}: check CF_ANALYTICS_TOKEN (Account Analytics Read)`
+        : `HTTP ${response.status}`;
     logEvent('metrics.query_failed', { reason });
     return { ok: false, reason };
   }
@@ -75,7 +78,13 @@ export async function readMetrics(settings: MetricsQuerySettings, now: number): 
     logEvent('metrics.query_failed', { reason: 'unexpected answer' });
     return { ok: false, reason: 'unexpected answer from the SQL API' };
   }
-  return { ok: true, report: summarize(parsed.data.data.map((row) => ({ ...row, hour: Number(row.hour) * 1000, count: Number(row.count) })), now) };
+  return {
+    ok: true,
+    report: summarize(
+      parsed.data.data.map((row) => ({ ...row, hour: Number(row.hour) * 1000, count: Number(row.count) })),
+      now,
+    ),
+  };
 }
 
 function summarize(rows: { hour: number; event: string; label: string; count: number }[], now: number): MetricsReport {
@@ -116,7 +125,10 @@ export async function metricsForConsole(env: Env, now: number): Promise<MetricsV
     return { state: 'off', reason: 'see the configuration problems' };
   }
   if (settings === null) {
-    return { state: 'off', reason: env.METRICS ? 'set CF_ACCOUNT_ID and CF_ANALYTICS_TOKEN to chart them here' : 'the METRICS dataset is not bound (wrangler.toml)' };
+    return {
+      state: 'off',
+      reason: env.METRICS ? 'set CF_ACCOUNT_ID and CF_ANALYTICS_TOKEN to chart them here' : 'the METRICS dataset is not bound (wrangler.toml)',
+    };
   }
   const result = await readMetrics(settings, now);
   return result.ok ? { state: 'ok', report: result.report } : { state: 'failed', reason: result.reason };

@@ -108,16 +108,10 @@ export async function observeBatch(trigger: 'alarm' | 'run', runBatch: () => Pro
   const visited = visitedIn(counts);
   const outcome: BatchOutcome = counts.failed > 0 ? 'some_failed' : 'ok';
   logEvent('sweep.batch', { trigger, outcome, durationMs, visited, ...counts });
-  write('sweep_batch', [trigger, outcome], [
-    1,
-    visited,
-    counts.validated,
-    counts.refreshed,
-    counts.revoked,
-    counts.failed,
-    counts.skipped,
-    counts.remaining,
-    durationMs,
-  ]);
+  write(
+    'sweep_batch',
+    [trigger, outcome],
+    [1, visited, counts.validated, counts.refreshed, counts.revoked, counts.failed, counts.skipped, counts.remaining, durationMs],
+  );
   return counts;
 }

@@ -57,7 +57,8 @@ export class NotificationOutbox {
     const outcomes = await this.queue.runDue(({ event }) => deliver(notify, event), now);
     for (const outcome of outcomes) {
       if (outcome.kind === 'failed') logEvent('notify.failed', { type: outcome.item.event.type, attempts: outcome.attempts, reason: outcome.reason });
-      else if (outcome.kind === 'abandoned') logEvent('notify.abandoned', { type: outcome.item.event.type, attempts: outcome.attempts, reason: outcome.reason });
+      else if (outcome.kind === 'abandoned')
+        logEvent('notify.abandoned', { type: outcome.item.event.type, attempts: outcome.attempts, reason: outcome.reason });
     }
   }
 }

@@ -16,8 +16,7 @@ import type { AuditEventName } from '../vault/audit-trail';
  */
 
 /** Names the schema in the document (`#/components/schemas/<id>`). */
-const named = <Schema extends z.ZodMiniType>(schema: Schema, id: string, description: string): Schema =>
-  schema.check(z.meta({ id, description }));
+const named = <Schema extends z.ZodMiniType>(schema: Schema, id: string, description: string): Schema => schema.check(z.meta({ id, description }));
 
 const describe = <Schema extends z.ZodMiniType>(schema: Schema, description: string): Schema => schema.check(z.describe(description));
 
@@ -46,7 +45,7 @@ export const insufficientScopeBody = named(
 /** A 403 for two reasons: the API key lacks the route's scope, or the grant lacks a requested scope (with its extra fields). */
 export const scopeRefusedBody = z.union([
   insufficientScopeBody,
-  z.object({ error: describe(z.enum(['insufficient_scope']), 'the API key lacks the route\'s scope'), error_description: z.string() }),
+  z.object({ error: describe(z.enum(['insufficient_scope']), "the API key lacks the route's scope"), error_description: z.string() }),
 ]);
 
 export const userTokenBody = named(
@@ -149,7 +148,11 @@ export const userEventsBody = named(
   "A user's audit trail, oldest first.",
 );
 
-export const deletedBody = named(z.object({ deleted: z.literal(true) }), 'Deleted', "The user's tokens are revoked at Twitch, the grant forgotten, sessions ended.");
+export const deletedBody = named(
+  z.object({ deleted: z.literal(true) }),
+  'Deleted',
+  "The user's tokens are revoked at Twitch, the grant forgotten, sessions ended.",
+);
 
 export const importReportBody = named(
   z.object({
@@ -188,10 +191,15 @@ export const deviceAuthorizedBody = named(
     scopes: describe(z.array(z.string()), 'the scopes this login was granted'),
     grant_kept: z.optional(describe(z.literal(true), 'the stored grant had a scope this login lacks and was kept: the new tokens were revoked')),
     stored_scopes: z.optional(describe(z.array(z.string()), 'with grant_kept: the scopes of the grant the broker kept, the ones its tokens carry')),
-    authorize_url: z.optional(describe(z.string(), "with grant_kept: this broker's /authorize asking for the stored and this login's scopes; a login asking for all of them (here, or POST /device) replaces the kept grant")),
+    authorize_url: z.optional(
+      describe(
+        z.string(),
+        "with grant_kept: this broker's /authorize asking for the stored and this login's scopes; a login asking for all of them (here, or POST /device) replaces the kept grant",
+      ),
+    ),
   }),
   'DeviceAuthorized',
-  "The user approved: the grant is stored (or, with grant_kept, a broader stored grant stays); fetch tokens with GET /token/users/{userId}.",
+  'The user approved: the grant is stored (or, with grant_kept, a broader stored grant stays); fetch tokens with GET /token/users/{userId}.',
 );
 
 /** A sweep batch's times and counts (src/admin/evidence-json.ts `batchSummaryJson`). */
@@ -229,7 +237,10 @@ export const adminUserBody = named(
   z.object({
     user_id: z.string(),
     login: describe(z.nullable(z.string()), 'null for a user the directory indexed before it kept logins and whose vault could not be read'),
-    status: describe(z.enum(['active', 'revoked', 'logged_out', 'deleted', 'unknown']), '`deleted`: dropped by an operator or the app; `unknown`: the vault did not answer just now'),
+    status: describe(
+      z.enum(['active', 'revoked', 'logged_out', 'deleted', 'unknown']),
+      '`deleted`: dropped by an operator or the app; `unknown`: the vault did not answer just now',
+    ),
     sweep: describe(z.enum(['in_use', 'idle', 'gone', 'not_indexed']), 'in the hourly sweep, set aside while no token is in use, or out for good'),
     scopes: z.array(z.string()),
     expires_at: isoOrNull('when the current access token expires'),
@@ -254,7 +265,7 @@ export const adminUserPageBody = named(
 export const forcedRefreshBody = named(
   z.object({ user_id: z.string(), refreshed: z.literal(true), expires_at: z.iso.datetime() }),
   'ForcedRefresh',
-  "Twitch issued a new pair; the replaced access token is queued for revocation at Twitch.",
+  'Twitch issued a new pair; the replaced access token is queued for revocation at Twitch.',
 );
 
 export const complianceBody = named(
@@ -262,7 +273,10 @@ export const complianceBody = named(
     generated_at: z.iso.datetime(),
     tokens_in_use: describe(z.int(), 'users whose token is in use (in the sweep)'),
     last_hour: z.object({
-      share_validated: describe(z.nullable(z.number()), 'share (0..1) of tokens in use validated within the hour; null while the hour did not cover a whole sweep cycle or no token is in use'),
+      share_validated: describe(
+        z.nullable(z.number()),
+        'share (0..1) of tokens in use validated within the hour; null while the hour did not cover a whole sweep cycle or no token is in use',
+      ),
       complete: describe(z.boolean(), "the hour's batches covered the whole cycle: every user's moment came up"),
       covered_minutes: z.int(),
       cycle_minutes: z.int(),
@@ -286,7 +300,10 @@ export const brokerStatusBody = named(
   z.object({
     configuration: z.enum(['complete', 'incomplete']),
     problems: describe(z.record(z.string(), z.string()), 'what is wrong with each setting, by name (never a value)'),
-    app_token: describe(z.nullable(z.object({ expires_at: z.iso.datetime(), minted_at: z.iso.datetime() })), 'the app token the broker holds; null before the first mint'),
+    app_token: describe(
+      z.nullable(z.object({ expires_at: z.iso.datetime(), minted_at: z.iso.datetime() })),
+      'the app token the broker holds; null before the first mint',
+    ),
     eventsub: z.union([
       z.object({
         enabled: z.literal(true),

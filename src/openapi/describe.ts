@@ -61,11 +61,11 @@ export const sessionSecurity: SecurityRequirement[] = [{ sessionBearer: [] }, { 
  * and the long pattern beside `format: date-time`.
  */
 const withoutNoise = ({ jsonSchema }: { jsonSchema: Record<string, unknown> }): void => {
-  if (jsonSchema['type'] === 'integer' && jsonSchema['minimum'] === Number.MIN_SAFE_INTEGER) {
-    delete jsonSchema['minimum'];
-    delete jsonSchema['maximum'];
+  if (jsonSchema.type === 'integer' && jsonSchema.minimum === Number.MIN_SAFE_INTEGER) {
+    delete jsonSchema.minimum;
+    delete jsonSchema.maximum;
   }
-  if (jsonSchema['format'] === 'date-time') delete jsonSchema['pattern'];
+  if (jsonSchema.format === 'date-time') delete jsonSchema.pattern;
 };
 
 /** A JSON response whose body is described by `schema`. */
@@ -98,12 +98,18 @@ export function errorSchema(codes: readonly string[]): OpenAPIV3_1.SchemaObject 
  * each code with its meaning, so the enum and the prose cannot disagree.
  */
 export function errorResponse(codes: ErrorCodes, headers?: OpenAPIV3_1.ResponseObject['headers']): OpenAPIV3_1.ResponseObject {
-  return { description: codesDescription(codes), ...(headers ? { headers } : {}), content: { 'application/json': { schema: errorSchema(Object.keys(codes)) } } };
+  return {
+    description: codesDescription(codes),
+    ...(headers ? { headers } : {}),
+    content: { 'application/json': { schema: errorSchema(Object.keys(codes)) } },
+  };
 }
 
 /** "`code`: meaning; `other`: meaning", the description of an error response. */
 export const codesDescription = (codes: ErrorCodes): string =>
-  Object.entries(codes).map(([code, meaning]) => `\`${code}\`: ${meaning}`).join('; ');
+  Object.entries(codes)
+    .map(([code, meaning]) => `\`${code}\`: ${meaning}`)
+    .join('; ');
 
 /** `Retry-After`, on 429 and 503. */
 export const retryAfter: OpenAPIV3_1.ResponseObject['headers'] = {

@@ -35,8 +35,7 @@ const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (char) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[char]!);
 
 /** `code spans` in descriptions become <code>; everything else is escaped. */
-const prose = (text: string | undefined): string =>
-  escapeHtml(text ?? '').replace(/`([^`]+)`/g, (_, code: string) => `<code>${code}</code>`);
+const prose = (text: string | undefined): string => escapeHtml(text ?? '').replace(/`([^`]+)`/g, (_, code: string) => `<code>${code}</code>`);
 
 type Schema = OpenAPIV3_1.SchemaObject | OpenAPIV3_1.ReferenceObject;
 type Operation = { method: (typeof METHODS)[number]; path: string; operation: OpenAPIV3_1.OperationObject; anchor: string };
@@ -50,8 +49,7 @@ function refAnchor(ref: string): { href: string; name: string } {
 }
 
 /** An inline error body `{"error", "error_description"}`: its codes are in the response's description. */
-const isErrorBody = (schema: OpenAPIV3_1.SchemaObject): boolean =>
-  Object.keys(schema.properties ?? {}).join() === 'error,error_description';
+const isErrorBody = (schema: OpenAPIV3_1.SchemaObject): boolean => Object.keys(schema.properties ?? {}).join() === 'error,error_description';
 
 /** A short type label: a link to a named schema, or the type with its constraints. */
 function typeLabel(schema: Schema | undefined): string {
@@ -108,13 +106,18 @@ function responseLine(response: OpenAPIV3_1.ResponseObject | OpenAPIV3_1.Referen
 }
 
 const renderResponses = (responses: OpenAPIV3_1.ResponsesObject | undefined): string =>
-  `<ul>${Object.entries(responses ?? {}).map(([status, response]) => `<li><b>${escapeHtml(status)}</b>${responseLine(response)}</li>`).join('')}</ul>`;
+  `<ul>${Object.entries(responses ?? {})
+    .map(([status, response]) => `<li><b>${escapeHtml(status)}</b>${responseLine(response)}</li>`)
+    .join('')}</ul>`;
 
 function renderSecurity(security: OpenAPIV3_1.SecurityRequirementObject[] | undefined): string {
   if (!security || security.length === 0) return '<p>Auth: none</p>';
   const options = security.map((requirement) =>
     Object.entries(requirement)
-      .map(([scheme, roles]) => `<a href="#security-${escapeHtml(scheme)}">${escapeHtml(scheme)}</a>${roles.length > 0 ? ` (scope ${roles.map(escapeHtml).join(', ')})` : ''}`)
+      .map(
+        ([scheme, roles]) =>
+          `<a href="#security-${escapeHtml(scheme)}">${escapeHtml(scheme)}</a>${roles.length > 0 ? ` (scope ${roles.map(escapeHtml).join(', ')})` : ''}`,
+      )
       .join(' and '),
   );
   return `<p>Auth: ${options.join(' or ')}</p>`;
@@ -145,7 +148,10 @@ function renderIndex(document: OpenAPIV3_1.Document, groups: ReturnType<typeof o
   const tags = groups.map(
     (group) =>
       `<h2><a href="#tag-${escapeHtml(group.name)}">${escapeHtml(group.name)}</a></h2><ul>${group.operations
-        .map(({ method, path, anchor }) => `<li><a class="operation" href="#${anchor}"><span class="method">${method.toUpperCase()}</span>${escapeHtml(path)}</a></li>`)
+        .map(
+          ({ method, path, anchor }) =>
+            `<li><a class="operation" href="#${anchor}"><span class="method">${method.toUpperCase()}</span>${escapeHtml(path)}</a></li>`,
+        )
         .join('')}</ul>`,
   );
   return `<nav aria-label="Index"><a class="top" href="#top">${escapeHtml(document.info.title)}</a>
@@ -162,13 +168,15 @@ export function renderReferencePage(document: OpenAPIV3_1.Document): string {
       `<h2 id="tag-${escapeHtml(group.name)}">${escapeHtml(group.name)}</h2>${group.description ? `<p>${prose(group.description)}</p>` : ''}\n${group.operations.map(renderOperation).join('\n')}`,
   );
   const schemes = Object.entries(document.components?.securitySchemes ?? {}).map(
-    ([name, scheme]) => `<dt id="security-${escapeHtml(name)}"><code>${escapeHtml(name)}</code></dt><dd>${'description' in scheme ? prose(scheme.description) : ''}</dd>`,
+    ([name, scheme]) =>
+      `<dt id="security-${escapeHtml(name)}"><code>${escapeHtml(name)}</code></dt><dd>${'description' in scheme ? prose(scheme.description) : ''}</dd>`,
   );
   const responses = Object.entries(document.components?.responses ?? {}).map(
     ([name, response]) => `<h3 id="response-${escapeHtml(name)}">${escapeHtml(name)}</h3><p>${responseLine(response).replace(/^:? /, '')}</p>`,
   );
   const schemas = Object.entries(document.components?.schemas ?? {}).map(
-    ([name, schema]) => `<section id="schema-${escapeHtml(name)}"><h3>${escapeHtml(name)}</h3><p>${prose(schema.description)}</p>${renderSchema(schema)}</section>`,
+    ([name, schema]) =>
+      `<section id="schema-${escapeHtml(name)}"><h3>${escapeHtml(name)}</h3><p>${prose(schema.description)}</p>${renderSchema(schema)}</section>`,
   );
   const servers = (document.servers ?? []).map((server) => `<p>Base URL: <code>${escapeHtml(server.url)}</code></p>`).join('');
   return `<!doctype html>

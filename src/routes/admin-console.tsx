@@ -60,7 +60,7 @@ async function formOf(c: ConsoleContext): Promise<Record<string, string | File>>
 /** Checks a console form's CSRF token and returns its fields. */
 async function checkedForm(c: ConsoleContext): Promise<Record<string, string | File>> {
   const form = await formOf(c);
-  await checkCsrfToken(getConfig(c.env).sessionSecret, c.get('adminSession')!.sessionId, form['csrf']);
+  await checkCsrfToken(getConfig(c.env).sessionSecret, c.get('adminSession')!.sessionId, form.csrf);
   return form;
 }
 
@@ -86,7 +86,11 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
     }
     if (error instanceof BrokerError && error.status < 500) {
       const operator = c.get('adminSession') ? await operatorOf(c) : undefined;
-      const response = await render(c, error.status as ContentfulStatusCode, <MessagePage title={TITLES[error.status] ?? 'Not done'} message={error.description} operator={operator} />);
+      const response = await render(
+        c,
+        error.status as ContentfulStatusCode,
+        <MessagePage title={TITLES[error.status] ?? 'Not done'} message={error.description} operator={operator} />,
+      );
       for (const [name, value] of Object.entries(error.headers)) response.headers.set(name, value);
       return response;
     }
@@ -109,9 +113,9 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
    */
   .post('/admin/console/sign-in', limitLoginRate, requireSameOrigin, async (c) => {
     const form = await formOf(c);
-    const returnTo = consolePath(form['return_to']);
+    const returnTo = consolePath(form.return_to);
     const config = getConfig(c.env);
-    const caller = await apiCallerFor(config, typeof form['api_key'] === 'string' ? form['api_key'] : undefined);
+    const caller = await apiCallerFor(config, typeof form.api_key === 'string' ? form.api_key : undefined);
     // One answer for an unknown key and a key without the scope: the form tells a guesser nothing more.
     if (!caller?.scopes.has('admin')) {
       logEvent('admin_console.sign_in_refused', {});
@@ -132,7 +136,9 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
   })
 
   /** The console's stylesheet: the CSP allows no other styles. */
-  .get('/admin/console/style.css', (c) => c.body(CONSOLE_STYLESHEET, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=300' }))
+  .get('/admin/console/style.css', (c) =>
+    c.body(CONSOLE_STYLESHEET, 200, { 'Content-Type': 'text/css; charset=utf-8', 'Cache-Control': 'public, max-age=300' }),
+  )
 
   /** The console's icon (an SVG square), so browsers do not ask for /favicon.ico. */
   .get('/admin/console/favicon.svg', (c) => c.body(CONSOLE_FAVICON, 200, { 'Content-Type': 'image/svg+xml', 'Cache-Control': 'public, max-age=300' }))
@@ -144,8 +150,7 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
     const after = c.req.query('after');
     // A position that does not fit this listing (edited by hand, or from another search) starts it over.
     const position = after && PAGE_POSITION.test(after) && after.includes(':') === (search !== null && search !== 'invalid') ? after : null;
-    const page =
-      search === 'invalid' ? { users: [], next: null } : await listAdminUsers(c.env, { search, after: position, limit: 25 });
+    const page = search === 'invalid' ? { users: [], next: null } : await listAdminUsers(c.env, { search, after: position, limit: 25 });
     return render(
       c,
       search === 'invalid' ? 400 : 200,
@@ -170,7 +175,13 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
     const result = await forceRefreshUser(c.env, userId, c.get('adminSession')!.keyName);
     if (result.outcome === 'not_found') throw new BrokerError(404, 'not_found', `This broker has no record of user ${userId}.`);
     const done: ActionResult =
-      result.outcome === 'refreshed' ? 'refreshed' : result.outcome === 'revoked' ? 'refresh_revoked' : result.outcome === 'no_grant' ? 'no_grant' : 'refresh_unavailable';
+      result.outcome === 'refreshed'
+        ? 'refreshed'
+        : result.outcome === 'revoked'
+          ? 'refresh_revoked'
+          : result.outcome === 'no_grant'
+            ? 'no_grant'
+            : 'refresh_unavailable';
     return c.redirect(`/admin/console/users/${userId}?done=${done}`, 303);
   })
 
@@ -178,8 +189,9 @@ export const adminConsoleRoutes = new Hono<AppEnv>()
   .post('/admin/console/users/:userId/drop', requireSameOrigin, requireAdminSession, async (c) => {
     const userId = userIdIn(c);
     const form = await checkedForm(c);
-    if (form['confirm'] !== 'drop') throw new BrokerError(400, 'invalid_request', 'Tick the box to confirm the drop: nothing was changed.');
-    if ((await dropUser(c.env, userId)) === 'not_found') throw new BrokerError(404, 'not_found', `This broker has no record of user ${userId}, or the user is already dropped.`);
+    if (form.confirm !== 'drop') throw new BrokerError(400, 'invalid_request', 'Tick the box to confirm the drop: nothing was changed.');
+    if ((await dropUser(c.env, userId)) === 'not_found')
+      throw new BrokerError(404, 'not_found', `This broker has no record of user ${userId}, or the user is already dropped.`);
     logEvent('admin_console.user_dropped', { userId, apiKey: c.get('adminSession')!.keyName });
     return c.redirect(`/admin/console/users/${userId}?done=dropped`, 303);
   })

@@ -20,10 +20,9 @@ const IMPORT_CONCURRENCY = 6;
 
 const tokenText = z.string().check(z.minLength(1), z.maxLength(512), z.regex(/^[\x21-\x7e]+$/, 'must be a token'));
 const importBody = z.object({
-  tokens: z.array(z.object({ refresh_token: tokenText, access_token: z.optional(tokenText) })).check(
-    z.minLength(1),
-    z.maxLength(IMPORT_MAX_TOKENS, `at most ${IMPORT_MAX_TOKENS} tokens per call`),
-  ),
+  tokens: z
+    .array(z.object({ refresh_token: tokenText, access_token: z.optional(tokenText) }))
+    .check(z.minLength(1), z.maxLength(IMPORT_MAX_TOKENS, `at most ${IMPORT_MAX_TOKENS} tokens per call`)),
 });
 
 export type ImportOutcome =
@@ -89,7 +88,8 @@ function ownerOf(
     return {
       ok: false,
       error: 'temporarily_unavailable',
-      error_description: 'Twitch did not confirm whose the refreshed token is; nothing was stored and the refreshed token was revoked, so this user must log in again',
+      error_description:
+        'Twitch did not confirm whose the refreshed token is; nothing was stored and the refreshed token was revoked, so this user must log in again',
     };
   }
   if (!info?.userId || !info.login || info.clientId !== config.clientId) {
@@ -99,7 +99,8 @@ function ownerOf(
     return {
       ok: false,
       error: 'identity_mismatch',
-      error_description: 'the refresh token and the access token sent with it belong to different users; nothing was stored and the refreshed token was revoked',
+      error_description:
+        'the refresh token and the access token sent with it belong to different users; nothing was stored and the refreshed token was revoked',
     };
   }
   return { ok: true, userId: info.userId, login: info.login, scopes: info.scopes };
@@ -110,37 +111,44 @@ export const importRoutes = new Hono<AppEnv>()
    * Imports users from an app that kept refresh tokens itself (e.g. twurple's RefreshingAuthProvider),
    * so moving to the broker needs no new logins.
    */
-  .post('/admin/users/import', describeRoute({
-    tags: ['admin'],
-    summary: 'Move users in with the refresh tokens an app already holds',
-    description: 'Each token is refreshed once (which spends the copy that was sent), its user learned by validating the refreshed token with /oauth2/validate, and stored like a login. An access token sent along must belong to the same user (`identity_mismatch` otherwise). A refreshed pair whose user Twitch did not confirm is revoked, never stored under a guess. Nothing sent is logged.',
-    responses: {
-      200: jsonResponse('per-token outcomes; a failed token does not fail the call', importReportBody),
-      401: errorResponse({ unauthorized: 'missing or unknown API key' }),
-      403: errorResponse({ insufficient_scope: 'the API key lacks the `admin` scope' }),
-    },
-  }), requireApiKey('admin'), validateInput('json', importBody), async (c) => {
-    const { tokens } = c.req.valid('json');
-    const config = getConfig(c.env);
-    const outcomes: ImportOutcome[] = new Array(tokens.length);
-    let next = 0;
-    const worker = async () => {
-      for (let index = next++; index < tokens.length; index = next++) {
-        outcomes[index] = await importOne(c.env, config, tokens[index]!).catch((error: unknown) => {
-          logEvent('import.failed', { reason: describeFailure(error) });
-          return { ok: false, error: 'import_failed', error_description: 'the broker could not store this user; send it again' } as const;
-        });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(IMPORT_CONCURRENCY, tokens.length) }, worker));
-    // The access tokens that were sent belong to the spent refresh tokens: revoke them too, best effort.
-    const oldAccessTokens = tokens.flatMap((token) => (token.access_token ? [token.access_token] : []));
-    if (oldAccessTokens.length > 0) c.executionCtx.waitUntil(Promise.allSettled(oldAccessTokens.map((token) => revokeToken(config, token))));
+  .post(
+    '/admin/users/import',
+    describeRoute({
+      tags: ['admin'],
+      summary: 'Move users in with the refresh tokens an app already holds',
+      description:
+        'Each token is refreshed once (which spends the copy that was sent), its user learned by validating the refreshed token with /oauth2/validate, and stored like a login. An access token sent along must belong to the same user (`identity_mismatch` otherwise). A refreshed pair whose user Twitch did not confirm is revoked, never stored under a guess. Nothing sent is logged.',
+      responses: {
+        200: jsonResponse('per-token outcomes; a failed token does not fail the call', importReportBody),
+        401: errorResponse({ unauthorized: 'missing or unknown API key' }),
+        403: errorResponse({ insufficient_scope: 'the API key lacks the `admin` scope' }),
+      },
+    }),
+    requireApiKey('admin'),
+    validateInput('json', importBody),
+    async (c) => {
+      const { tokens } = c.req.valid('json');
+      const config = getConfig(c.env);
+      const outcomes: ImportOutcome[] = new Array(tokens.length);
+      let next = 0;
+      const worker = async () => {
+        for (let index = next++; index < tokens.length; index = next++) {
+          outcomes[index] = await importOne(c.env, config, tokens[index]!).catch((error: unknown) => {
+            logEvent('import.failed', { reason: describeFailure(error) });
+            return { ok: false, error: 'import_failed', error_description: 'the broker could not store this user; send it again' } as const;
+          });
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(IMPORT_CONCURRENCY, tokens.length) }, worker));
+      // The access tokens that were sent belong to the spent refresh tokens: revoke them too, best effort.
+      const oldAccessTokens = tokens.flatMap((token) => (token.access_token ? [token.access_token] : []));
+      if (oldAccessTokens.length > 0) c.executionCtx.waitUntil(Promise.allSettled(oldAccessTokens.map((token) => revokeToken(config, token))));
 
-    logEvent('import.completed', { imported: outcomes.filter((outcome) => outcome.ok).length, failed: outcomes.filter((outcome) => !outcome.ok).length });
-    c.header('Cache-Control', 'no-store');
-    return c.json({
-      imported: outcomes.flatMap((outcome) => (outcome.ok ? [{ user_id: outcome.user_id, login: outcome.login, scopes: outcome.scopes }] : [])),
-      failed: outcomes.flatMap((outcome, index) => (outcome.ok ? [] : [{ index, error: outcome.error, error_description: outcome.error_description }])),
-    });
-  });
+      logEvent('import.completed', { imported: outcomes.filter((outcome) => outcome.ok).length, failed: outcomes.filter((outcome) => !outcome.ok).length });
+      c.header('Cache-Control', 'no-store');
+      return c.json({
+        imported: outcomes.flatMap((outcome) => (outcome.ok ? [{ user_id: outcome.user_id, login: outcome.login, scopes: outcome.scopes }] : [])),
+        failed: outcomes.flatMap((outcome, index) => (outcome.ok ? [] : [{ index, error: outcome.error, error_description: outcome.error_description }])),
+      });
+    },
+  );

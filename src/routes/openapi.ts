@@ -42,7 +42,15 @@ const helixProxyOperation = (method: string) => ({
   description:
     "Forwards to `{TWITCH_API_BASE_URL}/helix/{path}` (query string included) with the session user's token, or the app token for an API key of scope `app`; `Client-Id` is added and the caller's own Authorization never forwarded. On Helix's 401 the token is checked, refreshed once and the call retried once. GET is allowed on any path; writes only where HELIX_PROXY_ALLOW lists them; cookie-authenticated writes need an allowed Origin.",
   security: [...sessionSecurity, ...apiKeySecurity('app')],
-  parameters: [{ in: 'path', name: 'path', required: true, description: 'the Helix path after /helix/ (it may hold slashes), e.g. `users` or `channels/followers`', schema: { type: 'string' } }],
+  parameters: [
+    {
+      in: 'path',
+      name: 'path',
+      required: true,
+      description: 'the Helix path after /helix/ (it may hold slashes), e.g. `users` or `channels/followers`',
+      schema: { type: 'string' },
+    },
+  ],
   responses: {
     400: helixRefusal({ invalid_request: 'a path that is not plain segments (`..`, `.`, empty segments, `\\`, control characters, any percent-encoding)' }),
     401: helixRefusal({
@@ -54,7 +62,10 @@ const helixProxyOperation = (method: string) => ({
       insufficient_scope: 'an API key without the `app` scope',
       forbidden_origin: 'a cookie write without an allowed Origin',
     }),
-    502: helixRefusal({ bad_gateway: 'Helix did not answer', upstream_redirect: 'Helix answered with a redirect, which the proxy does not follow' }, retryAfter),
+    502: helixRefusal(
+      { bad_gateway: 'Helix did not answer', upstream_redirect: 'Helix answered with a redirect, which the proxy does not follow' },
+      retryAfter,
+    ),
     503: helixRefusal({ temporarily_unavailable: 'Twitch is failing and no valid token is left' }, retryAfter),
     default: {
       description: "Helix's own answer, passed on: its status, body, `Content-Type` and `Ratelimit-*` headers",
@@ -97,7 +108,7 @@ const generateOptions = {
         Error: jsonResponse('an error: `{"error", "error_description"}`', errorBody),
         // What the app-wide request limits refuse on every route (src/http/request-limits.ts).
         Refused: errorResponse({
-          request_too_large: 'a URL over 4 KiB (414), a `Cookie` or `Authorization` header over 8 KiB (431), or a body over the route\'s limit (413)',
+          request_too_large: "a URL over 4 KiB (414), a `Cookie` or `Authorization` header over 8 KiB (431), or a body over the route's limit (413)",
         }),
       },
     },

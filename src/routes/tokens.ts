@@ -19,7 +19,9 @@ import { userVault } from '../vault/stubs';
 
 /** `force_refresh=true`: the caller's Helix call was refused (401) with the token it was given. */
 const forceRefresh = z.optional(
-  z.enum(['true', 'false']).check(z.describe('true after Helix answered 401 with the token you were given: the broker checks it with Twitch and refreshes it only if it is dead')),
+  z
+    .enum(['true', 'false'])
+    .check(z.describe('true after Helix answered 401 with the token you were given: the broker checks it with Twitch and refreshes it only if it is dead')),
 );
 const appTokenQuery = z.object({ force_refresh: forceRefresh });
 /** `scope=a+b`: the scopes the caller needs; a grant lacking any is refused with `insufficient_scope`. */
@@ -54,66 +56,97 @@ export const tokenRoutes = new Hono<AppEnv>()
   })
 
   /** The signed-in user's access token, refreshed when needed. */
-  .get('/token', describeRoute({
-    tags: ['tokens'],
-    summary: "The signed-in user's access token",
-    responses: {
-      ...userTokenResponses,
-      401: errorResponse({ unauthorized: 'no, invalid, expired or revoked session, or no grant stored for it', reauthorization_required: 'Twitch no longer accepts the grant, send the user through /authorize again' }),
+  .get(
+    '/token',
+    describeRoute({
+      tags: ['tokens'],
+      summary: "The signed-in user's access token",
+      responses: {
+        ...userTokenResponses,
+        401: errorResponse({
+          unauthorized: 'no, invalid, expired or revoked session, or no grant stored for it',
+          reauthorization_required: 'Twitch no longer accepts the grant, send the user through /authorize again',
+        }),
+      },
+    }),
+    requireSession,
+    validateInput('query', userTokenQuery),
+    async (c) => {
+      const session = c.get('session')!;
+      const request = { ...userTokenRequest(c.req.valid('query')), sessionVersion: session.sessionVersion };
+      return c.json(await userTokenAnswer(c.env, brokerOrigin(c), session.userId, request, unauthorized('no grant is stored for this session')));
     },
-  }), requireSession, validateInput('query', userTokenQuery), async (c) => {
-    const session = c.get('session')!;
-    const request = { ...userTokenRequest(c.req.valid('query')), sessionVersion: session.sessionVersion };
-    return c.json(await userTokenAnswer(c.env, brokerOrigin(c), session.userId, request, unauthorized('no grant is stored for this session')));
-  })
+  )
 
   /** The app access token (client credentials), for server-side callers. */
-  .get('/token/app', describeRoute({
-    tags: ['tokens'],
-    summary: 'The app access token (client credentials)',
-    responses: {
-      200: jsonResponse('the app access token', appTokenBody),
-      401: errorResponse({ unauthorized: 'missing or unknown API key' }),
-      403: errorResponse({ insufficient_scope: 'the API key lacks the `app` scope' }),
-      503: errorResponse({ temporarily_unavailable: 'Twitch is failing and no valid token is left' }, retryAfter),
+  .get(
+    '/token/app',
+    describeRoute({
+      tags: ['tokens'],
+      summary: 'The app access token (client credentials)',
+      responses: {
+        200: jsonResponse('the app access token', appTokenBody),
+        401: errorResponse({ unauthorized: 'missing or unknown API key' }),
+        403: errorResponse({ insufficient_scope: 'the API key lacks the `app` scope' }),
+        503: errorResponse({ temporarily_unavailable: 'Twitch is failing and no valid token is left' }, retryAfter),
+      },
+    }),
+    requireApiKey('app'),
+    validateInput('query', appTokenQuery),
+    async (c) => {
+      return c.json(await appTokenAnswer(c.env, { forceRefresh: c.req.valid('query').force_refresh === 'true' }));
     },
-  }), requireApiKey('app'), validateInput('query', appTokenQuery), async (c) => {
-    return c.json(await appTokenAnswer(c.env, { forceRefresh: c.req.valid('query').force_refresh === 'true' }));
-  })
+  )
 
   /** Any stored user's access token, for server-side callers (bots, EventSub handlers). */
-  .get('/token/users/:userId', describeRoute({
-    tags: ['tokens'],
-    summary: "Any stored user's access token",
-    responses: {
-      ...userTokenResponses,
-      401: errorResponse({ unauthorized: 'missing or unknown API key', reauthorization_required: 'Twitch no longer accepts the grant' }),
-      403: jsonResponse('`insufficient_scope`: the API key lacks the `users` scope, or the grant lacks a scope asked for with `scope=` (then with `missing_scopes` and `authorize_url`)', scopeRefusedBody),
-      404: errorResponse({ not_found: 'this user never logged in, or logged out' }),
+  .get(
+    '/token/users/:userId',
+    describeRoute({
+      tags: ['tokens'],
+      summary: "Any stored user's access token",
+      responses: {
+        ...userTokenResponses,
+        401: errorResponse({ unauthorized: 'missing or unknown API key', reauthorization_required: 'Twitch no longer accepts the grant' }),
+        403: jsonResponse(
+          '`insufficient_scope`: the API key lacks the `users` scope, or the grant lacks a scope asked for with `scope=` (then with `missing_scopes` and `authorize_url`)',
+          scopeRefusedBody,
+        ),
+        404: errorResponse({ not_found: 'this user never logged in, or logged out' }),
+      },
+    }),
+    requireApiKey('users'),
+    validateInput('param', userIdParam),
+    validateInput('query', userTokenQuery),
+    async (c) => {
+      const { userId } = c.req.valid('param');
+      return c.json(await userTokenAnswer(c.env, brokerOrigin(c), userId, userTokenRequest(c.req.valid('query')), unknownUser()));
     },
-  }), requireApiKey('users'), validateInput('param', userIdParam), validateInput('query', userTokenQuery), async (c) => {
-    const { userId } = c.req.valid('param');
-    return c.json(await userTokenAnswer(c.env, brokerOrigin(c), userId, userTokenRequest(c.req.valid('query')), unknownUser()));
-  })
+  )
 
   /**
    * Drops a user (the app's "disconnect" button, a deletion request): tokens revoked at Twitch, grant
    * forgotten, sessions ended, the record kept for the audit trail.
    */
-  .delete('/token/users/:userId', describeRoute({
-    tags: ['tokens'],
-    summary: 'Drop a user: revoke the tokens at Twitch, forget the grant, end the sessions',
-    responses: {
-      200: jsonResponse('dropped; the audit trail is kept', deletedBody),
-      401: errorResponse({ unauthorized: 'missing or unknown API key' }),
-      403: errorResponse({ insufficient_scope: 'the API key lacks the `users` scope' }),
-      404: errorResponse({ not_found: 'this user never logged in, or is already dropped' }),
+  .delete(
+    '/token/users/:userId',
+    describeRoute({
+      tags: ['tokens'],
+      summary: 'Drop a user: revoke the tokens at Twitch, forget the grant, end the sessions',
+      responses: {
+        200: jsonResponse('dropped; the audit trail is kept', deletedBody),
+        401: errorResponse({ unauthorized: 'missing or unknown API key' }),
+        403: errorResponse({ insufficient_scope: 'the API key lacks the `users` scope' }),
+        404: errorResponse({ not_found: 'this user never logged in, or is already dropped' }),
+      },
+    }),
+    requireApiKey('users'),
+    validateInput('param', userIdParam),
+    async (c) => {
+      const { userId } = c.req.valid('param');
+      if ((await dropUser(c.env, userId)) === 'not_found') throw unknownUser();
+      return c.json({ deleted: true });
     },
-  }), requireApiKey('users'), validateInput('param', userIdParam), async (c) => {
-    const { userId } = c.req.valid('param');
-    if ((await dropUser(c.env, userId)) === 'not_found') throw unknownUser();
-    return c.json({ deleted: true });
-  })
+  )
 
   /**
    * A live connection for one user's tokens (a WebSocket, hibernatable): the current token at once,
@@ -121,31 +154,37 @@ export const tokenRoutes = new Hono<AppEnv>()
    * API key comes as `Authorization: Bearer`, or, where a WebSocket cannot set headers, as the
    * subprotocol `bearer.<key>` beside `twitch-token-broker`.
    */
-  .get('/token/users/:userId/live', describeRoute({
-    tags: ['tokens'],
-    summary: "A WebSocket with a user's token: the current one, every rotation, the revocation",
-    description: 'Open as a WebSocket. Messages: `{"type":"token", …the UserToken fields}` at once and on every rotation, `{"type":"revoked"}` when the grant ends. Where a WebSocket cannot set headers, the API key may come as the subprotocol `bearer.<key>` beside `twitch-token-broker`. A user holds at most LIVE_TOKEN_MAX_SOCKETS connections (default 32): one more closes the oldest with close code 4008.',
-    // Checked in the handler (the key may come as a subprotocol), so declared here.
-    security: apiKeySecurity('users'),
-    responses: {
-      101: { description: 'switching to the WebSocket' },
-      401: errorResponse({ unauthorized: 'missing or unknown API key', reauthorization_required: 'Twitch no longer accepts the grant' }),
-      403: errorResponse({ insufficient_scope: 'the API key lacks the `users` scope' }),
-      404: errorResponse({ not_found: 'this user never logged in, or logged out' }),
-      426: errorResponse({ upgrade_required: 'not opened as a WebSocket' }),
-      503: errorResponse({ temporarily_unavailable: 'Twitch is failing and no valid token is left' }, retryAfter),
+  .get(
+    '/token/users/:userId/live',
+    describeRoute({
+      tags: ['tokens'],
+      summary: "A WebSocket with a user's token: the current one, every rotation, the revocation",
+      description:
+        'Open as a WebSocket. Messages: `{"type":"token", …the UserToken fields}` at once and on every rotation, `{"type":"revoked"}` when the grant ends. Where a WebSocket cannot set headers, the API key may come as the subprotocol `bearer.<key>` beside `twitch-token-broker`. A user holds at most LIVE_TOKEN_MAX_SOCKETS connections (default 32): one more closes the oldest with close code 4008.',
+      // Checked in the handler (the key may come as a subprotocol), so declared here.
+      security: apiKeySecurity('users'),
+      responses: {
+        101: { description: 'switching to the WebSocket' },
+        401: errorResponse({ unauthorized: 'missing or unknown API key', reauthorization_required: 'Twitch no longer accepts the grant' }),
+        403: errorResponse({ insufficient_scope: 'the API key lacks the `users` scope' }),
+        404: errorResponse({ not_found: 'this user never logged in, or logged out' }),
+        426: errorResponse({ upgrade_required: 'not opened as a WebSocket' }),
+        503: errorResponse({ temporarily_unavailable: 'Twitch is failing and no valid token is left' }, retryAfter),
+      },
+    }),
+    validateInput('param', userIdParam),
+    async (c) => {
+      if (c.req.header('Upgrade')?.toLowerCase() !== 'websocket') {
+        throw new BrokerError(426, 'upgrade_required', 'open this URL as a WebSocket', { Upgrade: 'websocket' });
+      }
+      const config = getConfig(c.env);
+      // Read here, so a malformed LIVE_TOKEN_MAX_SOCKETS answers 500 server_misconfigured naming it (the vault reads it too).
+      void config.liveTokenMaxSockets;
+      const fromProtocol = requestedProtocols(c.req.raw).find((name) => name.startsWith('bearer.'));
+      withScope(await apiCallerFor(config, bearerToken(c.req.header('Authorization')) ?? fromProtocol?.slice('bearer.'.length)), 'users');
+      const { userId } = c.req.valid('param');
+      // The usual checks and a refresh if due, so the first message carries a usable token.
+      await userTokenAnswer(c.env, brokerOrigin(c), userId, {}, unknownUser());
+      return userVault(c.env, userId).fetch(c.req.raw);
     },
-  }), validateInput('param', userIdParam), async (c) => {
-    if (c.req.header('Upgrade')?.toLowerCase() !== 'websocket') {
-      throw new BrokerError(426, 'upgrade_required', 'open this URL as a WebSocket', { Upgrade: 'websocket' });
-    }
-    const config = getConfig(c.env);
-    // Read here, so a malformed LIVE_TOKEN_MAX_SOCKETS answers 500 server_misconfigured naming it (the vault reads it too).
-    void config.liveTokenMaxSockets;
-    const fromProtocol = requestedProtocols(c.req.raw).find((name) => name.startsWith('bearer.'));
-    withScope(await apiCallerFor(config, bearerToken(c.req.header('Authorization')) ?? fromProtocol?.slice('bearer.'.length)), 'users');
-    const { userId } = c.req.valid('param');
-    // The usual checks and a refresh if due, so the first message carries a usable token.
-    await userTokenAnswer(c.env, brokerOrigin(c), userId, {}, unknownUser());
-    return userVault(c.env, userId).fetch(c.req.raw);
-  });
+  );

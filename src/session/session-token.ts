@@ -30,12 +30,7 @@ function sessionKey(secret: string): Promise<CryptoKey> {
 }
 
 /** Signs a new session for `userId` at `sessionVersion`. */
-export async function signSession(
-  secret: string,
-  userId: string,
-  sessionVersion: number,
-  now = Date.now(),
-): Promise<{ token: string; claims: SessionClaims }> {
+export async function signSession(secret: string, userId: string, sessionVersion: number, now = Date.now()): Promise<{ token: string; claims: SessionClaims }> {
   const issuedAt = Math.floor(now / 1000);
   const claims: SessionClaims = {
     userId,

@@ -111,14 +111,20 @@ export async function runBatch(deps: BatchDeps): Promise<SweepCounts> {
       if (result.outcome === 'revoked' || result.outcome === 'failed') notValidated.push(`${user.userId}:${result.outcome}`);
     });
     savePosition();
-    rows.savePosition(batch, position === 'cursor' ? { cursor } : position === 'forced' ? { forced: { slot: forcedSlot, userId: forcedUser } } : null, counters);
+    rows.savePosition(
+      batch,
+      position === 'cursor' ? { cursor } : position === 'forced' ? { forced: { slot: forcedSlot, userId: forcedUser } } : null,
+      counters,
+    );
     recordEvidence(deps.sql, { batch, startedAt, momentsFrom, momentsTo: cursor.at, counts, notValidated });
   };
 
   // 1. Users owed a visit (overdue at registration, retries).
   const owed = rows
     .owedBy(startedAt, budget)
-    .map((row): Visit => ({ userId: row.user_id, force: row.forced === 1 || state.forced_slot !== null, owed: true, copy: copyFromRow(row), login: row.login }));
+    .map(
+      (row): Visit => ({ userId: row.user_id, force: row.forced === 1 || state.forced_slot !== null, owed: true, copy: copyFromRow(row), login: row.login }),
+    );
   const visitedOwed = new Set(owed.map((user) => user.userId));
   for (let i = 0; i < owed.length; i += concurrency) await visitRound(owed.slice(i, i + concurrency), 'none');
   budget -= owed.length;
@@ -159,9 +165,13 @@ export async function runBatch(deps: BatchDeps): Promise<SweepCounts> {
       const round = users.slice(i, i + concurrency);
       const last = round[round.length - 1]!;
       const final = exhausted && i + concurrency >= users.length;
-      await visitRound(round.map((row) => ({ userId: row.user_id, force: false, owed: false, copy: copyFromRow(row), login: row.login })), 'cursor', () => {
-        cursor = final ? { at: segmentEnd + 1, userId: null } : { at: base + last.slot, userId: last.user_id };
-      });
+      await visitRound(
+        round.map((row) => ({ userId: row.user_id, force: false, owed: false, copy: copyFromRow(row), login: row.login })),
+        'cursor',
+        () => {
+          cursor = final ? { at: segmentEnd + 1, userId: null } : { at: base + last.slot, userId: last.user_id };
+        },
+      );
     }
     budget -= users.length;
     if (exhausted && users.length === 0) {

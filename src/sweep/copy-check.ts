@@ -30,7 +30,6 @@ export interface CopyCheck {
   login?: string;
 }
 
-
 /**
  * One attempt, never repeated here: each copy costs exactly one subrequest (the Free plan allows
  * 50 to the internet per invocation), and a failure is the vault's to retry.

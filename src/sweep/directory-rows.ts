@@ -1,6 +1,6 @@
 import type { AccessCopy } from '../vault/vault-types';
 import { type AccessCopyRow, copyFromRow, isUsable } from './access-copies';
-import { GONE, IDLE, IN_USE, ON_MOMENT, type StateRow } from './directory-schema';
+import { type GONE, IDLE, IN_USE, ON_MOMENT, type StateRow } from './directory-schema';
 import { cycleStart, slotOf, SWEEP_CYCLE_MS } from './schedule';
 
 /**
@@ -235,7 +235,11 @@ export class DirectoryRows {
    * Saves, after a round, the position the batch reached (the cursor's, a forced pass's, or none),
    * its number and the round's counter changes (then cleared): one row.
    */
-  savePosition(batch: number, position: { cursor: Cursor } | { forced: { slot: number | null; userId: string | null } } | null, counters: CounterChanges): void {
+  savePosition(
+    batch: number,
+    position: { cursor: Cursor } | { forced: { slot: number | null; userId: string | null } } | null,
+    counters: CounterChanges,
+  ): void {
     const moved = `in_use = in_use + ${counters.in_use}, idle = idle + ${counters.idle}, gone = gone + ${counters.gone}`;
     if (position && 'cursor' in position) {
       this.sql.exec(`UPDATE sweep_state SET cursor_at = ?, cursor_user = ?, batches = ?, ${moved}`, position.cursor.at, position.cursor.userId, batch);

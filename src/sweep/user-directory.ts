@@ -156,7 +156,14 @@ export class UserDirectory extends DurableObject<Env> {
   }
 
   private runBatch(): Promise<SweepCounts> {
-    return runBatch({ sql: this.ctx.storage.sql, rows: this.rows, config: getConfig(this.env), vaults: this.vaults, lanes: this.lanes, tracking: this.tracking });
+    return runBatch({
+      sql: this.ctx.storage.sql,
+      rows: this.rows,
+      config: getConfig(this.env),
+      vaults: this.vaults,
+      lanes: this.lanes,
+      tracking: this.tracking,
+    });
   }
 
   /** When the next batch would go if the state did not change (see `nextBatchAt` in schedule.ts); Infinity: never. */

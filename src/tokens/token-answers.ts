@@ -33,7 +33,6 @@ export interface UserTokenRequest {
   sessionVersion?: number;
 }
 
-
 /** The token, or the error that says why there is none. */
 function tokenOrThrow(result: UserTokenResult, whenMissing: BrokerError): UserAccessToken {
   if (result.ok) return result.token;
@@ -70,10 +69,16 @@ export async function userTokenAnswer(
   if (missing.length > 0) {
     // Without a known public origin (RPC with PUBLIC_URL unset) the URL is relative to the broker.
     const authorizeUrl = authorizeUrlFor(brokerOrigin, [...token.scopes.filter((scope) => scope !== 'openid'), ...missing]);
-    throw new BrokerError(403, 'insufficient_scope', `the user's grant lacks ${missing.join(' ')}; send the user to authorize_url`, {}, {
-      missing_scopes: missing,
-      authorize_url: authorizeUrl,
-    });
+    throw new BrokerError(
+      403,
+      'insufficient_scope',
+      `the user's grant lacks ${missing.join(' ')}; send the user to authorize_url`,
+      {},
+      {
+        missing_scopes: missing,
+        authorize_url: authorizeUrl,
+      },
+    );
   }
   return userTokenBody(token, getConfig(env).clientId);
 }

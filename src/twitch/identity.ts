@@ -93,10 +93,10 @@ function toUserGrant(body: z.infer<typeof userTokenBody>, now: number): UserToke
 export async function exchangeCode(config: Config, code: string, redirectUri: string): Promise<UserTokenGrant> {
   const now = Date.now();
   // A code is single-use: a retry after an ambiguous failure would only earn "invalid code".
-  const answer = await callTwitch(
-    tokenRequest(config, { grant_type: 'authorization_code', code, redirect_uri: redirectUri }),
-    { ...REQUEST_BUDGET, retryAmbiguous: false },
-  );
+  const answer = await callTwitch(tokenRequest(config, { grant_type: 'authorization_code', code, redirect_uri: redirectUri }), {
+    ...REQUEST_BUDGET,
+    retryAmbiguous: false,
+  });
   return toUserGrant(parseAnswer(userTokenBody, answer.body, 'token'), now);
 }
 
@@ -107,10 +107,11 @@ const REFRESH_MAX_ATTEMPTS = 2;
 export async function refreshUserToken(config: Config, refreshToken: string, budget: CallBudget): Promise<UserTokenGrant> {
   return measuredRefresh(budget === BACKGROUND_BUDGET ? 'background' : 'request', async () => {
     const now = Date.now();
-    const answer = await callTwitch(
-      tokenRequest(config, { grant_type: 'refresh_token', refresh_token: refreshToken }),
-      { ...budget, retryAmbiguous: false, maxAttempts: REFRESH_MAX_ATTEMPTS },
-    );
+    const answer = await callTwitch(tokenRequest(config, { grant_type: 'refresh_token', refresh_token: refreshToken }), {
+      ...budget,
+      retryAmbiguous: false,
+      maxAttempts: REFRESH_MAX_ATTEMPTS,
+    });
     return toUserGrant(parseAnswer(userTokenBody, answer.body, 'token'), now);
   });
 }
@@ -216,7 +217,12 @@ export async function startDeviceAuthorization(config: Config, scopes: readonly 
  * whose message is Twitch's (`authorization_pending`, `slow_down`, `expired_token`,
  * `access_denied`, `invalid device code`). A device code redeems once: never retried.
  */
-export async function pollDeviceToken(config: Config, deviceCode: string, scopes: readonly string[], budget: CallBudget = REQUEST_BUDGET): Promise<UserTokenGrant> {
+export async function pollDeviceToken(
+  config: Config,
+  deviceCode: string,
+  scopes: readonly string[],
+  budget: CallBudget = REQUEST_BUDGET,
+): Promise<UserTokenGrant> {
   const now = Date.now();
   const body = new URLSearchParams({
     client_id: config.clientId,

@@ -42,10 +42,10 @@ export async function verifyIdToken(config: Config, idToken: string, expectedNon
     }
     throw new TwitchError('rejected', 400, `id_token refused (${error instanceof joseErrors.JOSEError ? error.code : 'invalid'})`);
   }
-  if (payload['nonce'] !== expectedNonce) throw new TwitchError('rejected', 400, 'id_token refused (nonce mismatch)');
+  if (payload.nonce !== expectedNonce) throw new TwitchError('rejected', 400, 'id_token refused (nonce mismatch)');
   if (typeof payload.sub !== 'string' || !/^[0-9]{1,20}$/.test(payload.sub)) {
     throw new TwitchError('rejected', 400, 'id_token refused (malformed subject)');
   }
-  const preferredUsername = payload['preferred_username'];
+  const preferredUsername = payload.preferred_username;
   return { userId: payload.sub, preferredUsername: typeof preferredUsername === 'string' ? preferredUsername : null };
 }

@@ -20,10 +20,7 @@ export class TwitchError extends Error {
 
   /** Twitch's definitive "this refresh token is dead": 400 Invalid refresh token, or 401. */
   get isDeadRefreshToken(): boolean {
-    return (
-      this.kind === 'rejected' &&
-      (this.status === 401 || (this.status === 400 && /invalid refresh token/i.test(this.twitchMessage)))
-    );
+    return this.kind === 'rejected' && (this.status === 401 || (this.status === 400 && /invalid refresh token/i.test(this.twitchMessage)));
   }
 }
 

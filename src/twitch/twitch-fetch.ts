@@ -34,8 +34,7 @@ export interface TwitchAnswer {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Capped exponential backoff with full jitter. */
-const backoffMs = (attempt: number): number =>
-  Math.random() * Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** attempt);
+const backoffMs = (attempt: number): number => Math.random() * Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** attempt);
 
 /** Seconds until the `Ratelimit-Reset` epoch, if Twitch sent one. */
 function rateLimitResetSeconds(response: Response, now: number): number | null {

@@ -32,7 +32,11 @@ export interface UserRecord {
 const RECORD_KEY = 'user';
 
 /** The copy of a grant's access token the sweep's directory validates: still sealed, never the refresh token. */
-export const copyOf = (grant: StoredGrant): AccessCopy => ({ sealedAccessToken: grant.sealedAccessToken, generation: grant.generation, expiresAt: grant.expiresAt });
+export const copyOf = (grant: StoredGrant): AccessCopy => ({
+  sealedAccessToken: grant.sealedAccessToken,
+  generation: grant.generation,
+  expiresAt: grant.expiresAt,
+});
 
 /**
  * One user's record as the vault stores it (storage key `user`, cached in memory) and the sealing

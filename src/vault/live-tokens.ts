@@ -8,7 +8,10 @@ export const LIVE_PROTOCOL = 'twitch-token-broker';
 
 /** The subprotocols a WebSocket upgrade asks for. */
 export const requestedProtocols = (request: Request): string[] =>
-  (request.headers.get('Sec-WebSocket-Protocol') ?? '').split(',').map((name) => name.trim()).filter(Boolean);
+  (request.headers.get('Sec-WebSocket-Protocol') ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
 
 /** Clients ping with this text; the runtime answers without waking the object. */
 export const LIVE_PING = 'ping';

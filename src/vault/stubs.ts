@@ -37,9 +37,7 @@ export const sweepLane = (env: Env, index: number) => env.SWEEP_LANE.get(env.SWE
  * object is addressed by the name's SHA-256: the platform keeps the names objects were made from,
  * and a state or code is a secret that must not sit there.
  */
-export const oneTimeStore = async (env: Env, name: string) =>
-  env.ONE_TIME_STORE.get(env.ONE_TIME_STORE.idFromName(await sha256Hex(name)));
+export const oneTimeStore = async (env: Env, name: string) => env.ONE_TIME_STORE.get(env.ONE_TIME_STORE.idFromName(await sha256Hex(name)));
 
 /** The device login named by a poll token (addressed by its hash, like every one-time record). */
-export const deviceFlow = async (env: Env, pollToken: string) =>
-  env.DEVICE_FLOW.get(env.DEVICE_FLOW.idFromName(await sha256Hex(`device:${pollToken}`)));
+export const deviceFlow = async (env: Env, pollToken: string) => env.DEVICE_FLOW.get(env.DEVICE_FLOW.idFromName(await sha256Hex(`device:${pollToken}`)));

@@ -11,10 +11,7 @@ import { FORCED_CHECK_WINDOW_MS, SET_ASIDE_AFTER_MS, SET_ASIDE_CLOCK_SLACK_MS, U
 import type { VaultEffects } from './vault-effects';
 import type { UserTokenResult } from './vault-types';
 
-export type RefreshResult =
-  | { kind: 'refreshed' }
-  | { kind: 'revoked' }
-  | { kind: 'unavailable'; retryAfterSeconds: number };
+export type RefreshResult = { kind: 'refreshed' } | { kind: 'revoked' } | { kind: 'unavailable'; retryAfterSeconds: number };
 
 /** What a forced check came to: a refresh's result, or Twitch confirmed the token alive. */
 export type CheckResult = RefreshResult | { kind: 'alive' };

@@ -12,8 +12,7 @@ import { directoryFor } from './stubs';
 import { USER_REFRESH_MARGIN_MS } from './timing';
 import type { AccessCopy } from './vault-types';
 
-const sameScopes = (a: readonly string[], b: readonly string[]): boolean =>
-  a.length === b.length && [...a].sort().join(' ') === [...b].sort().join(' ');
+const sameScopes = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && [...a].sort().join(' ') === [...b].sort().join(' ');
 
 /**
  * What a vault's changes set off beyond its own record: tokens queued for revocation at Twitch,
@@ -54,9 +53,7 @@ export class VaultEffects {
 
   /** The alarm serves two queues: revocations at Twitch and events for the app. */
   async scheduleAlarm(): Promise<void> {
-    const due = [await this.revocations.nextAttemptAt(), await this.outbox.nextAttemptAt(), this.liveRefreshDueAt()].filter(
-      (at): at is number => at !== null,
-    );
+    const due = [await this.revocations.nextAttemptAt(), await this.outbox.nextAttemptAt(), this.liveRefreshDueAt()].filter((at): at is number => at !== null);
     if (due.length > 0) await this.ctx.storage.setAlarm(Math.min(...due));
   }
 

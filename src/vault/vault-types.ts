@@ -92,9 +92,7 @@ export interface AppAccessToken {
   expiresAt: number;
 }
 
-export type AppTokenResult =
-  | { ok: true; token: AppAccessToken }
-  | { ok: false; error: 'temporarily_unavailable'; retryAfterSeconds: number };
+export type AppTokenResult = { ok: true; token: AppAccessToken } | { ok: false; error: 'temporarily_unavailable'; retryAfterSeconds: number };
 
 /** What the hourly check of the app token came to. */
 export type AppTokenCheck = 'valid' | 'minted' | 'failed';

@@ -63,8 +63,14 @@ export function createAnalyticsSqlStandin(): AnalyticsSqlStandin {
     const events = [...sql.matchAll(/index1 = '([a-z_]+)'/g)].map((match) => match[1]!);
     // What it computes below, column by column: a query asking for anything else is refused, not answered wrongly.
     const select = 'SELECT intDiv(toUInt32(timestamp), 3600) * 3600 AS hour, blob1 AS event, blob2 AS label, SUM(_sample_interval * double1) AS count';
-    if (!sql.startsWith(select) || !/\bGROUP BY hour, event, label\b/.test(sql) || !/FORMAT JSON\s*$/.test(sql) || !/timestamp > NOW\(\) - INTERVAL '1' DAY/.test(sql) || events.length === 0) {
-      return c.text('this stand-in answers only the console\'s query', 422);
+    if (
+      !sql.startsWith(select) ||
+      !/\bGROUP BY hour, event, label\b/.test(sql) ||
+      !/FORMAT JSON\s*$/.test(sql) ||
+      !/timestamp > NOW\(\) - INTERVAL '1' DAY/.test(sql) ||
+      events.length === 0
+    ) {
+      return c.text("this stand-in answers only the console's query", 422);
     }
     const since = Date.now() - 24 * HOUR_S * 1000;
     const groups = new Map<string, { hour: number; event: string; label: string; count: number }>();

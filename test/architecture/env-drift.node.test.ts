@@ -35,11 +35,10 @@ let folder: string;
 beforeAll(async () => {
   folder = mkdtempSync(join(tmpdir(), 'ttb-env-'));
   const out = join(folder, 'worker-configuration.d.ts');
-  await promisify(execFile)(
-    'npx',
-    ['wrangler', 'types', out, '--include-runtime=false', '--strict-vars=false', '--env-file', '.dev.vars.example'],
-    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' } },
-  );
+  await promisify(execFile)('npx', ['wrangler', 'types', out, '--include-runtime=false', '--strict-vars=false', '--env-file', '.dev.vars.example'], {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+  });
   generated = interfaceMembers(readFileSync(out, 'utf8'), 'Env');
 }, 60_000);
 
@@ -67,7 +66,12 @@ describe('src/env.ts against wrangler types', () => {
   });
 
   it('documents every string setting in a configuration table (README or docs/)', () => {
-    const docs = [read('README.md'), ...readdirSync(join(ROOT, 'docs')).filter((file) => file.endsWith('.md')).map((file) => read(`docs/${file}`))].join('\n');
+    const docs = [
+      read('README.md'),
+      ...readdirSync(join(ROOT, 'docs'))
+        .filter((file) => file.endsWith('.md'))
+        .map((file) => read(`docs/${file}`)),
+    ].join('\n');
     for (const [name, { type }] of declared) {
       if (type !== 'string') continue;
       expect(docs, `${name} has no row in a configuration table`).toMatch(new RegExp(`^\\| \`${name}\` \\|`, 'm'));

@@ -80,7 +80,17 @@ describe('server side (API key)', () => {
     expect(recorder.log).toEqual(['GET /token/users/100002']);
     expect(new Set(tokens.map((token) => token.access_token)).size).toBe(1);
     expect(tokens[0]).toEqual(await routeBody('/token/users/100002'));
-    expect(Object.keys(tokens[0]!).sort()).toEqual(['access_token', 'client_id', 'expires_at', 'expires_in', 'login', 'obtained_at', 'scopes', 'token_type', 'user_id']);
+    expect(Object.keys(tokens[0]!).sort()).toEqual([
+      'access_token',
+      'client_id',
+      'expires_at',
+      'expires_in',
+      'login',
+      'obtained_at',
+      'scopes',
+      'token_type',
+      'user_id',
+    ]);
   });
 
   it('forceRefresh replaces a token Twitch killed early, and later calls get the new one from memory', async () => {
@@ -97,7 +107,7 @@ describe('server side (API key)', () => {
     expect(validate.status).toBe(200);
   });
 
-  it('a scope the grant holds is served from memory; one it lacks is an InsufficientScopeError with the broker\'s authorize_url', async () => {
+  it("a scope the grant holds is served from memory; one it lacks is an InsufficientScopeError with the broker's authorize_url", async () => {
     const recorder = recordingFetch();
     const client = serverClient(recorder);
     await client.getUserToken('100001');
@@ -188,7 +198,11 @@ function fakeWindow(href: string, events: string[]) {
         if (url !== undefined) location.href = url;
       },
     },
-    sessionStorage: { getItem: (key: string) => storage.get(key) ?? null, setItem: (key: string, value: string) => void storage.set(key, value), removeItem: (key: string) => void storage.delete(key) },
+    sessionStorage: {
+      getItem: (key: string) => storage.get(key) ?? null,
+      setItem: (key: string, value: string) => void storage.set(key, value),
+      removeItem: (key: string) => void storage.delete(key),
+    },
     storage,
   } satisfies BrowserWindow & { storage: Map<string, string> };
   return win;
@@ -202,7 +216,10 @@ function overlayPage(path = '/overlay?theme=dark') {
   const client = createBrokerClient({ baseUrl: system.broker.url, fetch: recorder.fetch, window: win });
   /** Follows the URL login() went to, through consent and /callback, and lands the page there. */
   const followLogin = async (userId: string, decision: 'allow' | 'deny' = 'allow') => {
-    const assigned = [...events].reverse().find((event) => event.startsWith('assign '))!.slice('assign '.length);
+    const assigned = [...events]
+      .reverse()
+      .find((event) => event.startsWith('assign '))!
+      .slice('assign '.length);
     const back = await walkLogin(new Browser(), system, assigned, userId, decision);
     win.location.href = back.href;
     return back;
@@ -256,7 +273,7 @@ describe('browser side (PKCE login, session token)', () => {
     expect(events).toEqual([`replaceState ${APP_ORIGIN}/overlay?theme=dark`]);
   });
 
-  it('a login the user cancelled on Twitch is a LoginFailedError with Twitch\'s code', async () => {
+  it("a login the user cancelled on Twitch is a LoginFailedError with Twitch's code", async () => {
     const { client, win, followLogin } = overlayPage('/');
     await client.login();
     await followLogin('100002', 'deny');

@@ -45,7 +45,13 @@ describe('verifyBrokerSignature', () => {
     expect(await verifyBrokerSignature(body.replace('100001', '100002'), header, secret)).toBe(false);
     expect(await verifyBrokerSignature(JSON.stringify(JSON.parse(body), null, 1), header, secret)).toBe(false);
     expect(await verifyBrokerSignature(body, header, `${secret}-other`)).toBe(false);
-    expect(await verifyBrokerSignature(body, header.replace(/t=(\d+)/, (_m, t: string) => `t=${Number(t) + 1}`), secret)).toBe(false);
+    expect(
+      await verifyBrokerSignature(
+        body,
+        header.replace(/t=(\d+)/, (_m, t: string) => `t=${Number(t) + 1}`),
+        secret,
+      ),
+    ).toBe(false);
     expect(await verifyBrokerSignature(body, null, secret)).toBe(false);
     expect(await verifyBrokerSignature(body, 'v1=abc', secret)).toBe(false);
     // Ten minutes later the same delivery is a replay; a wider tolerance is the receiver's choice.

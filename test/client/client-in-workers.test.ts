@@ -52,15 +52,17 @@ describe('the client inside a Worker', () => {
     expect((await twitch.counts()).token.client_credentials).toBe(1);
   });
 
-  it('turns a missing scope into an InsufficientScopeError carrying the broker\'s absolute authorize_url', async () => {
+  it("turns a missing scope into an InsufficientScopeError carrying the broker's absolute authorize_url", async () => {
     await login({ userId: '100001', scope: 'chat:read' });
-    const error = await workerClient().getUserToken('100001', { scope: 'chat:edit' }).catch((caught: unknown) => caught);
+    const error = await workerClient()
+      .getUserToken('100001', { scope: 'chat:edit' })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(InsufficientScopeError);
     expect((error as InsufficientScopeError).authorizeUrl).toMatch(new RegExp(`^${BROKER}/authorize\\?scope=`));
   });
 });
 
-describe('parseBrokerRpcError on the TokenBroker entrypoint\'s real errors', () => {
+describe("parseBrokerRpcError on the TokenBroker entrypoint's real errors", () => {
   it('gives the same typed errors as HTTP: not_found, insufficient_scope, reauthorization_required, invalid_request', async () => {
     const notFound = parseBrokerRpcError(await rpcFailure('/users/999999'));
     expect(notFound).toBeInstanceOf(BrokerError);
@@ -91,7 +93,7 @@ describe('parseBrokerRpcError on the TokenBroker entrypoint\'s real errors', () 
     expect((unavailable as BrokerUnavailableError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
   });
 
-  it('is null for errors that are not the broker\'s', () => {
+  it("is null for errors that are not the broker's", () => {
     expect(parseBrokerRpcError(new TypeError('Network connection lost.'))).toBeNull();
     expect(parseBrokerRpcError(new Error('{"not":"ours"}'))).toBeNull();
     expect(parseBrokerRpcError(undefined)).toBeNull();

@@ -31,7 +31,13 @@ beforeAll(async () => {
   if (!hasChromium) return;
   // Its own build of the client package, so this test never races `npm pack` over client/dist/.
   builtSdk = mkdtempSync(join(tmpdir(), 'ttb-overlay-sdk-'));
-  const build = promisify(execFile)(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(REPO, 'client/tsconfig.json'), '--outDir', builtSdk]);
+  const build = promisify(execFile)(process.execPath, [
+    join(REPO, 'node_modules/typescript/bin/tsc'),
+    '-p',
+    join(REPO, 'client/tsconfig.json'),
+    '--outDir',
+    builtSdk,
+  ]);
   appServer = createServer((request, response) => {
     const path = new URL(request.url ?? '/', 'http://app').pathname;
     if (path === '/examples/overlay/') {

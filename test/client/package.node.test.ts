@@ -70,8 +70,12 @@ afterAll(async () => {
 
 describe('the packed package', () => {
   it('holds the built client, its README and CHANGELOG, and nothing of the Worker, its tests or local secrets', () => {
-    expect(packedFiles).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/twurple.js', 'dist/twurple.d.ts', 'README.md', 'CHANGELOG.md', 'package.json']));
-    expect(packedFiles.filter((path) => !/^dist\/[a-z-]+\.(js|d\.ts)$/.test(path) && !['package.json', 'README.md', 'CHANGELOG.md'].includes(path))).toEqual([]);
+    expect(packedFiles).toEqual(
+      expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/twurple.js', 'dist/twurple.d.ts', 'README.md', 'CHANGELOG.md', 'package.json']),
+    );
+    expect(packedFiles.filter((path) => !/^dist\/[a-z-]+\.(js|d\.ts)$/.test(path) && !['package.json', 'README.md', 'CHANGELOG.md'].includes(path))).toEqual(
+      [],
+    );
   });
 
   it('installs no other package: no dependencies, and the optional @twurple/auth peer left out', () => {
@@ -93,7 +97,8 @@ describe('the packed package', () => {
       peerDependencies: { '@twurple/auth': '^8.0.0' },
       peerDependenciesMeta: { '@twurple/auth': { optional: true } },
     });
-    for (const field of ['dependencies', 'optionalDependencies', 'bundleDependencies', 'overrides', 'cloudflare', 'private']) expect(manifest, field).not.toHaveProperty(field);
+    for (const field of ['dependencies', 'optionalDependencies', 'bundleDependencies', 'overrides', 'cloudflare', 'private'])
+      expect(manifest, field).not.toHaveProperty(field);
     // Built with the repo's TypeScript: the version it declares is the one the repo installs.
     expect(manifest.devDependencies).toEqual({ typescript: repoPackage.devDependencies.typescript });
   });
@@ -110,7 +115,10 @@ describe('the packed package', () => {
     for (const file of readdirSync(installed).filter((name) => name.endsWith('.js'))) {
       const source = readFileSync(join(installed, file), 'utf8');
       const specifiers = [...source.matchAll(/(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]/g)].map((match) => match[1]!);
-      expect(specifiers.filter((specifier) => !specifier.startsWith('./')), file).toEqual([]);
+      expect(
+        specifiers.filter((specifier) => !specifier.startsWith('./')),
+        file,
+      ).toEqual([]);
       expect(source, file).not.toMatch(/\bprocess\.|\bBuffer\b|require\(/);
     }
   });
@@ -149,7 +157,7 @@ console.log(JSON.stringify({
     });
   });
 
-  it('runs README\'s twurple bot (examples/twurple-bot.ts) against the broker and the stand-in\'s Helix', async () => {
+  it("runs README's twurple bot (examples/twurple-bot.ts) against the broker and the stand-in's Helix", async () => {
     copyFileSync(join(REPO, 'examples/twurple-bot.ts'), join(project, 'twurple-bot.ts'));
     const { stdout } = await run(process.execPath, [join(REPO, 'node_modules/tsx/dist/cli.mjs'), 'twurple-bot.ts'], {
       cwd: project,
@@ -163,15 +171,33 @@ console.log(JSON.stringify({
     const { stdout } = await run(process.execPath, [join(REPO, 'node_modules/tsx/dist/cli.mjs'), 'eventsub-subscribe.ts'], {
       cwd: project,
       // The stand-in sends its verification to the callback: a local one, so nothing leaves the machine.
-      env: { ...process.env, BROKER_URL: system.broker.url, BROKER_API_KEY: system.apiKey, HELIX_URL: `${system.twitch.url}/helix`, CALLBACK_URL: `${system.broker.url}/eventsub` },
+      env: {
+        ...process.env,
+        BROKER_URL: system.broker.url,
+        BROKER_API_KEY: system.apiKey,
+        HELIX_URL: `${system.twitch.url}/helix`,
+        CALLBACK_URL: `${system.broker.url}/eventsub`,
+      },
     });
     expect(stdout.trim().split('\n')).toEqual(['subscribe: 202', 'subscriptions: 1']);
   });
 
-  it('type-checks in a strict TypeScript consumer (NodeNext), with the documented body fields, twurple\'s AuthProvider and the RPC binding type', async () => {
+  it("type-checks in a strict TypeScript consumer (NodeNext), with the documented body fields, twurple's AuthProvider and the RPC binding type", async () => {
     writeFileSync(
       join(project, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { strict: true, noEmit: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: [], skipLibCheck: false }, files: ['consumer.ts'] }),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          lib: ['es2022', 'dom'],
+          types: [],
+          skipLibCheck: false,
+        },
+        files: ['consumer.ts'],
+      }),
     );
     writeFileSync(
       join(project, 'consumer.ts'),

@@ -10,7 +10,7 @@ const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta
 const readme = read('README.md');
 
 describe('README examples', () => {
-  it('shows the overlay\'s script exactly as examples/overlay/index.html runs it', () => {
+  it("shows the overlay's script exactly as examples/overlay/index.html runs it", () => {
     const script = /<script type="module">\n([\s\S]*?)<\/script>/.exec(read('examples/overlay/index.html'))![1]!;
     expect(readme).toContain(`\`\`\`js\n${script}\`\`\``);
   });

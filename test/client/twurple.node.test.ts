@@ -25,7 +25,7 @@ const standinCounts = async () => ((await (await fetch(`${system.twitch.url}/_st
 
 beforeAll(async () => {
   system = await startLocalSystem('twurple');
-  process.env['TWURPLE_MOCK_API_PORT'] = new URL(system.twitch.url).port;
+  process.env.TWURPLE_MOCK_API_PORT = new URL(system.twitch.url).port;
   await logInAs(new Browser(), system, '100001', ['user:read:email', 'chat:read', 'chat:edit']);
   await logInAs(new Browser(), system, '100002', ['user:read:email']);
   provider = await createBrokerAuthProvider({
@@ -42,12 +42,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  delete process.env['TWURPLE_MOCK_API_PORT'];
+  delete process.env.TWURPLE_MOCK_API_PORT;
   await system?.stop();
 });
 
 describe('the twurple AuthProvider backed by the broker', () => {
-  it('learns the client id from the broker\'s /health', () => {
+  it("learns the client id from the broker's /health", () => {
     expect(provider.clientId).toBe('standin-client-id');
     expect(brokerRequests).toEqual(['/health']);
   });
@@ -63,7 +63,7 @@ describe('the twurple AuthProvider backed by the broker', () => {
     expect(brokerRequests.length).toBe(requestsBefore);
   });
 
-  it('ApiClient calls Helix as the user with the user\'s token, and the provider reports its scopes', async () => {
+  it("ApiClient calls Helix as the user with the user's token, and the provider reports its scopes", async () => {
     const alice = await api.users.getAuthenticatedUser('100001', true);
     expect(alice).toMatchObject({ id: '100001', name: 'streamer_alice', email: 'alice@example.test' });
     expect(provider.getCurrentScopesForUser('100001')).toEqual(expect.arrayContaining(['user:read:email', 'chat:read', 'chat:edit']));
@@ -95,7 +95,7 @@ describe('the twurple AuthProvider backed by the broker', () => {
     expect(brokerRequests).toContain('/token/app?force_refresh=true');
   });
 
-  it('scope sets: any one scope of a set will do; a set the grant meets with none rejects with the broker\'s authorize_url', async () => {
+  it("scope sets: any one scope of a set will do; a set the grant meets with none rejects with the broker's authorize_url", async () => {
     const token = await provider.getAccessTokenForUser('100001', ['chat:edit', 'channel:moderate'], ['user:read:email']);
     expect(token).toMatchObject({ userId: '100001' });
     expect(token!.scope).toEqual(expect.arrayContaining(['chat:edit', 'user:read:email']));
@@ -115,7 +115,7 @@ describe('the twurple AuthProvider backed by the broker', () => {
     expect(any.accessToken).toBe((await provider.getAppAccessToken!()).accessToken);
   });
 
-  it('intents name a user: the chat intent gets and refreshes that user\'s token; an unknown intent gets null', async () => {
+  it("intents name a user: the chat intent gets and refreshes that user's token; an unknown intent gets null", async () => {
     const chat = await provider.getAccessTokenForIntent!('chat', ['chat:read']);
     expect(chat).toMatchObject({ userId: '100001', scope: expect.arrayContaining(['chat:read']) });
     expect(chat!.expiresIn! * 1000 + chat!.obtainmentTimestamp).toBeGreaterThan(Date.now() + 60_000);

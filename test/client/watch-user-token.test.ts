@@ -74,7 +74,9 @@ describe('watchUserToken (client SDK)', () => {
     });
     await vi.waitFor(() => expect(tokens).toHaveLength(1), { timeout: 5_000 });
     // 32 more connections (the default LIVE_TOKEN_MAX_SOCKETS): the watcher's is the oldest.
-    const others = await Promise.all(Array.from({ length: 32 }, () => openSocket('ws://broker.test/token/users/100001/live', ['twitch-token-broker', `bearer.${USERS_ONLY_API_KEY}`])));
+    const others = await Promise.all(
+      Array.from({ length: 32 }, () => openSocket('ws://broker.test/token/users/100001/live', ['twitch-token-broker', `bearer.${USERS_ONLY_API_KEY}`])),
+    );
     await vi.waitFor(() => expect(displaced).toBe(1), { timeout: 5_000 });
     // Well past the first reconnect delay (0.5-1 s): no reconnect came.
     await new Promise((resolve) => setTimeout(resolve, 1_500));

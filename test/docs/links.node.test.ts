@@ -10,7 +10,14 @@ import { describe, expect, it } from 'vitest';
  */
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
-const PAGES = ['README.md', 'client/README.md', 'standin/README.md', ...readdirSync(join(ROOT, 'docs')).filter((file) => file.endsWith('.md')).map((file) => `docs/${file}`)];
+const PAGES = [
+  'README.md',
+  'client/README.md',
+  'standin/README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((file) => file.endsWith('.md'))
+    .map((file) => `docs/${file}`),
+];
 
 /** The page's text with fenced code blocks and inline code spans blanked, since links there are code. */
 function prose(markdown: string): string {
@@ -63,12 +70,16 @@ describe('documentation links', () => {
     expect(slug('A custom domain and `PUBLIC_URL`')).toBe('a-custom-domain-and-public_url');
     expect(slug('Revocation in seconds (EventSub)')).toBe('revocation-in-seconds-eventsub');
     expect(slug("Moving in from twurple's RefreshingAuthProvider")).toBe('moving-in-from-twurples-refreshingauthprovider');
-    expect(slug('Durable Object `UserVault` — one per Twitch user (`idFromName(userId)`)')).toBe('durable-object-uservault--one-per-twitch-user-idfromnameuserid');
+    expect(slug('Durable Object `UserVault` — one per Twitch user (`idFromName(userId)`)')).toBe(
+      'durable-object-uservault--one-per-twitch-user-idfromnameuserid',
+    );
   });
 
   it.each(PAGES)('%s: every relative link leads to a file that exists, and every #anchor to a heading in it', (page) => {
     const markdown = readFileSync(join(ROOT, page), 'utf8');
-    const broken = relativeLinks(markdown).map((target) => problem(page, target)).filter((found) => found !== null);
+    const broken = relativeLinks(markdown)
+      .map((target) => problem(page, target))
+      .filter((found) => found !== null);
     expect(broken).toEqual([]);
   });
 

@@ -63,8 +63,21 @@ export async function startDevServer(vars: Record<string, string>): Promise<DevS
   const port = await freePort();
   const inspectorPort = await freePort();
   const persistTo = mkdtempSync(join(tmpdir(), 'ttb-e2e-'));
-  const args = [WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspectorPort),
-    '--persist-to', persistTo, '--test-scheduled', '--log-level', 'warn'];
+  const args = [
+    WRANGLER,
+    'dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(inspectorPort),
+    '--persist-to',
+    persistTo,
+    '--test-scheduled',
+    '--log-level',
+    'warn',
+  ];
   for (const [name, value] of Object.entries(vars)) args.push('--var', `${name}:${value}`);
   // wrangler runs in its own process group, so stopping it also stops the workerd it started.
   const child: ChildProcess = spawn(process.execPath, args, {

@@ -6,7 +6,13 @@ import type { Browser, LocalSystem } from './local-system';
  * allowing or denying) and the broker's /callback, and returns where the broker sent it back
  * (`return_to?session_code=…`, or `?error=…`).
  */
-export async function walkLogin(browser: Browser, system: LocalSystem, authorizeUrl: string, userId: string, decision: 'allow' | 'deny' = 'allow'): Promise<URL> {
+export async function walkLogin(
+  browser: Browser,
+  system: LocalSystem,
+  authorizeUrl: string,
+  userId: string,
+  decision: 'allow' | 'deny' = 'allow',
+): Promise<URL> {
   const authorize = await browser.fetch(authorizeUrl);
   expect(authorize.status, await authorize.clone().text()).toBe(302);
   const consentUrl = new URL(authorize.headers.get('Location')!);

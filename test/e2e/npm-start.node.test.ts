@@ -99,7 +99,9 @@ describe('npm start', () => {
       expect(standin).not.toContain(String(squattedPort));
       // Not the README's ports: it prints the examples' commands for these.
       const standinPort = new URL(standin).port;
-      expect(output).toContain(`BROKER_URL=http://localhost:${brokerPort} BROKER_API_KEY=$(cat .dev.api-key) TWURPLE_MOCK_API_PORT=${standinPort} npx tsx examples/twurple-bot.ts`);
+      expect(output).toContain(
+        `BROKER_URL=http://localhost:${brokerPort} BROKER_API_KEY=$(cat .dev.api-key) TWURPLE_MOCK_API_PORT=${standinPort} npx tsx examples/twurple-bot.ts`,
+      );
       expect(output).toContain(`HELIX_URL=${standin}/helix npx tsx examples/eventsub-subscribe.ts`);
       expect(output).toContain(`examples/overlay/index.html?broker=http%3A%2F%2Flocalhost%3A${brokerPort}&helix=`);
 

@@ -3,17 +3,7 @@ import { API_KEY } from '../test-bindings';
 import { broker, json } from '../support/broker';
 import { freshStateForEachTest } from '../support/reset';
 import { twitch } from '../support/twitch';
-import {
-  AMBIGUOUS,
-  callsTo,
-  expectRetryHonouredReset,
-  FAILING,
-  FAULTS,
-  injectFault,
-  REQUEST_PATH_LIMIT_MS,
-  RETRYABLE,
-  timed,
-} from './fault-catalogue';
+import { AMBIGUOUS, callsTo, expectRetryHonouredReset, FAILING, FAULTS, injectFault, REQUEST_PATH_LIMIT_MS, RETRYABLE, timed } from './fault-catalogue';
 
 freshStateForEachTest();
 

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CookieJar, consent, startLogin, pkcePair } from '../support/broker';
 import { freshStateForEachTest } from '../support/reset';
-import {
-  AMBIGUOUS,
-  callsTo,
-  expectRetryHonouredReset,
-  FAULTS,
-  injectFault,
-  REQUEST_PATH_LIMIT_MS,
-  RETRYABLE,
-  timed,
-  type FaultCase,
-} from './fault-catalogue';
+import { AMBIGUOUS, callsTo, expectRetryHonouredReset, FAULTS, injectFault, REQUEST_PATH_LIMIT_MS, RETRYABLE, timed, type FaultCase } from './fault-catalogue';
 
 freshStateForEachTest();
 
@@ -71,9 +61,11 @@ describe('the code exchange at /callback while Twitch misbehaves', () => {
     expect(elapsedMs).toBeLessThan(REQUEST_PATH_LIMIT_MS);
   });
 
-  it.each([FAULTS.status503, { ...FAULTS.rateLimited, name: '429 with a 60 s Ratelimit-Reset', fault: { kind: 'status', status: 429, retryAfterSeconds: 60 } }].map(
-    (c) => [c.name, c as FaultCase] as const,
-  ))('gives up within the deadline when every exchange meets %s', async (_name, faultCase) => {
+  it.each(
+    [FAULTS.status503, { ...FAULTS.rateLimited, name: '429 with a 60 s Ratelimit-Reset', fault: { kind: 'status', status: 429, retryAfterSeconds: 60 } }].map(
+      (c) => [c.name, c as FaultCase] as const,
+    ),
+  )('gives up within the deadline when every exchange meets %s', async (_name, faultCase) => {
     await injectFault(ON_EXCHANGE, faultCase, -1);
     const { jar, location, elapsedMs } = await timedCallback();
     expectSentBackToRetry(jar, location);

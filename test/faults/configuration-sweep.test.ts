@@ -1,4 +1,4 @@
-import { env } from 'cloudflare:workers';
+import type { env } from 'cloudflare:workers';
 import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import { freshStateForEachTest } from '../support/reset';
@@ -6,7 +6,6 @@ import { directory } from '../support/seed';
 import { twitch } from '../support/twitch';
 
 freshStateForEachTest();
-
 
 describe('a missing secret during the sweep’s batches', () => {
   it('logs one clear line per batch, calls nobody, and leaves every user due for when it is fixed', async () => {

@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { CookieJar, json, login } from '../support/broker';
+import { type CookieJar, json, login } from '../support/broker';
 import { abortEveryObject, evictObject, freshStateForEachTest } from '../support/reset';
 import { twitch } from '../support/twitch';
 import { callsTo } from './fault-catalogue';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { API_KEY } from '../test-bindings';
-import { CookieJar, json, login } from '../support/broker';
+import { type CookieJar, json, login } from '../support/broker';
 import { broker } from '../support/broker';
 import { REFRESH_BACKOFF_FIRST_MS } from '../../src/vault/refresh-backoff';
 import { freshStateForEachTest } from '../support/reset';
@@ -104,7 +104,10 @@ describe('a refresh at GET /token while Twitch misbehaves', () => {
       const stillValid = await loginWithTokenLasting(240, '100001');
       const expired = await loginWithExpiredToken('100002');
       await injectFault(ON_REFRESH, faultCase, -1);
-      const { result: [served, refused], elapsedMs } = await timed(() => Promise.all([stillValid.fetch('/token'), expired.fetch('/token')]));
+      const {
+        result: [served, refused],
+        elapsedMs,
+      } = await timed(() => Promise.all([stillValid.fetch('/token'), expired.fetch('/token')]));
       expect(served.status).toBe(200);
       expect((await json<TokenBody>(served)).expires_in).toBeLessThanOrEqual(240);
       expect(refused.status).toBe(503);

@@ -18,17 +18,20 @@ async function timedLogout() {
 
 describe('revoking at POST /logout while Twitch misbehaves', () => {
   // Revoking is idempotent, so even an ambiguous failure is simply tried again.
-  it.each([...RETRYABLE, ...AMBIGUOUS].map((c) => [c.name, c] as const))('retries a revoke past one %s: both tokens end up revoked at Twitch', async (_name, faultCase) => {
-    await injectFault(ON_REVOKE, faultCase, 1);
-    const { response, elapsedMs } = await timedLogout();
-    expect(response.status).toBe(200);
-    // One spoiled call, then a definitive answer for each token: 200, or 400 "Invalid token" when
-    // revoking the refresh token at Twitch already took its access token with it.
-    const calls = await callsTo(ON_REVOKE.path);
-    expect(calls).toHaveLength(3);
-    expect(calls.filter((call) => call.status === 200 || call.status === 400).length).toBeGreaterThanOrEqual(2);
-    expect(elapsedMs).toBeLessThan(REQUEST_PATH_LIMIT_MS);
-  });
+  it.each([...RETRYABLE, ...AMBIGUOUS].map((c) => [c.name, c] as const))(
+    'retries a revoke past one %s: both tokens end up revoked at Twitch',
+    async (_name, faultCase) => {
+      await injectFault(ON_REVOKE, faultCase, 1);
+      const { response, elapsedMs } = await timedLogout();
+      expect(response.status).toBe(200);
+      // One spoiled call, then a definitive answer for each token: 200, or 400 "Invalid token" when
+      // revoking the refresh token at Twitch already took its access token with it.
+      const calls = await callsTo(ON_REVOKE.path);
+      expect(calls).toHaveLength(3);
+      expect(calls.filter((call) => call.status === 200 || call.status === 400).length).toBeGreaterThanOrEqual(2);
+      expect(elapsedMs).toBeLessThan(REQUEST_PATH_LIMIT_MS);
+    },
+  );
 
   it.each(FAILING.map((c) => [c.name, c] as const))(
     'still logs the user out here, within the deadline, when every revoke meets %s',

@@ -13,7 +13,6 @@ freshStateForEachTest();
 const seedDueUsers = (count: number, firstId: number) => seedUsers(count, firstId, 2 * HOUR);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-
 const alarmAt = () => runInDurableObject(directory(), (_instance, ctx) => ctx.storage.getAlarm());
 
 describe('the sweep crashing half-way', () => {
@@ -54,7 +53,10 @@ describe('the sweep crashing half-way', () => {
 
   it('spaces batches as the schedule says: 300 due users get their next batch a minute apart', async () => {
     const before = Date.now();
-    await directory().registerMany(Array.from({ length: 300 }, (_, i) => String(500000 + i)), before - 2 * HOUR);
+    await directory().registerMany(
+      Array.from({ length: 300 }, (_, i) => String(500000 + i)),
+      before - 2 * HOUR,
+    );
     // 50 minutes × 250 / 300 users is 41 minutes, capped at one batch a minute.
     const scheduled = await alarmAt();
     expect(scheduled).toBeGreaterThanOrEqual(before + MAX_TICK_MS);

@@ -7,9 +7,7 @@ export default {
     const options = JSON.parse(url.searchParams.get('options') ?? '{}');
     try {
       const body =
-        url.pathname === '/app'
-          ? await env.BROKER.getAppToken(options)
-          : await env.BROKER.getUserToken(url.pathname.slice('/users/'.length), options);
+        url.pathname === '/app' ? await env.BROKER.getAppToken(options) : await env.BROKER.getUserToken(url.pathname.slice('/users/'.length), options);
       return Response.json({ ok: true, body });
     } catch (error) {
       return Response.json({ ok: false, name: error.name, message: error.message });

@@ -20,10 +20,16 @@ const scripts = (JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { sc
 const PRINTS: Record<string, RegExp[]> = {
   bench: [/^upstream Twitch calls during the load: \d+/m, /^bundle: [\d.]+ KiB, gzip [\d.]+ KiB/m, /^verdict$/m],
   'bench:burst': [/^\/token\/app, 20 concurrent cold requests: \d+ upstream call/m, /^\/token, expired user, 20 concurrent requests: \d+ upstream call/m],
-  'bench:micro': [/sweep: 30 copies validated \(one invocation\)\s+[\d.]+\s+[\d.]+/, /^start-up: evaluating the bundled Worker took [\d.]+ ms and made 0 WebCrypto\/fetch calls$/m],
+  'bench:micro': [
+    /sweep: 30 copies validated \(one invocation\)\s+[\d.]+\s+[\d.]+/,
+    /^start-up: evaluating the bundled Worker took [\d.]+ ms and made 0 WebCrypto\/fetch calls$/m,
+  ],
   'bench:bundle': [/^bundle: [\d.]+ KiB, gzip [\d.]+ KiB/m, /^minified composition/m],
   'bench:sweep': [/every user validated within the hour \(after the first\): yes/, /per 1,000 users per hour: \d+ directory invocations/],
-  'bench:cost': [/^cost: \$\d+\.\d\d\/month at 100k users \(paid, worst profile, callers included\), free plan holds \d+ users$/m, /^worst profile: \w+ at \d+ ms: overhead \$[\d.]+, total \$[\d.]+/m],
+  'bench:cost': [
+    /^cost: \$\d+\.\d\d\/month at 100k users \(paid, worst profile, callers included\), free plan holds \d+ users$/m,
+    /^worst profile: \w+ at \d+ ms: overhead \$[\d.]+, total \$[\d.]+/m,
+  ],
   'bench:live': [/^per idle connection per month: \d+ Durable Object requests, [\d.]+ GB-s/m],
   soak: [/^OK: no user lost, no refresh token used twice/m],
 };
@@ -64,7 +70,7 @@ function expectHonestCostUnits(output: string): void {
     for (const [figure, n] of Object.entries(figures)) expect(n, `${operation}.${figure}`).toBeGreaterThanOrEqual(0);
   }
   // An idle spell writes rows, as the statements it runs do: setting a user aside and bringing them back.
-  expect(units['setAside']!['rowsWritten']! + units['bringBack']!['rowsWritten']!).toBeGreaterThan(0);
+  expect(units.setAside!.rowsWritten! + units.bringBack!.rowsWritten!).toBeGreaterThan(0);
 }
 
 const resultsNow = () => Object.fromEntries(readdirSync(RESULTS).map((name) => [name, readFileSync(`${RESULTS}/${name}`, 'utf8')]));

@@ -23,8 +23,8 @@ function run(command: string, args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
     // No API key or broker URL from the environment, and a folder without .dev.api-key: nothing can reach a broker.
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-    delete env['BROKER_API_KEY'];
-    delete env['BROKER_URL'];
+    delete env.BROKER_API_KEY;
+    delete env.BROKER_URL;
     // Its own process group: a script that ignored --help and started wrangler is stopped whole.
     const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env, detached: true });
     let stdout = '';
@@ -47,11 +47,12 @@ function run(command: string, args: string[]): Promise<Run> {
 }
 
 /** package.json's `"name": "tsx file.ts [args…]"` entries: every script a user runs with npm run. */
-const scripts = Object.entries((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts)
-  .flatMap(([name, command]) => {
-    const [tool, file, ...args] = command.split(' ');
-    return tool === 'tsx' && file?.endsWith('.ts') ? [{ name, file, args }] : [];
-  });
+const scripts = Object.entries(
+  (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts,
+).flatMap(([name, command]) => {
+  const [tool, file, ...args] = command.split(' ');
+  return tool === 'tsx' && file?.endsWith('.ts') ? [{ name, file, args }] : [];
+});
 
 const runScript = (script: (typeof scripts)[number], args: string[]) => run(TSX, [script.file, ...script.args, ...args]);
 /** A key `npm run api-key` mints, or its API_KEYS entry. */
@@ -60,7 +61,22 @@ const MINTED = /ttb_[A-Za-z0-9_-]{20,}|:[0-9a-f]{64}/;
 describe.concurrent('npm run <script> -- --help', () => {
   it('covers every script package.json runs with tsx', () => {
     expect(scripts.map((script) => script.name).sort()).toEqual(
-      ['api-key', 'bench', 'bench:bundle', 'bench:burst', 'bench:cost', 'bench:live', 'bench:micro', 'bench:sweep', 'import', 'login', 'setup', 'soak', 'start', 'test'].sort(),
+      [
+        'api-key',
+        'bench',
+        'bench:bundle',
+        'bench:burst',
+        'bench:cost',
+        'bench:live',
+        'bench:micro',
+        'bench:sweep',
+        'import',
+        'login',
+        'setup',
+        'soak',
+        'start',
+        'test',
+      ].sort(),
     );
   });
 
@@ -97,7 +113,11 @@ describe.concurrent('npm run api-key', () => {
 
   it('refuses a name that starts with "-", as an option or after --', async () => {
     const script = scripts.find((entry) => entry.name === 'api-key')!;
-    for (const args of [['-x', 'admin'], ['--', '-x', 'admin'], ['--', '--help', 'admin']]) {
+    for (const args of [
+      ['-x', 'admin'],
+      ['--', '-x', 'admin'],
+      ['--', '--help', 'admin'],
+    ]) {
       const { code, stdout, stderr } = await runScript(script, args);
       expect(code, args.join(' ')).toBe(2);
       expect(stdout, args.join(' ')).not.toMatch(MINTED);
@@ -115,13 +135,22 @@ describe.concurrent('npm run api-key', () => {
 
 describe('npm start', () => {
   it("passes on exactly the flags the installed wrangler dev takes (so an upgrade's new flag is noticed here)", async () => {
-    const { code, stdout } = await run(process.execPath, [fileURLToPath(new URL('../../node_modules/wrangler/bin/wrangler.js', import.meta.url)), 'dev', '--help']);
+    const { code, stdout } = await run(process.execPath, [
+      fileURLToPath(new URL('../../node_modules/wrangler/bin/wrangler.js', import.meta.url)),
+      'dev',
+      '--help',
+    ]);
     expect(code).toBe(0);
     // Flag lines look like `  -c, --config    Path to …` or `      --routes, --route    Routes …`.
     const flags = stdout
       .split('\n')
       .filter((line) => /^\s+-/.test(line))
-      .flatMap((line) => line.trim().split(/\s{2,}/)[0]!.split(', '));
+      .flatMap((line) =>
+        line
+          .trim()
+          .split(/\s{2,}/)[0]!
+          .split(', '),
+      );
     const passedOn = flags.filter((flag) => !['-h', '--help', '-v', '--version', '--port', '--persist-to'].includes(flag));
     expect([...WRANGLER_DEV_FLAGS].sort()).toEqual(passedOn.sort());
   });

@@ -15,7 +15,10 @@ const read = (path: string) => readFileSync(`${ROOT}${path}`, 'utf8');
 
 const toml = read('wrangler.toml');
 const example = read('.dev.vars.example');
-const packageJson = JSON.parse(read('package.json')) as { scripts: Record<string, string>; cloudflare?: { bindings?: Record<string, { description?: string }> } };
+const packageJson = JSON.parse(read('package.json')) as {
+  scripts: Record<string, string>;
+  cloudflare?: { bindings?: Record<string, { description?: string }> };
+};
 
 /** The top-level [vars] names. */
 const varNames = (() => {
@@ -46,7 +49,10 @@ describe('the Deploy to Cloudflare button', () => {
   });
 
   it('creates the KV namespace itself: wrangler.toml names no account-specific id', () => {
-    const kvBlocks = toml.split(/^\[\[kv_namespaces\]\]\s*$/m).slice(1).map((block) => block.split(/^\[/m)[0]!);
+    const kvBlocks = toml
+      .split(/^\[\[kv_namespaces\]\]\s*$/m)
+      .slice(1)
+      .map((block) => block.split(/^\[/m)[0]!);
     expect(kvBlocks).toHaveLength(1);
     expect(kvBlocks[0]).toMatch(/^binding = "APP_TOKEN_CACHE"$/m);
     expect(kvBlocks[0]).not.toMatch(/^id\s*=/m);
@@ -59,6 +65,8 @@ describe('the Deploy to Cloudflare button', () => {
 
   it('is in the README with the deploy.workers.cloudflare.com URL and the placeholder to replace', () => {
     const readme = read('README.md');
-    expect(readme).toContain('[![Deploy to Cloudflare](https://deploy.workers.cloudflare.com/button)](https://deploy.workers.cloudflare.com/?url=https://github.com/<you>/twitch-token-broker)');
+    expect(readme).toContain(
+      '[![Deploy to Cloudflare](https://deploy.workers.cloudflare.com/button)](https://deploy.workers.cloudflare.com/?url=https://github.com/<you>/twitch-token-broker)',
+    );
   });
 });

@@ -15,7 +15,11 @@ let system: LocalSystem;
 
 beforeAll(async () => {
   system = await startLocalSystem('login-script');
-  await fetch(`${system.twitch.url}/_standin/device/config`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ interval: 1 }) });
+  await fetch(`${system.twitch.url}/_standin/device/config`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ interval: 1 }),
+  });
 }, 120_000);
 
 afterAll(async () => {

@@ -70,7 +70,10 @@ let healthPath: string;
 
 function calls(): WranglerCall[] {
   if (!existsSync(log)) return [];
-  return readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as WranglerCall);
+  return readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as WranglerCall);
 }
 
 function runSetup(args: string[], env: Record<string, string> = {}, answers?: string): Promise<{ code: number | null; output: string }> {
@@ -127,11 +130,19 @@ const SCRIPTED = ['--yes', '--client-id', CLIENT_ID, '--allowed-origins', 'https
 
 describe('npm run setup (scripted, against a fake wrangler)', () => {
   it('creates the KV namespace, writes wrangler.toml, stores generated secrets through stdin, deploys and checks /health', async () => {
-    const { code, output } = await runSetup([...SCRIPTED, '--public-url', 'https://auth.example.com', '--api-key-file', 'admin.key'], { TWITCH_CLIENT_SECRET: CLIENT_SECRET });
+    const { code, output } = await runSetup([...SCRIPTED, '--public-url', 'https://auth.example.com', '--api-key-file', 'admin.key'], {
+      TWITCH_CLIENT_SECRET: CLIENT_SECRET,
+    });
     expect(output).toContain('ok. Try it');
     expect(code).toBe(0);
 
-    expect(calls().map((call) => call.args.join(' '))).toEqual(['whoami --json', 'secret list', 'kv namespace create APP_TOKEN_CACHE', 'secret bulk', 'deploy']);
+    expect(calls().map((call) => call.args.join(' '))).toEqual([
+      'whoami --json',
+      'secret list',
+      'kv namespace create APP_TOKEN_CACHE',
+      'secret bulk',
+      'deploy',
+    ]);
     const toml = readFileSync(join(project, 'wrangler.toml'), 'utf8');
     expect(toml).toContain(`binding = "APP_TOKEN_CACHE"\nid = "${KV_ID}"`);
     expect(toml).toContain(`TWITCH_CLIENT_ID = "${CLIENT_ID}"`);
@@ -152,7 +163,12 @@ describe('npm run setup (scripted, against a fake wrangler)', () => {
     expect(stored.API_KEYS).toBe(`admin:admin:${createHash('sha256').update(adminKey).digest('hex')}`);
 
     // Secrets travel on stdin only: never in wrangler's arguments, never on screen.
-    const secretValues = [...Object.entries(stored).filter(([name]) => name !== 'API_KEYS').map(([, value]) => value), adminKey];
+    const secretValues = [
+      ...Object.entries(stored)
+        .filter(([name]) => name !== 'API_KEYS')
+        .map(([, value]) => value),
+      adminKey,
+    ];
     for (const value of secretValues) {
       for (const call of calls()) expect(call.args.join(' ')).not.toContain(value);
       expect(output).not.toContain(value);
@@ -181,7 +197,7 @@ describe('npm run setup (scripted, against a fake wrangler)', () => {
   });
 
   it('asks for what flags and the environment did not give, with the Twitch console steps first', async () => {
-    const answers = [CLIENT_ID, CLIENT_SECRET, 'https://app.example', 'user:read:email chat:read', ''].join('\n') + '\n';
+    const answers = `${[CLIENT_ID, CLIENT_SECRET, 'https://app.example', 'user:read:email chat:read', ''].join('\n')}\n`;
     const { code, output } = await runSetup([], {}, answers);
     expect(code).toBe(0);
     expect(output.indexOf('Client Type: Confidential')).toBeLessThan(output.indexOf('Twitch Client ID:'));
@@ -245,7 +261,9 @@ describe('npm run setup (scripted, against a fake wrangler)', () => {
       expect(staging).toContain(`class_name = "${className}"`);
     }
     // Its own login limiter: sharing the top level's namespace id would share its counters.
-    const limiter = staging.match(/\[\[env\.staging\.ratelimits\]\]\nname = "LOGIN_RATE_LIMITER"\nsimple = \{ limit = 60, period = 60 \}\nnamespace_id = "(\d+)"/);
+    const limiter = staging.match(
+      /\[\[env\.staging\.ratelimits\]\]\nname = "LOGIN_RATE_LIMITER"\nsimple = \{ limit = 60, period = 60 \}\nnamespace_id = "(\d+)"/,
+    );
     expect(limiter).not.toBeNull();
     expect(original).toMatch(/^namespace_id = "72846"$/m);
     expect(limiter![1]).not.toBe('72846');
@@ -263,11 +281,15 @@ describe('npm run setup (scripted, against a fake wrangler)', () => {
     healthPath = '/staging/health';
     expect((await runSetup([...SCRIPTED, '--env', 'staging'], { TWITCH_CLIENT_SECRET: CLIENT_SECRET })).code).toBe(0);
     const dryRun = await new Promise<{ code: number | null; output: string }>((resolve) => {
-      const child = spawn(process.execPath, [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--env', 'staging', '--outdir', 'dist-staging'], {
-        cwd: project,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, HOME: project, CI: '1', WRANGLER_SEND_METRICS: 'false' },
-      });
+      const child = spawn(
+        process.execPath,
+        [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--env', 'staging', '--outdir', 'dist-staging'],
+        {
+          cwd: project,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, HOME: project, CI: '1', WRANGLER_SEND_METRICS: 'false' },
+        },
+      );
       let output = '';
       child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -281,7 +303,7 @@ describe('npm run setup (scripted, against a fake wrangler)', () => {
     expect(dryRun.output).toMatch(/env\.LOGIN_RATE_LIMITER \(60 requests\/60s\)\s+Rate Limit/);
   });
 
-  it('with --env, run again, keeps that environment\'s secrets and section; --env production gets its own beside it', async () => {
+  it("with --env, run again, keeps that environment's secrets and section; --env production gets its own beside it", async () => {
     healthPath = '/staging/health';
     expect((await runSetup([...SCRIPTED, '--env', 'staging'], { TWITCH_CLIENT_SECRET: CLIENT_SECRET })).code).toBe(0);
     writeFileSync(log, '');
@@ -312,18 +334,20 @@ describe('npm run setup (scripted, against a fake wrangler)', () => {
   });
 });
 
-describe('an environment\'s login rate limiter', () => {
-  it('is copied from a limiter written with a [ratelimits.simple] table, as in Cloudflare\'s docs, with its own id', () => {
+describe("an environment's login rate limiter", () => {
+  it("is copied from a limiter written with a [ratelimits.simple] table, as in Cloudflare's docs, with its own id", () => {
     const toml = 'name = "broker"\n\n[[ratelimits]]\nname = "LOGIN_RATE_LIMITER"\nnamespace_id = "1001"\n\n[ratelimits.simple]\nlimit = 100\nperiod = 60\n';
     const withStaging = withEnvSection(toml, 'staging');
-    const copied = withStaging.match(/\[\[env\.staging\.ratelimits\]\]\nname = "LOGIN_RATE_LIMITER"\nsimple = \{ limit = 100, period = 60 \}\nnamespace_id = "(\d+)"/);
+    const copied = withStaging.match(
+      /\[\[env\.staging\.ratelimits\]\]\nname = "LOGIN_RATE_LIMITER"\nsimple = \{ limit = 100, period = 60 \}\nnamespace_id = "(\d+)"/,
+    );
     expect(copied).not.toBeNull();
     expect(copied![1]).not.toBe('1001');
   });
 });
 
 describe('a new rate-limiting namespace id', () => {
-  it('is never one the file already uses, nor the docs\' example every copied Worker shares', () => {
+  it("is never one the file already uses, nor the docs' example every copied Worker shares", () => {
     const toml = 'namespace_id = "100000"\n[[env.a.ratelimits]]\nnamespace_id = "100001"\n';
     // The first two draws land on ids the file uses; the third is free.
     const draws = [0.5, 1.5, 2.5].map((n) => n / 900_000_000);

@@ -13,7 +13,14 @@ describe('npm start flags', () => {
   });
 
   it("passes wrangler dev's own flags on as given, and refuses a mistyped one before anything starts", () => {
-    expect(parseStartArgs(['--no-bundle', '--var=A:b', '-e', 'staging', '--log-level', 'debug']).wranglerArgs).toEqual(['--no-bundle', '--var=A:b', '-e', 'staging', '--log-level', 'debug']);
+    expect(parseStartArgs(['--no-bundle', '--var=A:b', '-e', 'staging', '--log-level', 'debug']).wranglerArgs).toEqual([
+      '--no-bundle',
+      '--var=A:b',
+      '-e',
+      'staging',
+      '--log-level',
+      'debug',
+    ]);
     expect(() => parseStartArgs(['--prot', '9000'])).toThrow('unknown option --prot');
     expect(() => parseStartArgs(['--persist=x'])).toThrow('unknown option --persist');
   });

@@ -21,9 +21,11 @@ function helix(path: string, headers: Record<string, string>): Promise<Response>
 const as = (token: string, clientId = CLIENT_ID) => ({ Authorization: `Bearer ${token}`, 'Client-Id': clientId });
 
 describe('Helix GET /users', () => {
-  it('names the token\'s own user, with the email only for user:read:email', async () => {
+  it("names the token's own user, with the email only for user:read:email", async () => {
     const withEmail = await (await helix('/helix/users', as(userToken('100001', ['user:read:email'])))).json();
-    expect(withEmail).toEqual({ data: [expect.objectContaining({ id: '100001', login: 'streamer_alice', display_name: 'Streamer_Alice', email: 'alice@example.test' })] });
+    expect(withEmail).toEqual({
+      data: [expect.objectContaining({ id: '100001', login: 'streamer_alice', display_name: 'Streamer_Alice', email: 'alice@example.test' })],
+    });
     const withoutEmail = (await (await helix('/helix/users', as(userToken('100001')))).json()) as { data: Record<string, unknown>[] };
     expect(withoutEmail.data[0]).not.toHaveProperty('email');
   });
@@ -36,7 +38,7 @@ describe('Helix GET /users', () => {
     expect(body.data.every((user) => user.email === undefined)).toBe(true);
   });
 
-  it('answers twurple\'s mock-mode path /mock/users like /helix/users', async () => {
+  it("answers twurple's mock-mode path /mock/users like /helix/users", async () => {
     const response = await helix('/mock/users?id=100001', as(appToken()));
     expect(((await response.json()) as { data: { login: string }[] }).data[0]!.login).toBe('streamer_alice');
   });
@@ -50,22 +52,30 @@ describe('Helix GET /users', () => {
   });
 
   it.each([
-    ['a token expired early at the stand-in', () => {
-      const token = userToken('100001');
-      standin.state.expireAccessTokens({ accessToken: token });
-      return as(token);
-    }, 'Invalid OAuth token'],
-    ['a revoked token', () => {
-      const token = userToken('100001');
-      standin.state.disconnectUser('100001');
-      return as(token);
-    }, 'Invalid OAuth token'],
+    [
+      'a token expired early at the stand-in',
+      () => {
+        const token = userToken('100001');
+        standin.state.expireAccessTokens({ accessToken: token });
+        return as(token);
+      },
+      'Invalid OAuth token',
+    ],
+    [
+      'a revoked token',
+      () => {
+        const token = userToken('100001');
+        standin.state.disconnectUser('100001');
+        return as(token);
+      },
+      'Invalid OAuth token',
+    ],
     ['an unknown token', () => as('not-a-token-anyone-issued'), 'Invalid OAuth token'],
-    ['another client\'s Client-Id', () => as(userToken('100001'), 'other-client'), 'Client ID and OAuth token do not match'],
-    ['another client\'s token', () => as(userToken('100001', [], 'other-client')), 'Client ID and OAuth token do not match'],
+    ["another client's Client-Id", () => as(userToken('100001'), 'other-client'), 'Client ID and OAuth token do not match'],
+    ["another client's token", () => as(userToken('100001', [], 'other-client')), 'Client ID and OAuth token do not match'],
     ['no Client-Id', () => ({ Authorization: `Bearer ${appToken()}` }), 'Missing Client ID or OAuth token'],
     ['no token', () => ({ 'Client-Id': CLIENT_ID }), 'Missing Client ID or OAuth token'],
-  ])('answers 401 in Helix\'s shape for %s', async (_case, headers, message) => {
+  ])("answers 401 in Helix's shape for %s", async (_case, headers, message) => {
     const response = await helix('/helix/users?id=100001', headers());
     expect(response.status).toBe(401);
     expect(await response.json()).toEqual({ error: 'Unauthorized', status: 401, message });

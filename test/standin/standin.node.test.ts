@@ -74,7 +74,11 @@ function exchangeCode(standin: TwitchStandin, code: string, overrides: Record<st
 }
 
 async function loginAs(standin: TwitchStandin, userId: string, overrides: Record<string, string> = {}): Promise<TokenJson> {
-  const response = await exchangeCode(standin, await codeFor(standin, userId, overrides), overrides.redirect_uri ? { redirect_uri: overrides.redirect_uri } : {});
+  const response = await exchangeCode(
+    standin,
+    await codeFor(standin, userId, overrides),
+    overrides.redirect_uri ? { redirect_uri: overrides.redirect_uri } : {},
+  );
   expect(response.status).toBe(200);
   return response.json() as Promise<TokenJson>;
 }
@@ -120,7 +124,9 @@ describe('authorize: the consent page and its redirects', () => {
 
   it('sends the browser back with redirect_mismatch when redirect_uri is not registered', async () => {
     const standin = createTwitchStandin();
-    const response = await standin.fetch(new Request(`${TWITCH}/oauth2/authorize?${new URLSearchParams(authorizeParams({ redirect_uri: 'http://evil.test/elsewhere' }))}`));
+    const response = await standin.fetch(
+      new Request(`${TWITCH}/oauth2/authorize?${new URLSearchParams(authorizeParams({ redirect_uri: 'http://evil.test/elsewhere' }))}`),
+    );
     expect(response.status).toBe(302);
     expect(response.headers.get('Location')).toBe(
       'http://evil.test/elsewhere?error=redirect_mismatch&error_description=Parameter+redirect_uri+does+not+match+registered+URI&state=state-123',
@@ -306,7 +312,10 @@ describe('token: refresh_token grant rotates', () => {
     await postJson(standin, '/_standin/clients', { clients: [{ clientId: 'other-client', clientSecret: 'other-secret' }] });
     const tokens = await loginAs(standin, ALICE);
     const response = await postForm(standin, '/oauth2/token', {
-      client_id: 'other-client', client_secret: 'other-secret', grant_type: 'refresh_token', refresh_token: tokens.refresh_token,
+      client_id: 'other-client',
+      client_secret: 'other-secret',
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token,
     });
     expect(response.status).toBe(400);
   });
@@ -339,7 +348,11 @@ describe('validate', () => {
     const { standin } = clockedStandin();
     const { access_token } = (await (await appToken(standin)).json()) as { access_token: string };
     expect(await (await validate(standin, access_token)).json()).toEqual({
-      client_id: CLIENT_ID, login: null, scopes: [], user_id: null, expires_in: 5011271,
+      client_id: CLIENT_ID,
+      login: null,
+      scopes: [],
+      user_id: null,
+      expires_in: 5011271,
     });
   });
 
@@ -459,8 +472,14 @@ describe('faults', () => {
     expect(faulted.status).toBe(503);
     expect(await faulted.json()).toEqual({ status: 503, message: 'Service Unavailable' });
     expect((await appToken(standin)).status).toBe(200);
-    const { calls, counts } = await getJson<{ calls: { status: number; grantType?: string }[]; counts: { token: Record<string, number> } }>(standin, '/_standin/calls');
-    expect(calls.map((call) => [call.grantType, call.status])).toEqual([['client_credentials', 503], ['client_credentials', 200]]);
+    const { calls, counts } = await getJson<{ calls: { status: number; grantType?: string }[]; counts: { token: Record<string, number> } }>(
+      standin,
+      '/_standin/calls',
+    );
+    expect(calls.map((call) => [call.grantType, call.status])).toEqual([
+      ['client_credentials', 503],
+      ['client_credentials', 200],
+    ]);
     expect(counts.token.client_credentials).toBe(2);
   });
 
@@ -538,8 +557,9 @@ describe('faults', () => {
 
   it('queues faults in order', async () => {
     await postJson(standin, '/_standin/faults', [{ status: 500 }, { status: 502, times: 2 }]);
-    expect([(await appToken(standin)).status, (await appToken(standin)).status, (await appToken(standin)).status, (await appToken(standin)).status])
-      .toEqual([500, 502, 502, 200]);
+    expect([(await appToken(standin)).status, (await appToken(standin)).status, (await appToken(standin)).status, (await appToken(standin)).status]).toEqual([
+      500, 502, 502, 200,
+    ]);
   });
 
   it('rejects an unknown fault kind', async () => {
@@ -620,13 +640,17 @@ describe('control endpoints', () => {
   it('seeds users in bulk and grants for them without the browser flow', async () => {
     const standin = createTwitchStandin();
     expect(await (await postJson(standin, '/_standin/users/bulk', { count: 1000, startId: 500000 })).json()).toEqual({
-      added: 1000, firstId: '500000', lastId: '500999',
+      added: 1000,
+      firstId: '500000',
+      lastId: '500999',
     });
     const single = (await (await postJson(standin, '/_standin/grants', { user_id: '500123', scopes: ['chat:read'] })).json()) as TokenJson;
     expect(single).toMatchObject({ expires_in: 14400, scope: ['chat:read'] });
     expect(await (await validate(standin, single.access_token)).json()).toMatchObject({ login: 'user_500123', user_id: '500123' });
 
-    const batch = (await (await postJson(standin, '/_standin/grants', { user_ids: ['500000', '500001'], scopes: [] })).json()) as { grants: { user_id: string }[] };
+    const batch = (await (await postJson(standin, '/_standin/grants', { user_ids: ['500000', '500001'], scopes: [] })).json()) as {
+      grants: { user_id: string }[];
+    };
     expect(batch.grants.map((grant) => grant.user_id)).toEqual(['500000', '500001']);
     expect((await postJson(standin, '/_standin/grants', { user_id: 'nobody', scopes: [] })).status).toBe(404);
   });
@@ -820,7 +844,7 @@ describe('inside miniflare as the Worker outboundService', () => {
     return (await (await miniflare.dispatchFetch('http://worker.test/')).json()) as WorkerView;
   }
 
-  it('answers the Worker\'s calls to id.twitch.tv through the fetch-function form', async () => {
+  it("answers the Worker's calls to id.twitch.tv through the fetch-function form", async () => {
     const standin = createTwitchStandin();
     startWorker((request: Request) => standin.fetch(request));
     const seen = await askWorker();

@@ -75,7 +75,12 @@ export async function pairIsAlive(pair: { access_token: string; refresh_token: s
   const refresh = await fetch(`${TWITCH}/oauth2/token`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: pair.refresh_token, client_id: TEST_BINDINGS.TWITCH_CLIENT_ID, client_secret: TEST_BINDINGS.TWITCH_CLIENT_SECRET }),
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: pair.refresh_token,
+      client_id: TEST_BINDINGS.TWITCH_CLIENT_ID,
+      client_secret: TEST_BINDINGS.TWITCH_CLIENT_SECRET,
+    }),
   });
   return validate.status === 200 || refresh.status === 200;
 }
