@@ -33,6 +33,20 @@ async function idleUser(userId: string, expiredAgoMs: number): Promise<void> {
   await directory().registerMany([userId], Date.now() - 10 * 60_000);
 }
 
+/** Ten minutes on (the refresh's own proof past the skip window), every moment due: one batch validates the user with one call to Twitch. */
+async function expectValidatedOnceTenMinutesOn(): Promise<void> {
+  vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 10 * 60_000 });
+  try {
+    await everyMomentDue();
+    const before = (await twitch.counts()).validate;
+    const counts = await directory().sweep();
+    expect(counts.validated).toBe(1);
+    expect((await twitch.counts()).validate - before).toBe(1);
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
 /** Counts the calls anyone makes into the directory object while `work` runs, by method. */
 async function directoryCallsDuring(work: () => Promise<unknown>): Promise<Record<string, number>> {
   const calls: Record<string, number> = {};
@@ -114,17 +128,8 @@ describe('idle spells', () => {
 
     // The user's next moment, after the refresh's own proof has aged past the skip window: the vault
     // hands over the new token and the directory validates it.
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 10 * 60_000 });
-    try {
-      await everyMomentDue();
-      const before = (await twitch.counts()).validate;
-      const counts = await directory().sweep();
-      expect(counts.validated).toBe(1);
-      expect((await twitch.counts()).validate - before).toBe(1);
-      expect((await userRow(userId)).sealed_access).not.toBeNull();
-    } finally {
-      vi.useRealTimers();
-    }
+    await expectValidatedOnceTenMinutesOn();
+    expect((await userRow(userId)).sealed_access).not.toBeNull();
   });
 
   it('sets aside a user whose token lapsed an hour ago with one row written, and the caller bringing them back hands the directory the new copy', async () => {
@@ -160,17 +165,11 @@ describe('idle spells', () => {
       vaultCalls.push(id.toString());
       return get.call(env.USER_VAULT, id);
     };
-    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 10 * 60_000 });
     try {
-      await everyMomentDue();
-      const before = (await twitch.counts()).validate;
-      const counts = await directory().sweep();
-      expect(counts.validated).toBe(1);
-      expect((await twitch.counts()).validate - before).toBe(1);
+      await expectValidatedOnceTenMinutesOn();
       expect(vaultCalls).toEqual([]);
     } finally {
       namespace.get = get;
-      vi.useRealTimers();
     }
   });
 });
