@@ -115,9 +115,11 @@ async function soak(system: LocalSystem): Promise<void> {
 
   /** One call to the broker, counted; a 5xx that no injected fault explains is a violation. */
   async function call(what: string, path: string, init: RequestInit = {}): Promise<Response> {
-    // Many users on the internet, not one address: the login rate limit is per address.
+    // Many users on the internet, not one address: the login rate limit counts an IPv6 /64 as one
+    // client, so each call comes from its own random /64.
     const headers = new Headers(init.headers);
-    headers.set('CF-Connecting-IP', `2001:db8::${Math.floor(Math.random() * 0xffff).toString(16)}`);
+    const group = () => Math.floor(Math.random() * 0x10000).toString(16);
+    headers.set('CF-Connecting-IP', `2001:db8:${group()}:${group()}::1`);
     const response = await fetch(`${broker.url}${path}`, { ...init, headers, redirect: 'manual' });
     figures.requests++;
     count(figures.statuses, `${what} ${response.status}`);
