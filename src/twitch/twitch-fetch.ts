@@ -1,4 +1,5 @@
 import { recordTwitchError } from '../metrics/metrics';
+import { paced } from './call-pace';
 import { TwitchError } from './twitch-error';
 
 /** How long one logical call to Twitch may take, retries included. */
@@ -117,12 +118,12 @@ export async function callTwitch(makeRequest: () => Request, budget: CallBudget)
 }
 
 async function callWithRetries(makeRequest: () => Request, budget: CallBudget): Promise<TwitchAnswer> {
-  const deadline = Date.now() + budget.deadlineMs;
+  const deadline = Date.now() + paced(budget.deadlineMs);
   for (let attemptNumber = 0; ; attemptNumber++) {
     const remaining = deadline - Date.now();
     // A call that may not be repeated after a timeout gains nothing from cutting an attempt short:
     // a slow answer that arrives inside the deadline must still count (e.g. a 3 s refresh).
-    const attemptTimeoutMs = budget.retryAmbiguous ? Math.min(budget.attemptTimeoutMs, remaining) : remaining;
+    const attemptTimeoutMs = budget.retryAmbiguous ? Math.min(paced(budget.attemptTimeoutMs), remaining) : remaining;
     try {
       return await attempt(makeRequest, Math.max(1, attemptTimeoutMs));
     } catch (error) {
@@ -131,10 +132,10 @@ async function callWithRetries(makeRequest: () => Request, budget: CallBudget): 
       if (attemptNumber + 1 >= (budget.maxAttempts ?? Infinity)) throw error;
       const waitMs = error.status === 429 ? error.retryAfterSeconds * 1000 : backoffMs(attemptNumber);
       // Give up when the wait (plus a minimal attempt) no longer fits: the caller answers 503.
-      if (Date.now() + waitMs + 100 > deadline) {
+      if (Date.now() + paced(waitMs + 100) > deadline) {
         throw new TwitchError('unavailable', error.status, error.twitchMessage, Math.max(1, waitMs / 1000));
       }
-      await sleep(waitMs);
+      await sleep(paced(waitMs));
     }
   }
 }

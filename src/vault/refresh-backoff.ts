@@ -1,3 +1,5 @@
+import { paced } from '../twitch/call-pace';
+
 /** After a failed refresh the vault waits this long (with jitter) before asking Twitch again... */
 export const REFRESH_BACKOFF_FIRST_MS = 2_000;
 /** ...doubling on each further failure up to this. */
@@ -25,7 +27,8 @@ export class RefreshBackoff {
   failed(twitchWaitMs = 0, now = Date.now(), random = Math.random()): void {
     const ceilingMs = Math.min(REFRESH_BACKOFF_MAX_MS, REFRESH_BACKOFF_FIRST_MS * 2 ** this.failures);
     this.failures++;
-    this.notBefore = now + Math.max(ceilingMs / 2 + (random * ceilingMs) / 2, twitchWaitMs);
+    // Our own wait runs at the call pace (1 in the broker; see call-pace.ts); Twitch's is its own.
+    this.notBefore = now + Math.max(paced(ceilingMs / 2 + (random * ceilingMs) / 2), twitchWaitMs);
   }
 
   /** A refresh went through: the next failure starts from the first step again. */

@@ -4,8 +4,10 @@ import { broker, json } from '../support/broker';
 import { freshStateForEachTest } from '../support/reset';
 import { twitch } from '../support/twitch';
 import { AMBIGUOUS, callsTo, expectRetryHonouredReset, FAILING, FAULTS, injectFault, REQUEST_PATH_LIMIT_MS, RETRYABLE, timed } from './fault-catalogue';
+import { useFaultPace } from '../support/call-pace';
 
 freshStateForEachTest();
+useFaultPace();
 
 /** Faults while minting the app token (client credentials) for a cold GET /token/app. */
 

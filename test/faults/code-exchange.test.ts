@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { CookieJar, consent, startLogin, pkcePair } from '../support/broker';
 import { freshStateForEachTest } from '../support/reset';
 import { AMBIGUOUS, callsTo, expectRetryHonouredReset, FAULTS, injectFault, REQUEST_PATH_LIMIT_MS, RETRYABLE, timed, type FaultCase } from './fault-catalogue';
+import { useFaultPace } from '../support/call-pace';
 
 freshStateForEachTest();
+useFaultPace();
 
 /** Faults during the code exchange (and the validate that names the user) at GET /callback. */
 

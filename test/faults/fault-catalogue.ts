@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { atFaultPace } from '../support/call-pace';
 import type { Fault, StandinCall } from '../support/twitch';
 import { twitch } from '../support/twitch';
 
@@ -21,8 +22,9 @@ export const FAULTS = {
   reset: { name: 'a connection reset', fault: { kind: 'reset' }, ambiguous: true },
   hang: { name: 'an answer that never comes', fault: { kind: 'hang' }, ambiguous: true },
   garbage: { name: 'a 200 with a non-JSON body', fault: { kind: 'garbage' }, ambiguous: true },
-  slow: { name: 'a 1.5 s answer', fault: { kind: 'slow', delayMs: 1_500 }, ambiguous: false },
-  verySlow: { name: 'a 3 s answer (longer than one attempt, inside the deadline)', fault: { kind: 'slow', delayMs: 3_000 }, ambiguous: false },
+  // Slow answers are timed against the broker's paced waits (test/support/call-pace.ts).
+  slow: { name: 'a 1.5 s answer', fault: { kind: 'slow', delayMs: atFaultPace(1_500) }, ambiguous: false },
+  verySlow: { name: 'a 3 s answer (longer than one attempt, inside the deadline)', fault: { kind: 'slow', delayMs: atFaultPace(3_000) }, ambiguous: false },
 } satisfies Record<string, FaultCase>;
 
 /** Faults that a retry gets past: Twitch answered, and said nothing was done. */
@@ -32,8 +34,8 @@ export const AMBIGUOUS: FaultCase[] = [FAULTS.reset, FAULTS.hang, FAULTS.garbage
 /** Every fault that makes the call fail outright when it never stops. */
 export const FAILING: FaultCase[] = [...RETRYABLE.slice(0, 3), ...AMBIGUOUS];
 
-/** How long a caller on a request path may wait in total, retries included (the budget is 4 s). */
-export const REQUEST_PATH_LIMIT_MS = 6_000;
+/** How long a caller on a request path may wait in total, retries included (the budget is 4 s, paced). */
+export const REQUEST_PATH_LIMIT_MS = atFaultPace(6_000);
 
 /** Queues `fault` on one Twitch endpoint for `times` calls (-1: until cleared). */
 export async function injectFault(where: Pick<Fault, 'path' | 'grantType'>, faultCase: FaultCase, times: number): Promise<void> {
@@ -56,6 +58,7 @@ export async function callsTo(path: string, grantType?: string): Promise<Standin
 /** Checks a 429's Ratelimit-Reset was honoured: the retry came no sooner than the reset second. */
 export function expectRetryHonouredReset(calls: StandinCall[]): void {
   expect(calls.length).toBeGreaterThanOrEqual(2);
-  // Ratelimit-Reset is a whole epoch second, at most 1 s plus rounding after the 429.
-  expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(900);
+  // Ratelimit-Reset is a whole epoch second, at most 1 s plus rounding after the 429; the broker
+  // waits for it at the fault tests' pace.
+  expect(calls[1]!.at - calls[0]!.at).toBeGreaterThanOrEqual(atFaultPace(900));
 }

@@ -17,8 +17,10 @@ import {
   timed,
   type FaultCase,
 } from './fault-catalogue';
+import { atFaultPace, useFaultPace } from '../support/call-pace';
 
 freshStateForEachTest();
+useFaultPace();
 
 /** Faults during a refresh of a user token at GET /token. */
 
@@ -46,12 +48,12 @@ async function loginWithExpiredToken(userId = '100001'): Promise<CookieJar> {
 }
 
 /**
- * The grant survived: with Twitch healthy again and the vault's backoff after the failure over,
+ * The grant survived: with Twitch healthy again and the vault's backoff after the failure over (paced),
  * /token refreshes and serves a full-length token.
  */
 async function expectGrantKept(jar: CookieJar): Promise<void> {
   await twitch.clearFaults();
-  await new Promise((resolve) => setTimeout(resolve, REFRESH_BACKOFF_FIRST_MS));
+  await new Promise((resolve) => setTimeout(resolve, atFaultPace(REFRESH_BACKOFF_FIRST_MS)));
   const response = await jar.fetch('/token');
   expect(response.status).toBe(200);
   expect((await json<TokenBody>(response)).expires_in).toBeGreaterThan(NORMAL_TTL_SECONDS - 100);

@@ -3,8 +3,10 @@ import { APP_ORIGIN, API_KEY } from '../test-bindings';
 import { broker, json, login } from '../support/broker';
 import { freshStateForEachTest } from '../support/reset';
 import { AMBIGUOUS, callsTo, FAILING, injectFault, REQUEST_PATH_LIMIT_MS, RETRYABLE, timed } from './fault-catalogue';
+import { useFaultPace } from '../support/call-pace';
 
 freshStateForEachTest();
+useFaultPace();
 
 /** Faults while revoking the user's tokens at Twitch during POST /logout. */
 

@@ -8,15 +8,17 @@ import { forgetForcedSweepCooldown, freshStateForEachTest } from '../support/res
 import { directory, seedValidatedGrant } from '../support/seed';
 import { twitch } from '../support/twitch';
 import { AMBIGUOUS, callsTo, expectRetryHonouredReset, FAULTS, injectFault, RETRYABLE, timed } from './fault-catalogue';
+import { atFaultPace, useFaultPace } from '../support/call-pace';
 
 freshStateForEachTest();
+useFaultPace();
 
 /** Faults while the sweep validates a user's token (POST /admin/sweep and the hourly cron). */
 
 const ON_VALIDATE = { path: '/oauth2/validate' } as const;
 const HOUR = 3600_000;
-/** The sweep's budget is 20 s; a batch of one user finishes well inside this. */
-const BACKGROUND_LIMIT_MS = 22_000;
+/** The sweep's budget is 20 s (paced); a batch of one user finishes well inside this. */
+const BACKGROUND_LIMIT_MS = atFaultPace(22_000);
 const USER_ID = '100001';
 
 const vault = (userId: string) => env.USER_VAULT.get(env.USER_VAULT.idFromName(userId));
