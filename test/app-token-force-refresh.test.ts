@@ -3,8 +3,11 @@ import { API_KEY } from './test-bindings';
 import { broker, json } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { twitch } from './support/twitch';
+import { useFaultPace } from './support/call-pace';
 
 freshStateForEachTest();
+// Its outage tests sit through the broker's deadlines: at the fault tests' pace (test/support/call-pace.ts).
+useFaultPace();
 
 const appToken = async (query = '') => {
   const response = await broker(`/token/app${query}`, { headers: { Authorization: `Bearer ${API_KEY}` } });

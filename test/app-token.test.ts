@@ -4,8 +4,11 @@ import { API_KEY, APP_ONLY_API_KEY, USERS_ONLY_API_KEY } from './test-bindings';
 import { broker, json } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { twitch } from './support/twitch';
+import { useFaultPace } from './support/call-pace';
 
 freshStateForEachTest();
+// Its outage tests sit through the broker's deadlines: at the fault tests' pace (test/support/call-pace.ts).
+useFaultPace();
 
 const appToken = (headers: Record<string, string> = { Authorization: `Bearer ${API_KEY}` }) => broker('/token/app', { headers });
 

@@ -6,8 +6,11 @@ import { oneTimeStore } from '../src/vault/stubs';
 import { broker, consent, CookieJar, exchangeSessionCode, json, login, startLogin } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { twitch } from './support/twitch';
+import { useFaultPace } from './support/call-pace';
 
 freshStateForEachTest();
+// Its outage tests sit through the broker's deadlines: at the fault tests' pace (test/support/call-pace.ts).
+useFaultPace();
 
 describe('GET /authorize', () => {
   it('redirects to Twitch with client_id, our /callback, response_type=code, the scopes and a state', async () => {

@@ -5,8 +5,11 @@ import { TEST_BINDINGS } from './test-bindings';
 import { login } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { twitch } from './support/twitch';
+import { useFaultPace } from './support/call-pace';
 
 freshStateForEachTest();
+// Its outage tests sit through the broker's deadlines: at the fault tests' pace (test/support/call-pace.ts).
+useFaultPace();
 
 type CallerAnswer = { ok: true; body: Record<string, unknown> } | { ok: false; name: string; message: string };
 

@@ -3,8 +3,11 @@ import { API_KEY, BROKER, TEST_BINDINGS } from './test-bindings';
 import { broker, json, login } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { twitch } from './support/twitch';
+import { useFaultPace } from './support/call-pace';
 
 freshStateForEachTest();
+// Its outage tests sit through the broker's deadlines: at the fault tests' pace (test/support/call-pace.ts).
+useFaultPace();
 
 interface TokenBody {
   access_token: string;

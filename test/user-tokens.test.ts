@@ -7,8 +7,11 @@ import { REFRESH_BACKOFF_FIRST_MS } from '../src/vault/refresh-backoff';
 import { freshStateForEachTest } from './support/reset';
 import { expectEndedAsAnotherUsers, seedGrantOfAnotherUser } from './support/seed';
 import { twitch } from './support/twitch';
+import { useFaultPace } from './support/call-pace';
 
 freshStateForEachTest();
+// Its outage tests sit through the broker's deadlines: at the fault tests' pace (test/support/call-pace.ts).
+useFaultPace();
 
 interface TokenBody {
   access_token: string;

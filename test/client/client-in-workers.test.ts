@@ -12,6 +12,7 @@ import { API_KEY, BROKER } from '../test-bindings';
 import { broker, login } from '../support/broker';
 import { freshStateForEachTest } from '../support/reset';
 import { twitch } from '../support/twitch';
+import { useFaultPace } from '../support/call-pace';
 
 /**
  * `twitch-token-broker-client` inside workerd, as another Worker would run it: over HTTP to the
@@ -20,6 +21,8 @@ import { twitch } from '../support/twitch';
  */
 
 freshStateForEachTest();
+// Its outage tests sit through the broker's deadlines: at the fault tests' pace (test/support/call-pace.ts).
+useFaultPace();
 
 /** The client in this Worker, its requests going to the broker's own fetch handler. */
 const workerClient = () =>
