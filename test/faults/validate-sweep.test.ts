@@ -8,7 +8,7 @@ import { forgetForcedSweepCooldown, freshStateForEachTest } from '../support/res
 import { directory, seedValidatedGrant } from '../support/seed';
 import { twitch } from '../support/twitch';
 import { AMBIGUOUS, callsTo, expectRetryHonouredReset, FAULTS, injectFault, RETRYABLE, timed } from './fault-catalogue';
-import { atFaultPace, useFaultPace } from '../support/call-pace';
+import { atCallPace, atFaultPace, OUTAGE_PACE, useFaultPace } from '../support/call-pace';
 
 freshStateForEachTest();
 useFaultPace();
@@ -66,7 +66,7 @@ describe('the sweep validating a user while Twitch misbehaves', () => {
     await seedDueUser();
     await twitch.inject({ ...ON_VALIDATE, kind: 'slow', delayMs: 0, times: 1 });
     await injectFault(ON_VALIDATE, FAULTS.status503, -1);
-    const { result: report, elapsedMs } = await timed(adminSweep);
+    const { result: report, elapsedMs } = await timed(() => atCallPace(OUTAGE_PACE, adminSweep));
     expect(report).toMatchObject({ validated: 0, failed: 1, revoked: 0 });
     expect(elapsedMs).toBeLessThan(BACKGROUND_LIMIT_MS);
     expect((await userValidateCalls()).length).toBeGreaterThan(2);

@@ -21,3 +21,20 @@ export function useFaultPace(): void {
     callPace.scale = 1;
   });
 }
+
+/**
+ * The pace for a test that only sits through a deadline of quick failures (a lasting 503): with no
+ * slow answer to keep in proportion, it can go faster than FAULT_PACE.
+ */
+export const OUTAGE_PACE = 0.1;
+
+/** Runs `run` with the broker's waits around Twitch calls at `scale`, then restores the pace. */
+export async function atCallPace<T>(scale: number, run: () => Promise<T>): Promise<T> {
+  const before = callPace.scale;
+  callPace.scale = scale;
+  try {
+    return await run();
+  } finally {
+    callPace.scale = before;
+  }
+}
