@@ -100,7 +100,7 @@ function operationOf(stack: string): Operation {
   if (has('SweepLane.laneCheck')) return 'lane';
   if (USER_VAULT_MODULES.some(has)) {
     if (has('UserVault.validate') || has('SweepValidation.validate')) return 'vault-visit';
-    if (has('UserVault.getAccessToken') || has('TokenLifecycle.serve') || has('TokenLifecycle.refresh') || has('AuditTrail')) {
+    if (has('UserVault.getAccessToken') || has('TokenLifecycle.serve') || has('TokenLifecycle.refresh')) {
       return phase === 'warm' ? 'caller-warm' : 'caller-refresh';
     }
     return 'other';
