@@ -7,6 +7,7 @@ import { API_KEY } from './test-bindings';
 import { broker } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
 import { directory, HOUR, vault } from './support/seed';
+import { meterStorage, type StatementCursor } from './support/storage-meter';
 import { twitch } from './support/twitch';
 
 freshStateForEachTest();
@@ -78,18 +79,17 @@ async function directoryCallsDuring(work: () => Promise<unknown>): Promise<Recor
  */
 async function userRowsWrittenByBatch(): Promise<number> {
   return runInDurableObject(directory(), async (instance, ctx) => {
-    const sqlPrototype = Object.getPrototypeOf(ctx.storage.sql) as { exec: (...args: unknown[]) => { rowsWritten: number } };
-    const exec = sqlPrototype.exec;
-    const cursors: { rowsWritten: number }[] = [];
-    sqlPrototype.exec = function (this: unknown, ...args: unknown[]) {
-      const cursor = exec.apply(this, args);
-      if (/^\s*(UPDATE|INSERT INTO) users\b|^\s*UPDATE sweep_state SET (in_use|idle|gone)\b/.test(String(args[0]))) cursors.push(cursor);
-      return cursor;
-    };
+    const cursors: StatementCursor[] = [];
+    const stop = meterStorage(ctx.storage, {
+      onKeyValue() {},
+      onStatement(cursor, query) {
+        if (/^\s*(UPDATE|INSERT INTO) users\b|^\s*UPDATE sweep_state SET (in_use|idle|gone)\b/.test(query)) cursors.push(cursor);
+      },
+    });
     try {
       await instance.sweep();
     } finally {
-      sqlPrototype.exec = exec;
+      stop();
     }
     return cursors.reduce((sum, cursor) => sum + cursor.rowsWritten, 0);
   });

@@ -7,6 +7,7 @@ import { SET_ASIDE_AFTER_MS } from '../../src/vault/timing';
 import { broker } from '../../test/support/broker';
 import { resetAll } from '../../test/support/reset';
 import { directory, seedUsers, vault } from '../../test/support/seed';
+import { meterStorage } from '../../test/support/storage-meter';
 import { twitch } from '../../test/support/twitch';
 import { API_KEY } from '../../test/test-bindings';
 import type { AlarmRecord, Measurement, Operation, OperationUsage, Usage } from './usage';
@@ -99,7 +100,7 @@ function operationOf(stack: string): Operation {
   if (has('SweepLane.laneCheck')) return 'lane';
   if (USER_VAULT_MODULES.some(has)) {
     if (has('UserVault.validate') || has('SweepValidation.validate')) return 'vault-visit';
-    if (has('UserVault.getAccessToken') || has('TokenLifecycle.serve') || has('TokenLifecycle.refresh') || has('AuditTrail')) {
+    if (has('UserVault.getAccessToken') || has('TokenLifecycle.serve') || has('TokenLifecycle.refresh')) {
       return phase === 'warm' ? 'caller-warm' : 'caller-refresh';
     }
     return 'other';
@@ -123,31 +124,14 @@ async function installMeter(): Promise<void> {
   (Error as { stackTraceLimit?: number }).stackTraceLimit = 60;
   const stackNow = () => new Error().stack ?? '';
   await runInDurableObject(directory(), (_instance, ctx) => {
-    const sqlPrototype = Object.getPrototypeOf(ctx.storage.sql) as { exec: (...args: unknown[]) => { rowsRead: number; rowsWritten: number } };
-    const exec = sqlPrototype.exec;
-    sqlPrototype.exec = function (this: unknown, ...args: unknown[]) {
-      const cursor = exec.apply(this, args);
-      if (metering) pendingCursors.push({ operation: operationOf(stackNow()), cursor });
-      return cursor;
-    };
-    const storagePrototype = Object.getPrototypeOf(ctx.storage) as Record<string, (...args: unknown[]) => unknown>;
-    // Key-value methods are stored in a hidden SQLite table: one row per key; setAlarm and deleteAlarm write one row.
-    for (const [method, kind] of [
-      ['get', 'read'],
-      ['put', 'write'],
-      ['delete', 'write'],
-      ['setAlarm', 'write'],
-      ['deleteAlarm', 'write'],
-    ] as const) {
-      const original = storagePrototype[method]!;
-      storagePrototype[method] = function (this: unknown, ...args: unknown[]) {
-        if (metering) {
-          const rows = Array.isArray(args[0]) ? args[0].length : 1;
-          charge(operationOf(stackNow()), kind === 'read' ? { rowsRead: rows } : { rowsWritten: rows });
-        }
-        return original.apply(this, args);
-      };
-    }
+    meterStorage(ctx.storage, {
+      onKeyValue(kind, rows) {
+        if (metering) charge(operationOf(stackNow()), kind === 'read' ? { rowsRead: rows } : { rowsWritten: rows });
+      },
+      onStatement(cursor) {
+        if (metering) pendingCursors.push({ operation: operationOf(stackNow()), cursor });
+      },
+    });
   });
   const namespaces = {
     UserVault: env.USER_VAULT,

@@ -21,7 +21,6 @@ export interface AuditEvent {
   detail?: string;
 }
 
-const STORAGE_KEY = 'audit';
 /** The trail keeps the newest entries only: it is for operators, not an archive. */
 const MAX_EVENTS = 200;
 /** The events that set the user's status (active, revoked, logged out, deleted). */
@@ -47,26 +46,40 @@ function trimmed(events: AuditEvent[], max: number): AuditEvent[] {
 }
 
 /**
- * A user's audit trail, kept in their vault's storage beside the grant, and mirrored as one log
- * line per event. Entries carry no token, code or key: only the event and a reason.
+ * A user's audit trail in memory, mirrored as one log line per event. Entries carry no token,
+ * code or key: only the event and a reason. GrantStore stores it in one value with the record, so
+ * an event and the change it records are written together.
  */
 export class AuditTrail {
-  private events: AuditEvent[] | null = null;
-
-  constructor(private readonly storage: DurableObjectStorage) {}
-
-  /** Appends an event and logs it. */
-  async append(userId: string, event: AuditEventName, detail?: string): Promise<void> {
-    logEvent(`user.${event}`, detail === undefined ? { userId } : { userId, detail });
-    const events = await this.list();
-    events.push(detail === undefined ? { at: Date.now(), event } : { at: Date.now(), event, detail });
-    this.events = trimmed(events, MAX_EVENTS);
-    await this.storage.put(STORAGE_KEY, this.events);
-  }
+  private kept: AuditEvent[] = [];
 
   /** All kept events, oldest first. */
-  async list(): Promise<AuditEvent[]> {
-    this.events ??= (await this.storage.get<AuditEvent[]>(STORAGE_KEY)) ?? [];
-    return this.events;
+  get events(): AuditEvent[] {
+    return this.kept;
+  }
+
+  /** Takes the trail as stored. */
+  restore(events: AuditEvent[]): void {
+    this.kept = events;
+  }
+
+  /** Appends an event, trimming the oldest, and logs it. Returns the entry, for `amend`. */
+  add(userId: string, event: AuditEventName, detail?: string): AuditEvent {
+    logEvent(`user.${event}`, detail === undefined ? { userId } : { userId, detail });
+    const entry: AuditEvent = detail === undefined ? { at: Date.now(), event } : { at: Date.now(), event, detail };
+    this.kept.push(entry);
+    this.kept = trimmed(this.kept, MAX_EVENTS);
+    return entry;
+  }
+
+  /**
+   * Gives an entry written before its outcome was known (a logout, before Twitch answered the
+   * revocations) its reason, and logs the entry again with it. False if it has been trimmed since.
+   */
+  amend(userId: string, entry: AuditEvent, detail: string): boolean {
+    if (!this.kept.includes(entry)) return false;
+    entry.detail = detail;
+    logEvent(`user.${entry.event}`, { userId, detail });
+    return true;
   }
 }

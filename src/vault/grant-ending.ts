@@ -2,7 +2,6 @@ import type { Config } from '../config';
 import { recordRevocation } from '../metrics/metrics';
 import { brokerEvent, type RevocationReason } from '../notify/broker-event';
 import { revokeToken, type TokenInfo } from '../twitch/identity';
-import type { AuditTrail } from './audit-trail';
 import type { GrantStore, StoredGrant, UserRecord } from './grant-store';
 import type { VaultEffects } from './vault-effects';
 
@@ -14,7 +13,6 @@ export class GrantEnding {
   constructor(
     private readonly store: GrantStore,
     private readonly effects: VaultEffects,
-    private readonly audit: AuditTrail,
     private readonly config: () => Config,
   ) {}
 
@@ -22,19 +20,22 @@ export class GrantEnding {
   async markRevoked(reason: string, notifiedAs: RevocationReason): Promise<void> {
     const record = this.store.current;
     if (!record) return;
-    await this.store.save({
-      ...record,
-      status: 'revoked',
-      grant: null,
-      lastGeneration: record.grant?.generation ?? record.lastGeneration,
-      revokedAt: Date.now(),
-      sessionVersion: record.sessionVersion + 1,
-    });
+    await this.store.save(
+      {
+        ...record,
+        status: 'revoked',
+        grant: null,
+        lastGeneration: record.grant?.generation ?? record.lastGeneration,
+        revokedAt: Date.now(),
+        sessionVersion: record.sessionVersion + 1,
+      },
+      'revoked',
+      reason,
+    );
     this.store.forgetAccessToken();
     // The directory must not go on counting a copy of a revoked grant's access token as validated.
     await this.effects.forgetDirectoryCopy();
     recordRevocation(notifiedAs);
-    await this.audit.append(record.userId, 'revoked', reason);
     this.effects.broadcastRevoked(notifiedAs);
     await this.effects.notify(brokerEvent('user.revoked', { user_id: record.userId, login: record.login, reason: notifiedAs }));
   }
@@ -66,17 +67,21 @@ export class GrantEnding {
   /**
    * The shared end of logout and drop: the grant is forgotten and every session ends before Twitch
    * is asked to revoke the tokens (best effort: the user is out here either way); what Twitch does
-   * not take now is retried by the alarm.
+   * not take now is retried by the alarm. The audit entry is written with the record, and given
+   * the count of failed revocations only if there are any (a second row, on that path alone).
    */
   async endGrant(record: UserRecord, status: 'logged_out' | 'deleted'): Promise<void> {
     const grant = record.grant;
-    await this.store.save({
-      ...record,
+    const entry = await this.store.save(
+      {
+        ...record,
+        status,
+        grant: null,
+        lastGeneration: grant?.generation ?? record.lastGeneration,
+        sessionVersion: record.sessionVersion + 1,
+      },
       status,
-      grant: null,
-      lastGeneration: grant?.generation ?? record.lastGeneration,
-      sessionVersion: record.sessionVersion + 1,
-    });
+    );
     this.store.forgetAccessToken();
     if (grant) await this.effects.forgetDirectoryCopy();
     let failed: string[] = [];
@@ -87,7 +92,7 @@ export class GrantEnding {
       failed = tokens.filter((_token, index) => results[index]!.status === 'rejected');
       await this.effects.revokeLater(failed, { alreadyTried: true });
     }
-    await this.audit.append(record.userId, status, failed.length ? `${failed.length} revocation(s) at Twitch failed; retrying` : undefined);
+    if (entry && failed.length > 0) await this.store.amend(entry, `${failed.length} revocation(s) at Twitch failed; retrying`);
     this.effects.broadcastRevoked(status);
     if (grant) await this.effects.notify(brokerEvent('user.revoked', { user_id: record.userId, login: record.login, reason: status }));
   }

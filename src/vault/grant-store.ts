@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import { isSealedWithOldKey, seal, unseal } from '../crypto/seal';
 import { logEvent } from '../log';
 import { describeFailure } from '../twitch/twitch-error';
+import { type AuditEvent, type AuditEventName, AuditTrail } from './audit-trail';
 import type { AccessCopy, UserTokenResult } from './vault-types';
 
 /** The grant as stored: both tokens sealed, times absolute. */
@@ -16,7 +17,7 @@ export interface StoredGrant {
   generation: number;
 }
 
-/** Everything the vault keeps, under the single storage key `user`. */
+/** The user's state as the vault keeps it (stored under `user` with the audit trail, see StoredUser). */
 export interface UserRecord {
   userId: string;
   login: string;
@@ -29,7 +30,12 @@ export interface UserRecord {
   lastGeneration?: number;
 }
 
+/** What the storage key `user` holds: the record and its audit trail, one value, so a change and its entry are one row. */
+type StoredUser = UserRecord & { audit?: AuditEvent[] };
+
 const RECORD_KEY = 'user';
+/** Where deployments before the one-value layout kept the trail: read once, deleted by the first write. */
+const SEPARATE_TRAIL_KEY = 'audit';
 
 /** The copy of a grant's access token the sweep's directory validates: still sealed, never the refresh token. */
 export const copyOf = (grant: StoredGrant): AccessCopy => ({
@@ -39,12 +45,17 @@ export const copyOf = (grant: StoredGrant): AccessCopy => ({
 });
 
 /**
- * One user's record as the vault stores it (storage key `user`, cached in memory) and the sealing
- * of its tokens: every token at rest is sealed with TOKEN_ENCRYPTION_KEY under a purpose naming
- * the user and the token's kind, so a value copied to another user or kind does not unseal.
+ * One user's record and audit trail as the vault stores them (one value under storage key `user`,
+ * cached in memory), and the sealing of its tokens: every token at rest is sealed with
+ * TOKEN_ENCRYPTION_KEY under a purpose naming the user and the token's kind, so a value copied to
+ * another user or kind does not unseal. Every write is one `put` of that one value: rows written
+ * are billed, and a refresh, a login or a logout changes the record and adds its entry together.
  */
 export class GrantStore {
   private record: UserRecord | null | undefined;
+  private readonly trail = new AuditTrail();
+  /** The trail was loaded from its own key (SEPARATE_TRAIL_KEY), which the next write deletes. */
+  private trailKeyToDelete = false;
   /** The unsealed access token of the current generation, so hot reads skip the AES work. */
   private plainAccessToken: { generation: number; token: string } | null = null;
 
@@ -58,18 +69,57 @@ export class GrantStore {
     return this.record ?? null;
   }
 
-  /** The record, read from storage once per instance. */
-  async load(): Promise<UserRecord | null> {
-    if (this.record === undefined) {
-      this.record = (await this.storage.get<UserRecord>(RECORD_KEY)) ?? null;
-    }
-    return this.record;
+  /** The audit trail, oldest first (empty before the first load and for a user never seen). */
+  get events(): AuditEvent[] {
+    return this.trail.events;
   }
 
-  /** Replaces the record, in memory at once and in storage. */
-  async save(record: UserRecord): Promise<void> {
+  /** The record and its trail, read from storage once per instance. */
+  async load(): Promise<UserRecord | null> {
+    if (this.record !== undefined) return this.record;
+    const stored = await this.storage.get<StoredUser>(RECORD_KEY);
+    const separateTrail = stored && !stored.audit ? await this.storage.get<AuditEvent[]>(SEPARATE_TRAIL_KEY) : undefined;
+    // Another call may have loaded (and written) while these reads were awaited: its copy is newer.
+    if (this.record !== undefined) return this.record;
+    if (!stored) {
+      this.record = null;
+      return null;
+    }
+    const { audit, ...record } = stored;
+    this.trail.restore(audit ?? separateTrail ?? []);
+    this.trailKeyToDelete = separateTrail !== undefined;
     this.record = record;
-    await this.storage.put(RECORD_KEY, record);
+    return record;
+  }
+
+  /** Replaces the record, in memory at once and in storage, with `event` added to the trail: one row. Returns the entry. */
+  async save(record: UserRecord, event?: AuditEventName, detail?: string): Promise<AuditEvent | undefined> {
+    this.record = record;
+    const entry = event === undefined ? undefined : this.trail.add(record.userId, event, detail);
+    await this.write(record);
+    return entry;
+  }
+
+  /** Adds an event to the trail of the record as it is: one row. */
+  async append(event: AuditEventName, detail?: string): Promise<void> {
+    const record = this.record;
+    if (!record) throw new Error('no record to add an audit event to');
+    this.trail.add(record.userId, event, detail);
+    await this.write(record);
+  }
+
+  /** Gives an entry `save` returned its reason, once known (see AuditTrail.amend): one row, if the entry is still kept. */
+  async amend(entry: AuditEvent, detail: string): Promise<void> {
+    const record = this.record;
+    if (record && this.trail.amend(record.userId, entry, detail)) await this.write(record);
+  }
+
+  /** One put of the record and its trail; the first write after a load from the separate layout also deletes the old key, in the same batch. */
+  private async write(record: UserRecord): Promise<void> {
+    const stored: StoredUser = { ...record, audit: this.trail.events };
+    if (!this.trailKeyToDelete) return this.storage.put(RECORD_KEY, stored);
+    this.trailKeyToDelete = false;
+    await Promise.all([this.storage.put(RECORD_KEY, stored), this.storage.delete(SEPARATE_TRAIL_KEY)]);
   }
 
   /** The sealing purpose of this user's tokens of one kind. */

@@ -2,7 +2,6 @@ import type { Config } from '../config';
 import { brokerEvent } from '../notify/broker-event';
 import { validateToken } from '../twitch/identity';
 import { REQUEST_BUDGET } from '../twitch/twitch-fetch';
-import type { AuditTrail } from './audit-trail';
 import type { GrantEnding } from './grant-ending';
 import type { GrantStore, StoredGrant } from './grant-store';
 import type { ProofsOfLife } from './proofs-of-life';
@@ -18,7 +17,6 @@ export class LoginGrant {
     private readonly grants: GrantStore,
     private readonly effects: VaultEffects,
     private readonly ending: GrantEnding,
-    private readonly audit: AuditTrail,
     private readonly proofs: ProofsOfLife,
     private readonly config: () => Config,
   ) {}
@@ -40,30 +38,32 @@ export class LoginGrant {
       const storedPair = await this.grants.unsealPairOrLog(live);
       // Never revoke what the kept grant itself holds, should Twitch ever hand the same token back.
       await this.effects.revokeLater([input.accessToken, input.refreshToken].filter((token) => !storedPair.includes(token)));
-      await this.audit.append(input.userId, 'login_kept_grant', `the login lacked ${missingScopes.join(' ')}`);
+      await this.grants.append('login_kept_grant', `the login lacked ${missingScopes.join(' ')}`);
       return { sessionVersion: previous.sessionVersion, stored: false, scopes: [...live.scopes] };
     }
     const sealed = await this.grants.sealPair(input.userId, input.accessToken, input.refreshToken);
-    await this.grants.save({
-      userId: input.userId,
-      login: input.login,
-      status: 'active',
-      sessionVersion: previous?.sessionVersion ?? 1,
-      revokedAt: null,
-      grant: {
-        ...sealed,
-        expiresAt: input.expiresAt,
-        scopes: input.scopes,
-        obtainedAt: Date.now(),
-        lastValidatedAt: input.validatedAt,
-        generation: Math.max(previous?.grant?.generation ?? 0, previous?.lastGeneration ?? 0) + 1,
+    await this.grants.save(
+      {
+        userId: input.userId,
+        login: input.login,
+        status: 'active',
+        sessionVersion: previous?.sessionVersion ?? 1,
+        revokedAt: null,
+        grant: {
+          ...sealed,
+          expiresAt: input.expiresAt,
+          scopes: input.scopes,
+          obtainedAt: Date.now(),
+          lastValidatedAt: input.validatedAt,
+          generation: Math.max(previous?.grant?.generation ?? 0, previous?.lastGeneration ?? 0) + 1,
+        },
       },
-    });
+      'logged_in',
+    );
     if (live) {
       const replaced = await this.grants.unsealPairOrLog(live);
       await this.effects.revokeLater(replaced.filter((token) => token !== input.accessToken && token !== input.refreshToken));
     }
-    await this.audit.append(input.userId, 'logged_in');
     await this.effects.pushCurrentToken();
     await this.effects.notify(brokerEvent('user.authorized', { user_id: input.userId, login: input.login, scopes: input.scopes }));
     if (live) await this.effects.notifyScopeChange(live.scopes, input.scopes);

@@ -2,7 +2,6 @@ import type { Config } from '../config';
 import { validateToken } from '../twitch/identity';
 import { describeFailure } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET } from '../twitch/twitch-fetch';
-import type { AuditTrail } from './audit-trail';
 import type { GrantEnding } from './grant-ending';
 import { copyOf, type GrantStore } from './grant-store';
 import type { ProofsOfLife } from './proofs-of-life';
@@ -18,7 +17,6 @@ export class SweepValidation {
     private readonly lifecycle: TokenLifecycle,
     private readonly ending: GrantEnding,
     private readonly effects: VaultEffects,
-    private readonly audit: AuditTrail,
     private readonly proofs: ProofsOfLife,
     private readonly config: () => Config,
   ) {}
@@ -66,7 +64,7 @@ export class SweepValidation {
       try {
         info = await validateToken(this.config(), await this.store.accessTokenOf(grant), BACKGROUND_BUDGET);
       } catch (error) {
-        await this.audit.append(record.userId, 'validate_failed', describeFailure(error));
+        await this.store.append('validate_failed', describeFailure(error));
         return { outcome: 'failed', lastValidatedAt: lastProof };
       }
     }
@@ -84,6 +82,9 @@ export class SweepValidation {
       return { outcome: result.kind === 'revoked' ? 'revoked' : 'failed', lastValidatedAt };
     }
 
+    // An operator's forced sweep (rare, and asked for) is worth an entry in the user's own trail,
+    // written with the record when the validation changed it.
+    let entryOwed = options.force === true;
     const current = this.store.current;
     if (current?.grant?.generation === grant.generation) {
       this.proofs.validatedInMemory = { generation: grant.generation, at: now };
@@ -98,12 +99,13 @@ export class SweepValidation {
         scopes.join(' ') !== current.grant.scopes.join(' ') ||
         Math.abs(expiresAt - current.grant.expiresAt) > 60_000;
       if (changed) {
-        await this.store.save({ ...current, login, grant: { ...current.grant, ...resealed, lastValidatedAt: now, expiresAt, scopes } });
+        const grantNow = { ...current.grant, ...resealed, lastValidatedAt: now, expiresAt, scopes };
+        await this.store.save({ ...current, login, grant: grantNow }, entryOwed ? 'validated' : undefined);
+        entryOwed = false;
         await this.effects.notifyScopeChange(current.grant.scopes, scopes);
       }
     }
-    // An operator's forced sweep (rare, and asked for) is worth an entry in the user's own trail.
-    if (options.force) await this.audit.append(record.userId, 'validated');
+    if (entryOwed) await this.store.append('validated');
     const latest = this.store.current?.grant;
     return { outcome: 'validated', lastValidatedAt: now, ...(latest ? { copy: copyOf(latest) } : {}), ...(info.login ? { login: info.login } : {}) };
   }

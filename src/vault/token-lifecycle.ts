@@ -2,7 +2,6 @@ import type { Config } from '../config';
 import { refreshUserToken, validateToken } from '../twitch/identity';
 import { describeFailure, TwitchError } from '../twitch/twitch-error';
 import { BACKGROUND_BUDGET, REQUEST_BUDGET, type CallBudget } from '../twitch/twitch-fetch';
-import type { AuditTrail } from './audit-trail';
 import type { GrantEnding } from './grant-ending';
 import { copyOf, type GrantStore, type StoredGrant } from './grant-store';
 import type { ProofsOfLife } from './proofs-of-life';
@@ -29,7 +28,6 @@ export class TokenLifecycle {
     private readonly store: GrantStore,
     private readonly effects: VaultEffects,
     private readonly ending: GrantEnding,
-    private readonly audit: AuditTrail,
     private readonly proofs: ProofsOfLife,
     /** Spaces out refresh attempts after a failure (and honours a 429's reset) across requests. */
     private readonly backoff: RefreshBackoff,
@@ -117,7 +115,7 @@ export class TokenLifecycle {
     try {
       info = await validateToken(this.config(), await this.store.accessTokenOf(grant), REQUEST_BUDGET);
     } catch (error) {
-      await this.audit.append(this.store.current!.userId, 'validate_failed', describeFailure(error));
+      await this.store.append('validate_failed', describeFailure(error));
       return { kind: 'unavailable', retryAfterSeconds: error instanceof TwitchError ? error.retryAfterSeconds : 1 };
     }
     if (info !== null && this.ending.isAnotherUsers(info)) {
@@ -174,7 +172,7 @@ export class TokenLifecycle {
       // 5xx, 429, timeouts, garbage, or our own misconfiguration: the grant stays untouched.
       const rateLimited = error instanceof TwitchError && error.status === 429;
       this.backoff.failed(rateLimited ? error.retryAfterSeconds * 1000 : 0);
-      await this.audit.append(record.userId, 'refresh_failed', describeFailure(error));
+      await this.store.append('refresh_failed', describeFailure(error));
       return { kind: 'unavailable', retryAfterSeconds: Math.ceil(this.backoff.remainingMs() / 1000) };
     }
     this.backoff.succeeded();
@@ -186,25 +184,28 @@ export class TokenLifecycle {
       await this.effects.revokeLater([fresh.accessToken, fresh.refreshToken]);
       return current?.grant ? { kind: 'refreshed' } : { kind: 'revoked' };
     }
-    // Persist the new pair, including Twitch's newest refresh token, before anyone is answered.
+    // Persist the new pair, including Twitch's newest refresh token, before anyone is answered:
+    // one write, with its audit entry.
     const sealed = await this.store.sealPair(current.userId, fresh.accessToken, fresh.refreshToken);
     const now = Date.now();
-    await this.store.save({
-      ...current,
-      grant: {
-        ...sealed,
-        expiresAt: fresh.expiresAt,
-        scopes: fresh.scopes.length > 0 ? fresh.scopes : current.grant.scopes,
-        obtainedAt: now,
-        // A successful refresh proves the grant is alive, which is what hourly validation asks.
-        lastValidatedAt: now,
-        generation: grant.generation + 1,
+    await this.store.save(
+      {
+        ...current,
+        grant: {
+          ...sealed,
+          expiresAt: fresh.expiresAt,
+          scopes: fresh.scopes.length > 0 ? fresh.scopes : current.grant.scopes,
+          obtainedAt: now,
+          // A successful refresh proves the grant is alive, which is what hourly validation asks.
+          lastValidatedAt: now,
+          generation: grant.generation + 1,
+        },
       },
-    });
+      'refreshed',
+    );
     this.store.rememberAccessToken(grant.generation + 1, fresh.accessToken);
     // A token Twitch just issued needs no forced check: callers who raced the refresh share it.
     this.proofs.confirmedAlive = { generation: grant.generation + 1, at: now };
-    await this.audit.append(current.userId, 'refreshed');
     await this.effects.pushCurrentToken();
     if (fresh.scopes.length > 0) await this.effects.notifyScopeChange(current.grant.scopes, fresh.scopes);
     return { kind: 'refreshed' };

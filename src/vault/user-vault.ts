@@ -2,7 +2,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { getConfig, type Config } from '../config';
 import type { Env } from '../env';
 import { BACKGROUND_BUDGET } from '../twitch/twitch-fetch';
-import { AuditTrail, type AuditEvent } from './audit-trail';
+import type { AuditEvent } from './audit-trail';
 import { GrantEnding } from './grant-ending';
 import { GrantStore } from './grant-store';
 import { LoginGrant } from './login-grant';
@@ -24,15 +24,14 @@ import type { ForcedRefreshOutcome, NewGrant, StoreGrantOutcome, UserSummary, Us
  */
 export class UserVault extends DurableObject<Env> {
   private readonly store = new GrantStore(this.ctx.storage, () => this.config);
-  private readonly audit = new AuditTrail(this.ctx.storage);
   private readonly proofs = new ProofsOfLife();
   private readonly backoff = new RefreshBackoff();
   private readonly effects = new VaultEffects(this.ctx, () => this.env, this.store, this.backoff);
-  private readonly ending = new GrantEnding(this.store, this.effects, this.audit, () => this.config);
-  private readonly lifecycle = new TokenLifecycle(this.store, this.effects, this.ending, this.audit, this.proofs, this.backoff, () => this.config);
-  private readonly sweepCheck = new SweepValidation(this.store, this.lifecycle, this.ending, this.effects, this.audit, this.proofs, () => this.config);
-  private readonly login = new LoginGrant(this.store, this.effects, this.ending, this.audit, this.proofs, () => this.config);
-  private readonly adminConsole = new VaultConsole(this.store, this.lifecycle, this.effects, this.audit, this.proofs);
+  private readonly ending = new GrantEnding(this.store, this.effects, () => this.config);
+  private readonly lifecycle = new TokenLifecycle(this.store, this.effects, this.ending, this.proofs, this.backoff, () => this.config);
+  private readonly sweepCheck = new SweepValidation(this.store, this.lifecycle, this.ending, this.effects, this.proofs, () => this.config);
+  private readonly login = new LoginGrant(this.store, this.effects, this.ending, this.proofs, () => this.config);
+  private readonly adminConsole = new VaultConsole(this.store, this.lifecycle, this.effects, this.proofs);
 
   /** Read on every use, never kept: the bindings may be swapped under a live object (tests do). */
   private get config(): Config {
@@ -127,8 +126,8 @@ export class UserVault extends DurableObject<Env> {
     const checked = await this.lifecycle.checkOnce();
     if (checked.kind === 'revoked') return 'revoked';
     const late = `a revoke (${reason}) sent ${new Date(sentAt).toISOString()}, before this grant was made`;
-    if (checked.kind === 'unavailable') await this.audit.append(record.userId, 'validate_failed', `${late}: kept, Twitch could not be asked`);
-    else await this.audit.append(record.userId, 'validated', `${late}: kept, Twitch ${checked.kind === 'alive' ? 'confirms it alive' : 'refreshed it'}`);
+    if (checked.kind === 'unavailable') await this.store.append('validate_failed', `${late}: kept, Twitch could not be asked`);
+    else await this.store.append('validated', `${late}: kept, Twitch ${checked.kind === 'alive' ? 'confirms it alive' : 'refreshed it'}`);
     return 'kept';
   }
 
@@ -136,8 +135,7 @@ export class UserVault extends DurableObject<Env> {
   async revokeSessions(sessionVersion: number): Promise<'sessions_revoked' | 'session_revoked'> {
     const record = await this.store.load();
     if (!record || record.sessionVersion !== sessionVersion) return 'session_revoked';
-    await this.store.save({ ...record, sessionVersion: record.sessionVersion + 1 });
-    await this.audit.append(record.userId, 'sessions_revoked');
+    await this.store.save({ ...record, sessionVersion: record.sessionVersion + 1 }, 'sessions_revoked');
     return 'sessions_revoked';
   }
 
@@ -160,6 +158,6 @@ export class UserVault extends DurableObject<Env> {
 
   /** The user's audit trail, or null for a user this broker never saw. */
   async events(): Promise<AuditEvent[] | null> {
-    return (await this.store.load()) ? this.audit.list() : null;
+    return (await this.store.load()) ? this.store.events : null;
   }
 }

@@ -1,5 +1,4 @@
 import { REQUEST_BUDGET } from '../twitch/twitch-fetch';
-import type { AuditTrail } from './audit-trail';
 import type { GrantStore } from './grant-store';
 import type { ProofsOfLife } from './proofs-of-life';
 import type { TokenLifecycle } from './token-lifecycle';
@@ -12,7 +11,6 @@ export class VaultConsole {
     private readonly store: GrantStore,
     private readonly lifecycle: TokenLifecycle,
     private readonly effects: VaultEffects,
-    private readonly audit: AuditTrail,
     private readonly proofs: ProofsOfLife,
   ) {}
 
@@ -21,7 +19,7 @@ export class VaultConsole {
     const record = await this.store.load();
     if (!record) return null;
     const grant = record.grant;
-    const lastRefresh = [...(await this.audit.list())].reverse().find((entry) => entry.event === 'refreshed' || entry.event === 'refresh_failed');
+    const lastRefresh = [...this.store.events].reverse().find((entry) => entry.event === 'refreshed' || entry.event === 'refresh_failed');
     return {
       userId: record.userId,
       login: record.login,
@@ -45,7 +43,7 @@ export class VaultConsole {
     if (!record) return { outcome: 'not_found' };
     const grant = record.grant;
     if (!grant || record.status !== 'active') return { outcome: 'no_grant', status: record.status };
-    await this.audit.append(record.userId, 'refresh_forced', `by API key ${operator}`);
+    await this.store.append('refresh_forced', `by API key ${operator}`);
     const result = await this.lifecycle.refreshOnce(REQUEST_BUDGET);
     if (result.kind === 'revoked') return { outcome: 'revoked' };
     if (result.kind === 'unavailable') return { outcome: 'unavailable', retryAfterSeconds: result.retryAfterSeconds };
