@@ -74,12 +74,13 @@ export class AuditTrail {
 
   /**
    * Gives an entry written before its outcome was known (a logout, before Twitch answered the
-   * revocations) its reason, and logs the entry again with it. False if it has been trimmed since.
+   * revocations) its reason, logged under its own name so that a log reader counting logouts
+   * counts each once. False if it has been trimmed since.
    */
   amend(userId: string, entry: AuditEvent, detail: string): boolean {
     if (!this.kept.includes(entry)) return false;
     entry.detail = detail;
-    logEvent(`user.${entry.event}`, { userId, detail });
+    logEvent(`user.${entry.event}_detail`, { userId, detail });
     return true;
   }
 }
