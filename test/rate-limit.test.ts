@@ -4,6 +4,7 @@ import type { Env } from '../src/env';
 import { LOGIN_LIMIT } from '../src/http/login-rate-limiter';
 import { API_KEY } from './test-bindings';
 import { broker } from './support/broker';
+import { startBurstInOneWindow } from './support/rate-window';
 import { freshStateForEachTest } from './support/reset';
 
 freshStateForEachTest();
@@ -22,6 +23,7 @@ describe.each([
   ['the Durable Object fallback', () => ({ ...env, LOGIN_RATE_LIMITER: undefined }) as Env],
 ])('login rate limiting with %s', (_name, bindings) => {
   it('answers 429 with Retry-After once one address exceeds the limit, and spares other addresses', async () => {
+    await startBurstInOneWindow();
     const ip = `198.51.100.${Math.floor(Math.random() * 200)}`;
     const statuses = await burst('/callback', ip, LOGIN_LIMIT, bindings());
     expect(statuses.every((status) => status === 400)).toBe(true); // no state: refused, but counted
@@ -33,6 +35,7 @@ describe.each([
   });
 
   it('counts an IPv6 client per /64, so rotating through its own prefix does not escape the limit', async () => {
+    await startBurstInOneWindow();
     const group = Math.floor(Math.random() * 0xffff).toString(16);
     const prefix = `2001:db8:${group}:7`;
     const statuses: number[] = [];
@@ -46,6 +49,7 @@ describe.each([
   });
 
   it('counts by CF-Connecting-IPv6 when Pseudo IPv4 gives every request another CF-Connecting-IP', async () => {
+    await startBurstInOneWindow();
     const address = `2001:db8:${Math.floor(Math.random() * 0xffff).toString(16)}:9::1`;
     // Cloudflare's Pseudo IPv4 maps IPv6 clients into 240.0.0.0/4, one stand-in address per request here.
     const pseudo = (i: number) => `240.${Math.floor(Math.random() * 250)}.${i % 250}.${Math.floor(Math.random() * 250)}`;
