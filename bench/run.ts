@@ -7,6 +7,7 @@ import { API_KEY, configureStandin, logIn, startSystem, upstreamCallCount, type 
 import { measureBundle, type BundleSize } from './bundle';
 import { runScenario, type Scenario, type ScenarioTotals } from './load';
 import { announceSmoke, SMOKE } from './smoke';
+import { randomClientAddress } from '../scripts/random-address';
 
 /**
  * The hot-path benchmark (issue 5). Starts the Twitch stand-in and the Worker under `wrangler dev`
@@ -86,7 +87,6 @@ interface Target {
 
 const USER_IDS = ['100001', '100002', '100003'];
 /** A random documentation-range IPv6 address. */
-const randomAddress = () => `2001:db8::${Math.floor(Math.random() * 0xffff).toString(16)}:${Math.floor(Math.random() * 0xffff).toString(16)}`;
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 
 function scenarios(users: LoggedInUser[]): Scenario[] {
@@ -109,7 +109,7 @@ function scenarios(users: LoggedInUser[]): Scenario[] {
         {
           method: 'GET',
           path: '/authorize',
-          setupRequest: (request) => ({ ...request, headers: { ...request.headers, 'CF-Connecting-IP': randomAddress() } }),
+          setupRequest: (request) => ({ ...request, headers: { ...request.headers, 'CF-Connecting-IP': randomClientAddress() } }),
         },
       ],
     },

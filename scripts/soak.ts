@@ -16,6 +16,7 @@ import { parseCli } from './cli-args';
 import { apiKeyFor, startLocalSystem, type LocalSystem } from '../test/e2e/local-system';
 import { pkcePair } from '../test/support/pkce';
 import { announceSmoke, SMOKE } from '../bench/smoke';
+import { randomClientAddress } from './random-address';
 
 const USAGE = `
 Usage: npm run soak -- [--users N] [--seconds N] [--concurrency N]
@@ -115,11 +116,9 @@ async function soak(system: LocalSystem): Promise<void> {
 
   /** One call to the broker, counted; a 5xx that no injected fault explains is a violation. */
   async function call(what: string, path: string, init: RequestInit = {}): Promise<Response> {
-    // Many users on the internet, not one address: the login rate limit counts an IPv6 /64 as one
-    // client, so each call comes from its own random /64.
+    // Many users on the internet, not one address: the login rate limit is per address (an IPv6 /64).
     const headers = new Headers(init.headers);
-    const group = () => Math.floor(Math.random() * 0x10000).toString(16);
-    headers.set('CF-Connecting-IP', `2001:db8:${group()}:${group()}::1`);
+    headers.set('CF-Connecting-IP', randomClientAddress());
     const response = await fetch(`${broker.url}${path}`, { ...init, headers, redirect: 'manual' });
     figures.requests++;
     count(figures.statuses, `${what} ${response.status}`);

@@ -5,6 +5,7 @@ import worker from '../../src/index';
 import type { Env } from '../../src/env';
 import { APP_ORIGIN, BROKER, TWITCH } from '../test-bindings';
 import { pkcePair } from './pkce';
+import { randomClientAddress } from '../../scripts/random-address';
 
 export { pkcePair };
 
@@ -18,22 +19,16 @@ export async function broker(path: string, init?: RequestInit, bindings: Env = e
   const request = new Request(`${BROKER}${path}`, { redirect: 'manual', ...init });
   // Each caller gets its own address unless it names one, as on the internet: the login rate
   // limit is per address, and a whole suite from one address would trip it.
-  if (!request.headers.has('CF-Connecting-IP')) request.headers.set('CF-Connecting-IP', randomAddress());
+  if (!request.headers.has('CF-Connecting-IP')) request.headers.set('CF-Connecting-IP', randomClientAddress());
   const response = await worker.fetch(request, bindings, ctx);
   await waitOnExecutionContext(ctx);
   return response;
 }
 
-/** A random documentation-range IPv6 address, each in its own /64 (the login limit counts per /64). */
-const randomAddress = () => {
-  const [a, b, c, d] = Array.from(crypto.getRandomValues(new Uint16Array(4)), (part) => part.toString(16));
-  return `2001:db8:${a}:${b}::${c}:${d}`;
-};
-
 /** A browser (one address, one cookie jar for the broker's origin): enough for Set-Cookie / Cookie round trips. */
 export class CookieJar {
   readonly cookies = new Map<string, string>();
-  readonly address = randomAddress();
+  readonly address = randomClientAddress();
 
   /** Remembers (or forgets, on Max-Age=0) every cookie a response sets. */
   take(response: Response): Response {
