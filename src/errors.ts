@@ -50,6 +50,9 @@ export const unauthorized = (description: string): BrokerError => new BrokerErro
 export const reauthorizationRequired = (): BrokerError =>
   new BrokerError(401, 'reauthorization_required', 'Twitch no longer accepts this grant; send the user through /authorize again');
 
+/** A user that never logged in, as server-side callers are told. */
+export const unknownUser = (): BrokerError => new BrokerError(404, 'not_found', 'no grant is stored for this user');
+
 /** 503 when Twitch is failing and no valid token is left to serve. */
 export const temporarilyUnavailable = (retryAfterSeconds: number): BrokerError =>
   new BrokerError(503, 'temporarily_unavailable', 'Twitch is not answering; try again shortly', {

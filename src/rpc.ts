@@ -3,7 +3,8 @@ import { getConfig } from './config';
 import type { Env } from './env';
 import { BrokerError, invalidRequest } from './errors';
 import { parseScopes } from './http/scopes';
-import { appTokenAnswer, unknownUser, userTokenAnswer, type AppTokenBody, type UserTokenBody } from './tokens/token-answers';
+import { unknownUser } from './errors';
+import { appTokenAnswer, userTokenAnswer, type AppTokenBody, type UserTokenBody } from './tokens/token-answers';
 
 /** Options of `getUserToken`: what `scope=` and `force_refresh=true` are over HTTP. */
 export interface RpcUserTokenOptions {

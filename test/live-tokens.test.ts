@@ -116,6 +116,20 @@ describe('live token updates (GET /token/users/:userId/live)', () => {
     expect((await broker('/token/users/100001/live', { headers: { Authorization: `Bearer ${USERS_ONLY_API_KEY}` } })).status).toBe(426);
   });
 
+  // The route checks the grant, then hands the upgrade to the vault: a logout landing in between
+  // must still get the route's JSON error, not a bare text body.
+  it('answers with the route’s JSON error when the grant ends between the route’s checks and the vault', async () => {
+    await login({ userId: '100001' });
+    await broker('/token/users/100001', { method: 'DELETE', headers: { Authorization: `Bearer ${API_KEY}` } });
+    const upgrade = new Request('https://broker.example/token/users/100001/live', { headers: { Upgrade: 'websocket' } });
+    const gone = await userVault(env, '100001').fetch(upgrade);
+    expect(gone.status).toBe(404);
+    expect(await gone.json()).toEqual({ error: 'not_found', error_description: 'no grant is stored for this user' });
+    const notUpgraded = await userVault(env, '100001').fetch(new Request('https://broker.example/token/users/100001/live'));
+    expect(notUpgraded.status).toBe(426);
+    expect(await notUpgraded.json()).toMatchObject({ error: 'upgrade_required' });
+  });
+
   it('closes the oldest connection (4008) when a user would hold more than LIVE_TOKEN_MAX_SOCKETS, and keeps serving the newest', async () => {
     await login({ userId: '100001' });
     const bindings = await deploy('100001', { LIVE_TOKEN_MAX_SOCKETS: '3' });

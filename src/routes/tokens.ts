@@ -13,7 +13,8 @@ import { parseScopes } from '../http/scopes';
 import { validateInput } from '../http/validate-input';
 import { appTokenBody, deletedBody, insufficientScopeBody, scopeRefusedBody, userTokenBody } from '../openapi/bodies';
 import { apiKeySecurity, errorResponse, jsonResponse, retryAfter } from '../openapi/describe';
-import { appTokenAnswer, unknownUser, userTokenAnswer } from '../tokens/token-answers';
+import { unknownUser } from '../errors';
+import { appTokenAnswer, userTokenAnswer } from '../tokens/token-answers';
 import { requestedProtocols } from '../vault/live-tokens';
 import { userVault } from '../vault/stubs';
 

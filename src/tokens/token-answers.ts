@@ -95,6 +95,3 @@ export async function appTokenAnswer(env: Env, options: { forceRefresh?: boolean
     client_id: getConfig(env).clientId,
   };
 }
-
-/** A user that never logged in, as server-side callers are told. */
-export const unknownUser = (): BrokerError => new BrokerError(404, 'not_found', 'no grant is stored for this user');

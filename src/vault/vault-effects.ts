@@ -1,5 +1,6 @@
 import { getConfig, type Config } from '../config';
 import type { Env } from '../env';
+import { reauthorizationRequired, unknownUser } from '../errors';
 import { logEvent } from '../log';
 import { brokerEvent, type BrokerEvent } from '../notify/broker-event';
 import { NotificationOutbox } from '../notify/outbox';
@@ -76,7 +77,8 @@ export class VaultEffects {
   /** Accepts a live connection (the record loaded): it gets the current token at once, or a 404 without a grant. */
   async openLive(request: Request): Promise<Response> {
     const current = await this.store.currentToken();
-    if (!current.ok) return new Response('no grant', { status: 404 });
+    // The grant ended between the route's checks and here: the route's own error bodies.
+    if (!current.ok) return (current.error === 'reauthorization_required' ? reauthorizationRequired() : unknownUser()).toResponse();
     const response = this.live.accept({ type: 'token', ...userTokenBody(current.token, this.config.clientId) }, request, this.config.liveTokenMaxSockets);
     await this.scheduleAlarm();
     return response;
