@@ -157,10 +157,15 @@ async function main(): Promise<number> {
   if (record && broken.length === 0) {
     const durations: Record<string, number> = {};
     for (const result of results) {
-      for (const file of result.report?.testResults ?? []) {
+      // A shard runs its files one after another: a file's share of the shard's wall time runs to the
+      // next file's start, so the resets in its hooks and the next import are counted (a file's own
+      // start-to-end leaves them out, and a shard of reset-heavy files ran a minute past the others).
+      const files = [...(result.report?.testResults ?? [])].sort((a, b) => a.startTime - b.startTime);
+      files.forEach((file, index) => {
         const name = relative(ROOT, file.name);
-        if (!name.endsWith('.node.test.ts')) durations[name] = Math.round((file.endTime - file.startTime) / 100) / 10;
-      }
+        const until = files[index + 1]?.startTime ?? file.endTime;
+        if (!name.endsWith('.node.test.ts')) durations[name] = Math.round((Math.max(until, file.endTime) - file.startTime) / 100) / 10;
+      });
     }
     writeFileSync(DURATIONS_FILE, `${JSON.stringify(Object.fromEntries(Object.entries(durations).sort()), null, 2)}\n`);
     console.log(`recorded ${Object.keys(durations).length} file durations in ${relative(ROOT, DURATIONS_FILE)}`);
