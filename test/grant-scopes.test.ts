@@ -189,6 +189,30 @@ describe('ALLOWED_SCOPES with openid', () => {
 });
 
 describe('grant generations', () => {
+  it('replaces the pair a refresh stored while a narrower login was checking the old grant with Twitch', async () => {
+    await twitch.configure({ userAccessTokenTtlSeconds: 1 });
+    await login({ userId: '100001', scope: 'chat:read chat:edit' });
+    await twitch.configure({ userAccessTokenTtlSeconds: 14_000 });
+    await new Promise((resolve) => setTimeout(resolve, 1_100)); // expired: the login must ask Twitch whether it lives
+    // The login route's own validate answers at once; the vault's check of the stored grant is slow.
+    await twitch.inject({ path: '/oauth2/validate', kind: 'slow', delayMs: 0, times: 1 });
+    await twitch.inject({ path: '/oauth2/validate', kind: 'slow', delayMs: 1_500, times: 1 });
+    const narrower = login({ userId: '100001', scope: 'chat:read' });
+    await whileTwitchIsSlow();
+    // Meanwhile a backend's request refreshes the stored grant: a new pair, stored first.
+    const refreshed = await userToken('100001');
+    expect(refreshed.scopes).toContain('chat:edit');
+    await narrower;
+
+    // The login's pair is the user's token now, served as stored, and the pair the refresh stored is revoked.
+    const now = await userToken('100001');
+    expect(now.scopes).not.toContain('chat:edit');
+    expect(now.access_token).not.toBe(refreshed.access_token);
+    const atTwitch = await fetch(`${TWITCH}/oauth2/validate`, { headers: { Authorization: `OAuth ${now.access_token}` } });
+    expect((await json<{ scopes: string[] }>(atTwitch)).scopes).not.toContain('chat:edit');
+    await eventually(async () => expect(await statusAtTwitch(refreshed.access_token)).toBe(401));
+  });
+
   it('never lets a refresh that was in flight across a logout and a new login overwrite the new grant', async () => {
     await twitch.configure({ userAccessTokenTtlSeconds: 120 }); // inside the serve margin: the next /token refreshes
     const { jar } = await login({ userId: '100001' });

@@ -42,12 +42,17 @@ export class LoginGrant {
       return { sessionVersion: previous.sessionVersion, stored: false, scopes: [...live.scopes] };
     }
     const sealed = await this.grants.sealPair(input.userId, input.accessToken, input.refreshToken);
+    // Twitch (isAlive) and the sealing were awaited: a caller's refresh, a logout or a revocation may
+    // have stored a newer record meanwhile. The new grant follows that one, and replaces its pair.
+    const latest = this.grants.current ?? previous;
+    const replacedGrant = latest?.status === 'active' ? latest.grant : null;
+    const generation = Math.max(latest?.grant?.generation ?? 0, latest?.lastGeneration ?? 0) + 1;
     await this.grants.save(
       {
         userId: input.userId,
         login: input.login,
         status: 'active',
-        sessionVersion: previous?.sessionVersion ?? 1,
+        sessionVersion: latest?.sessionVersion ?? 1,
         revokedAt: null,
         grant: {
           ...sealed,
@@ -55,18 +60,19 @@ export class LoginGrant {
           scopes: input.scopes,
           obtainedAt: Date.now(),
           lastValidatedAt: input.validatedAt,
-          generation: Math.max(previous?.grant?.generation ?? 0, previous?.lastGeneration ?? 0) + 1,
+          generation,
         },
       },
       'logged_in',
     );
-    if (live) {
-      const replaced = await this.grants.unsealPairOrLog(live);
+    this.grants.rememberAccessToken(generation, input.accessToken);
+    if (replacedGrant) {
+      const replaced = await this.grants.unsealPairOrLog(replacedGrant);
       await this.effects.revokeLater(replaced.filter((token) => token !== input.accessToken && token !== input.refreshToken));
     }
     await this.effects.pushCurrentToken();
     await this.effects.notify(brokerEvent('user.authorized', { user_id: input.userId, login: input.login, scopes: input.scopes }));
-    if (live) await this.effects.notifyScopeChange(live.scopes, input.scopes);
+    if (replacedGrant) await this.effects.notifyScopeChange(replacedGrant.scopes, input.scopes);
     return { sessionVersion: this.grants.current!.sessionVersion, stored: true, scopes: input.scopes };
   }
 
