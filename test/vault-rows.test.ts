@@ -64,6 +64,27 @@ async function storedUser(userId: string, expiresInMs: number): Promise<number> 
   return sessionVersion;
 }
 
+/** A user record as a vault stores it, with `grant`'s tokens sealed and its access token expired. */
+async function sealedRecord(userId: string, grant: { access_token: string; refresh_token: string; scope: string[] }): Promise<UserRecord> {
+  const keys = getConfig(env).tokenKeys;
+  return {
+    userId,
+    login: `user_${userId}`,
+    status: 'active',
+    sessionVersion: 1,
+    revokedAt: null,
+    grant: {
+      sealedAccessToken: await seal(grant.access_token, `user:${userId}:access`, keys),
+      sealedRefreshToken: await seal(grant.refresh_token, `user:${userId}:refresh`, keys),
+      expiresAt: Date.now() - 1_000,
+      scopes: grant.scope,
+      obtainedAt: Date.now() - HOUR,
+      lastValidatedAt: Date.now() - HOUR,
+      generation: 2,
+    },
+  };
+}
+
 const eventNames = async (userId: string) => (await vault(userId).events())?.map((entry) => entry.event);
 
 describe('rows a vault writes', () => {
@@ -139,23 +160,7 @@ describe('rows a vault writes', () => {
     ];
     // What deployments before this one left: the record under `user`, the trail under `audit`,
     // written before the vault has read anything.
-    const keys = getConfig(env).tokenKeys;
-    const record: UserRecord = {
-      userId,
-      login: `user_${userId}`,
-      status: 'active',
-      sessionVersion: 1,
-      revokedAt: null,
-      grant: {
-        sealedAccessToken: await seal(grant.access_token, `user:${userId}:access`, keys),
-        sealedRefreshToken: await seal(grant.refresh_token, `user:${userId}:refresh`, keys),
-        expiresAt: Date.now() - 1_000,
-        scopes: grant.scope,
-        obtainedAt: Date.now() - HOUR,
-        lastValidatedAt: Date.now() - HOUR,
-        generation: 2,
-      },
-    };
+    const record = await sealedRecord(userId, grant);
     await runInDurableObject(vault(userId), (_instance, ctx) => ctx.storage.put({ user: record, audit: trail }));
     const stored = () =>
       runInDurableObject(vault(userId), async (_instance, ctx) => ({
@@ -177,5 +182,23 @@ describe('rows a vault writes', () => {
     expect(await rowsWrittenDuring(vault(userId), async () => expect((await userToken(userId)).status).toBe(200))).toBe(1);
     expect((await twitch.counts()).token.refresh_token).toBe(2);
     expect(await eventNames(userId)).toEqual(['logged_in', 'refresh_failed', 'refreshed', 'refreshed', 'refreshed']);
+  });
+
+  it('keeps what a rolled-back deployment appended under the old `audit` key: merged by time on load, the key gone on the next write', async () => {
+    const userId = '940006';
+    await twitch.addUsers(1, Number(userId));
+    const record = await sealedRecord(userId, await twitch.grant(userId));
+    const moved: AuditEvent = { at: Date.now() - HOUR, event: 'logged_in' };
+    // The trail inside the record, and what a rolled-back deployment appended apart since.
+    const appendedApart: AuditEvent = { at: Date.now() - 1_000, event: 'sessions_revoked' };
+    await runInDurableObject(vault(userId), (_instance, ctx) => ctx.storage.put({ user: { ...record, audit: [moved] }, audit: [appendedApart] }));
+    expect(await vault(userId).events()).toEqual([moved, appendedApart]);
+
+    expect(await vault(userId).revokeSessions(record.sessionVersion)).toBe('sessions_revoked');
+    const stored = await runInDurableObject(vault(userId), async (_instance, ctx) => ({
+      keys: [...(await ctx.storage.list()).keys()].filter((key) => RECORD_KEYS.includes(key)),
+      trail: (await ctx.storage.get<{ audit: AuditEvent[] }>('user'))?.audit.map((entry) => entry.event),
+    }));
+    expect(stored).toEqual({ keys: ['user'], trail: ['logged_in', 'sessions_revoked', 'sessions_revoked'] });
   });
 });

@@ -58,9 +58,19 @@ export class AuditTrail {
     return this.kept;
   }
 
-  /** Takes the trail as stored. */
-  restore(events: AuditEvent[]): void {
-    this.kept = events;
+  /**
+   * Takes the trail as stored, with any entries kept apart under the old `audit` key merged in by
+   * time (a vault from before the move, or one a rolled-back deployment appended to since).
+   */
+  restore(events: AuditEvent[], keptApart: AuditEvent[] = []): void {
+    if (keptApart.length === 0) {
+      this.kept = events;
+      return;
+    }
+    const sameEntry = (entry: AuditEvent) => `${entry.at}|${entry.event}|${entry.detail ?? ''}`;
+    const known = new Set(events.map(sameEntry));
+    const merged = [...events, ...keptApart.filter((entry) => !known.has(sameEntry(entry)))].sort((a, b) => a.at - b.at);
+    this.kept = trimmed(merged, MAX_EVENTS);
   }
 
   /** Appends an event, trimming the oldest, and logs it. Returns the entry, for `amend`. */

@@ -77,8 +77,11 @@ export class GrantStore {
   /** The record and its trail, read from storage once per instance. */
   async load(): Promise<UserRecord | null> {
     if (this.record !== undefined) return this.record;
-    const stored = await this.storage.get<StoredUser>(RECORD_KEY);
-    const separateTrail = stored && !stored.audit ? await this.storage.get<AuditEvent[]>(SEPARATE_TRAIL_KEY) : undefined;
+    // Both keys in one read: a vault from before the trail moved into the record holds `audit`
+    // apart, and so does one that a rolled-back deployment wrote to after the move.
+    const both = await this.storage.get<StoredUser | AuditEvent[]>([RECORD_KEY, SEPARATE_TRAIL_KEY]);
+    const stored = both.get(RECORD_KEY) as StoredUser | undefined;
+    const separateTrail = both.get(SEPARATE_TRAIL_KEY) as AuditEvent[] | undefined;
     // Another call may have loaded (and written) while these reads were awaited: its copy is newer.
     if (this.record !== undefined) return this.record;
     if (!stored) {
@@ -86,7 +89,7 @@ export class GrantStore {
       return null;
     }
     const { audit, ...record } = stored;
-    this.trail.restore(audit ?? separateTrail ?? []);
+    this.trail.restore(audit ?? [], separateTrail ?? []);
     this.trailKeyToDelete = separateTrail !== undefined;
     this.record = record;
     return record;

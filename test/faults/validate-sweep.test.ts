@@ -68,7 +68,8 @@ describe('the sweep validating a user while Twitch misbehaves', () => {
     await injectFault(ON_VALIDATE, FAULTS.status503, -1);
     const { result: report, elapsedMs } = await timed(() => atCallPace(OUTAGE_PACE, adminSweep));
     expect(report).toMatchObject({ validated: 0, failed: 1, revoked: 0 });
-    expect(elapsedMs).toBeLessThan(BACKGROUND_LIMIT_MS);
+    // The 20 s budget at this pace is 2 s: the sweep gives the user up within half as much again.
+    expect(elapsedMs).toBeLessThan(30_000 * OUTAGE_PACE);
     expect((await userValidateCalls()).length).toBeGreaterThan(2);
 
     await twitch.clearFaults();
