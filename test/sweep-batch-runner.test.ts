@@ -1,4 +1,4 @@
-import { runInDurableObject } from 'cloudflare:test';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { getConfig } from '../src/config';
@@ -6,6 +6,7 @@ import type { LanePort } from '../src/sweep/access-copies';
 import { runBatch, type VaultPort, VisitTracking } from '../src/sweep/batch-runner';
 import { DirectoryRows } from '../src/sweep/directory-rows';
 import { SWEEP_BATCH_SIZE } from '../src/sweep/schedule';
+import { visitedIn } from '../src/sweep/sweep-counts';
 import { freshStateForEachTest } from './support/reset';
 import { directory, HOUR } from './support/seed';
 
@@ -54,5 +55,27 @@ describe('the batch runner', () => {
     expect(Math.max(...visitsPerBatch)).toBeLessThanOrEqual(SWEEP_BATCH_SIZE);
     expect(SWEEP_BATCH_SIZE).toBeLessThan(1000);
     expect(await directory().stats()).toMatchObject({ users: 300, active: 300, due: 0 });
+  });
+});
+
+describe('the directory over more users than one batch takes', () => {
+  it('arms its alarm for the next batch while users are left, and its alarms reach every one of 300 users', async () => {
+    const userIds = Array.from({ length: 300 }, (_, i) => String(310000 + i));
+    await directory().registerMany(userIds, Date.now() - 2 * HOUR);
+    // The vaults hold no grant (only the directory's rows were written): each visit finds the user gone.
+    const first = await directory().sweep();
+    expect(visitedIn(first)).toBeGreaterThan(0);
+    expect(visitedIn(first)).toBeLessThanOrEqual(SWEEP_BATCH_SIZE);
+    expect(first.remaining).toBeGreaterThan(0);
+    const armed = await runInDurableObject(directory(), (_instance, ctx) => ctx.storage.getAlarm());
+    expect(armed).not.toBeNull();
+
+    for (let guard = 0; guard < 10 && (await directory().stats()).due > 0; guard++) {
+      expect(await runDurableObjectAlarm(directory())).toBe(true);
+    }
+    const batches = await directory().evidence();
+    expect(batches.length).toBeGreaterThan(1);
+    expect(batches.reduce((sum, batch) => sum + batch.visited, 0)).toBe(300);
+    expect(await directory().stats()).toMatchObject({ users: 300, due: 0 });
   });
 });
