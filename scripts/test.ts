@@ -37,7 +37,7 @@ Options:
                                  times the shards are balanced by
   -h, --help                     print this and exit
 
-Environment: TEST_SHARDS (default 4) workers shards.
+Environment: TEST_SHARDS (default 5) workers shards.
 Exit code: 0 every test passed; 1 a test or a process failed; 2 bad arguments.
 `;
 
@@ -134,7 +134,7 @@ async function main(): Promise<number> {
     return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
   }
 
-  const shardCount = Math.max(1, Number(process.env.TEST_SHARDS ?? 4) || 4);
+  const shardCount = Math.max(1, Number(process.env.TEST_SHARDS ?? 5) || 5);
   const shards = balance(workersTestFiles(), shardCount);
   const reports = mkdtempSync(join(tmpdir(), 'ttb-test-'));
   const started = Date.now();
