@@ -6,7 +6,7 @@ import { USER_DIRECTORY_NAME } from '../src/vault/stubs';
 import { API_KEY } from './test-bindings';
 import { broker } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
-import { directory, HOUR, vault } from './support/seed';
+import { directory, HOUR, storeStandinGrant } from './support/seed';
 import { meterStorage, type StatementCursor } from './support/storage-meter';
 import { twitch } from './support/twitch';
 
@@ -21,16 +21,7 @@ freshStateForEachTest();
 /** A user whose access token expired `expiredAgoMs` ago, on their moment in the sweep (as users in use are). */
 async function idleUser(userId: string, expiredAgoMs: number): Promise<void> {
   await twitch.addUsers(1, Number(userId));
-  const grant = await twitch.grant(userId);
-  await vault(userId).storeGrant({
-    userId,
-    login: `user_${userId}`,
-    accessToken: grant.access_token,
-    refreshToken: grant.refresh_token,
-    expiresAt: Date.now() - expiredAgoMs,
-    scopes: grant.scope,
-    validatedAt: Date.now() - 5 * HOUR,
-  });
+  await storeStandinGrant(userId, { expiresAt: Date.now() - expiredAgoMs, validatedAt: Date.now() - 5 * HOUR });
   await directory().registerMany([userId], Date.now() - 10 * 60_000);
 }
 

@@ -9,7 +9,7 @@ import type { NewGrant } from '../src/vault/vault-types';
 import { API_KEY } from './test-bindings';
 import { broker } from './support/broker';
 import { freshStateForEachTest } from './support/reset';
-import { HOUR, vault } from './support/seed';
+import { HOUR, standinGrant, vault } from './support/seed';
 import { rowsWrittenDuring } from './support/storage-meter';
 import { twitch } from './support/twitch';
 
@@ -27,18 +27,8 @@ const RECORD_KEYS = ['user', 'audit'];
 const userToken = (userId: string) => broker(`/token/users/${userId}`, { headers: { Authorization: `Bearer ${API_KEY}` } });
 
 /** A login's grant for `userId` (known to Twitch), its access token said to expire `expiresInMs` from now. */
-async function newGrant(userId: string, expiresInMs: number): Promise<NewGrant> {
-  const grant = await twitch.grant(userId);
-  return {
-    userId,
-    login: `user_${userId}`,
-    accessToken: grant.access_token,
-    refreshToken: grant.refresh_token,
-    expiresAt: Date.now() + expiresInMs,
-    scopes: grant.scope,
-    validatedAt: Date.now(),
-  };
-}
+const newGrant = async (userId: string, expiresInMs: number): Promise<NewGrant> =>
+  (await standinGrant(userId, { expiresAt: Date.now() + expiresInMs, validatedAt: Date.now() })).newGrant;
 
 /**
  * Waits until the vault's alarm has delivered what was queued for the app (a login's

@@ -6,7 +6,7 @@ import { SWEEP_CYCLE_MS } from '../../src/sweep/schedule';
 import { SET_ASIDE_AFTER_MS } from '../../src/vault/timing';
 import { broker } from '../../test/support/broker';
 import { resetAll } from '../../test/support/reset';
-import { directory, seedUsers, vault } from '../../test/support/seed';
+import { directory, HOUR, seedUsers, storeStandinGrant, vault } from '../../test/support/seed';
 import { meterStorage } from '../../test/support/storage-meter';
 import { twitch } from '../../test/support/twitch';
 import { API_KEY } from '../../test/test-bindings';
@@ -34,7 +34,6 @@ const IDLE_USERS = SMOKE ? 8 : 40;
 /** Users whose token lapsed a minute ago: visited once while idle, within SET_ASIDE_AFTER_MS, never set aside. */
 const SHORT_IDLE_USERS = SMOKE ? 8 : 40;
 const CYCLES = SMOKE ? 1 : 2;
-const HOUR = 3600_000;
 
 /** What the harness is doing: callers' requests are told apart by it (a refresh or a warm read). */
 type Phase = 'setup' | 'sweep' | 'burst' | 'idle' | 'refresh' | 'warm' | 'app';
@@ -312,18 +311,7 @@ it('measures the broker’s work and its callers’ requests, per operation', as
     // were in use are. ---
     const lapsed = async (count: number, firstId: number, expiredAgoMs: number) => {
       const ids = await seedUsers(count, firstId, 10 * 60_000);
-      for (const userId of ids) {
-        const grant = await twitch.grant(userId);
-        await vault(userId).storeGrant({
-          userId,
-          login: `user_${userId}`,
-          accessToken: grant.access_token,
-          refreshToken: grant.refresh_token,
-          expiresAt: Date.now() - expiredAgoMs,
-          scopes: grant.scope,
-          validatedAt: Date.now() - 5 * HOUR,
-        });
-      }
+      for (const userId of ids) await storeStandinGrant(userId, { expiresAt: Date.now() - expiredAgoMs, validatedAt: Date.now() - 5 * HOUR });
       await runInDurableObject(directoryStub(), (_instance, ctx) => {
         for (const userId of ids) {
           ctx.storage.sql.exec(

@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { runDurableObjectAlarm } from 'cloudflare:test';
 import { expect } from 'vitest';
 import { userDirectory, userVault } from '../../src/vault/stubs';
+import type { NewGrant } from '../../src/vault/vault-types';
 import { TEST_BINDINGS, TWITCH } from '../test-bindings';
 import { twitch } from './twitch';
 
@@ -12,6 +13,37 @@ export const directory = () => userDirectory(env);
 /** A user's vault. */
 export const vault = (userId: string) => userVault(env, userId);
 
+/** When a seeded grant's access token expires (default: when Twitch says) and when it was last validated. */
+interface GrantTimes {
+  validatedAt: number;
+  expiresAt?: number;
+  /** Whom Twitch issued the grant to (default: the user): a grant of another user, as an import that guessed could store. */
+  ownerId?: string;
+  login?: string;
+}
+
+/** A grant the stand-in issues, as a login hands it to `userId`'s vault; also returns Twitch's pair. */
+export async function standinGrant(userId: string, times: GrantTimes) {
+  const grant = await twitch.grant(times.ownerId ?? userId);
+  const newGrant: NewGrant = {
+    userId,
+    login: times.login ?? `user_${userId}`,
+    accessToken: grant.access_token,
+    refreshToken: grant.refresh_token,
+    expiresAt: times.expiresAt ?? Date.now() + grant.expires_in * 1000,
+    scopes: grant.scope,
+    validatedAt: times.validatedAt,
+  };
+  return { grant, newGrant };
+}
+
+/** Stores a grant the stand-in issues in `userId`'s vault (see `standinGrant`); returns Twitch's pair. */
+export async function storeStandinGrant(userId: string, times: GrantTimes) {
+  const { grant, newGrant } = await standinGrant(userId, times);
+  await vault(userId).storeGrant(newGrant);
+  return grant;
+}
+
 /**
  * Seeds users straight into their vaults and the directory, as past logins would have left them:
  * a grant issued by the stand-in, last validated `ageMs` ago.
@@ -21,20 +53,7 @@ export async function seedUsers(count: number, firstId: number, ageMs: number): 
   const ids = Array.from({ length: count }, (_, i) => String(firstId + i));
   const validatedAt = Date.now() - ageMs;
   for (let i = 0; i < ids.length; i += 100) {
-    await Promise.all(
-      ids.slice(i, i + 100).map(async (userId) => {
-        const grant = await twitch.grant(userId);
-        await vault(userId).storeGrant({
-          userId,
-          login: `user_${userId}`,
-          accessToken: grant.access_token,
-          refreshToken: grant.refresh_token,
-          expiresAt: Date.now() + grant.expires_in * 1000,
-          scopes: grant.scope,
-          validatedAt,
-        });
-      }),
-    );
+    await Promise.all(ids.slice(i, i + 100).map((userId) => storeStandinGrant(userId, { validatedAt })));
   }
   await directory().registerMany(ids, validatedAt);
   return ids;
@@ -54,17 +73,8 @@ export async function seedGrantOfAnotherUser(userId: string, login: string, owne
  * validated `ageMs` ago, and enrols the user in the sweep. Returns the stored pair.
  */
 export async function seedValidatedGrant(userId: string, login: string, ageMs: number, ownerId = userId) {
-  const grant = await twitch.grant(ownerId);
   const validatedAt = Date.now() - ageMs;
-  await vault(userId).storeGrant({
-    userId,
-    login,
-    accessToken: grant.access_token,
-    refreshToken: grant.refresh_token,
-    expiresAt: Date.now() + grant.expires_in * 1000,
-    scopes: grant.scope,
-    validatedAt,
-  });
+  const grant = await storeStandinGrant(userId, { validatedAt, ownerId, login });
   await directory().registerMany([userId], validatedAt);
   return grant;
 }
