@@ -1,3 +1,5 @@
+import type { TokenFailure } from './vault/vault-types';
+
 /**
  * Errors with a stable wire code. The wire body is always
  * `{"error": code, "error_description": description}`; the description never carries a secret.
@@ -58,3 +60,17 @@ export const temporarilyUnavailable = (retryAfterSeconds: number): BrokerError =
   new BrokerError(503, 'temporarily_unavailable', 'Twitch is not answering; try again shortly', {
     'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))),
   });
+
+/** Why a user has no token to serve, as the error callers get; `whenMissing` for a user with no grant. */
+export function tokenFailureError(failure: TokenFailure, whenMissing: BrokerError): BrokerError {
+  switch (failure.error) {
+    case 'reauthorization_required':
+      return reauthorizationRequired();
+    case 'temporarily_unavailable':
+      return temporarilyUnavailable(failure.retryAfterSeconds);
+    case 'session_revoked':
+      return unauthorized('the session has been revoked');
+    case 'not_found':
+      return whenMissing;
+  }
+}

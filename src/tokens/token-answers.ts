@@ -1,6 +1,6 @@
 import { getConfig } from '../config';
 import type { Env } from '../env';
-import { BrokerError, reauthorizationRequired, temporarilyUnavailable, unauthorized } from '../errors';
+import { BrokerError, temporarilyUnavailable, tokenFailureError } from '../errors';
 import { authorizeUrlFor } from '../http/origins';
 import { getAppToken } from '../vault/app-token-cache';
 import { userVault } from '../vault/stubs';
@@ -36,16 +36,7 @@ export interface UserTokenRequest {
 /** The token, or the error that says why there is none. */
 function tokenOrThrow(result: UserTokenResult, whenMissing: BrokerError): UserAccessToken {
   if (result.ok) return result.token;
-  switch (result.error) {
-    case 'reauthorization_required':
-      throw reauthorizationRequired();
-    case 'temporarily_unavailable':
-      throw temporarilyUnavailable(result.retryAfterSeconds);
-    case 'session_revoked':
-      throw unauthorized('the session has been revoked');
-    case 'not_found':
-      throw whenMissing;
-  }
+  throw tokenFailureError(result, whenMissing);
 }
 
 /**

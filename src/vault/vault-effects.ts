@@ -1,6 +1,6 @@
 import { getConfig, type Config } from '../config';
 import type { Env } from '../env';
-import { reauthorizationRequired, unknownUser } from '../errors';
+import { tokenFailureError, unknownUser } from '../errors';
 import { logEvent } from '../log';
 import { brokerEvent, type BrokerEvent } from '../notify/broker-event';
 import { NotificationOutbox } from '../notify/outbox';
@@ -78,7 +78,7 @@ export class VaultEffects {
   async openLive(request: Request): Promise<Response> {
     const current = await this.store.currentToken();
     // The grant ended between the route's checks and here: the route's own error bodies.
-    if (!current.ok) return (current.error === 'reauthorization_required' ? reauthorizationRequired() : unknownUser()).toResponse();
+    if (!current.ok) return tokenFailureError(current, unknownUser()).toResponse();
     const response = this.live.accept({ type: 'token', ...userTokenBody(current.token, this.config.clientId) }, request, this.config.liveTokenMaxSockets);
     await this.scheduleAlarm();
     return response;
