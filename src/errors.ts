@@ -61,6 +61,9 @@ export const temporarilyUnavailable = (retryAfterSeconds: number): BrokerError =
     'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))),
   });
 
+/** 426 for the live route opened other than as a WebSocket. */
+export const upgradeRequired = (): BrokerError => new BrokerError(426, 'upgrade_required', 'open this URL as a WebSocket', { Upgrade: 'websocket' });
+
 /** Why a user has no token to serve, as the error callers get; `whenMissing` for a user with no grant. */
 export function tokenFailureError(failure: TokenFailure, whenMissing: BrokerError): BrokerError {
   switch (failure.error) {

@@ -5,7 +5,6 @@ import { apiCallerFor, requireApiKey, withScope } from '../auth/api-key';
 import { bearerToken, requireSession } from '../auth/session-auth';
 import { dropUser } from '../admin/users';
 import type { AppEnv } from '../env';
-import { BrokerError, unauthorized } from '../errors';
 import { getConfig } from '../config';
 import { brokerOrigin } from '../http/origins';
 import { userIdParam } from '../http/params';
@@ -13,7 +12,7 @@ import { parseScopes } from '../http/scopes';
 import { validateInput } from '../http/validate-input';
 import { appTokenBody, deletedBody, insufficientScopeBody, scopeRefusedBody, userTokenBody } from '../openapi/bodies';
 import { apiKeySecurity, errorResponse, jsonResponse, retryAfter } from '../openapi/describe';
-import { unknownUser } from '../errors';
+import { unauthorized, unknownUser, upgradeRequired } from '../errors';
 import { appTokenAnswer, userTokenAnswer } from '../tokens/token-answers';
 import { requestedProtocols } from '../vault/live-tokens';
 import { userVault } from '../vault/stubs';
@@ -176,7 +175,7 @@ export const tokenRoutes = new Hono<AppEnv>()
     validateInput('param', userIdParam),
     async (c) => {
       if (c.req.header('Upgrade')?.toLowerCase() !== 'websocket') {
-        throw new BrokerError(426, 'upgrade_required', 'open this URL as a WebSocket', { Upgrade: 'websocket' });
+        throw upgradeRequired();
       }
       const config = getConfig(c.env);
       // Read here, so a malformed LIVE_TOKEN_MAX_SOCKETS answers 500 server_misconfigured naming it (the vault reads it too).

@@ -1,7 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import { getConfig, type Config } from '../config';
 import type { Env } from '../env';
-import { BrokerError } from '../errors';
+import { upgradeRequired } from '../errors';
 import { BACKGROUND_BUDGET } from '../twitch/twitch-fetch';
 import type { AuditEvent } from './audit-trail';
 import { GrantEnding } from './grant-ending';
@@ -49,9 +49,7 @@ export class UserVault extends DurableObject<Env> {
 
   /** GET /token/users/:id/live, forwarded by the Worker once it has checked the key and the user. */
   override async fetch(request: Request): Promise<Response> {
-    if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') {
-      return new BrokerError(426, 'upgrade_required', 'open this URL as a WebSocket', { Upgrade: 'websocket' }).toResponse();
-    }
+    if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') return upgradeRequired().toResponse();
     await this.store.load();
     return this.effects.openLive(request);
   }
