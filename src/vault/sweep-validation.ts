@@ -40,9 +40,13 @@ export class SweepValidation {
     // After a key rotation every visit re-seals the grant, refresh token included, whatever it does
     // next: the old key may be retired once a sweep has passed (docs/security.md: key rotation).
     const resealed = await this.store.resealedIfOldKey(loaded.grant);
-    if (Object.keys(resealed).length > 0) await this.store.save({ ...loaded, grant: { ...loaded.grant, ...resealed } });
-    const record = this.store.current!;
-    const grant = record.grant!;
+    // Read after the await: a refresh, a login or a logout may have replaced the record meanwhile.
+    const record = this.store.current;
+    if (!record?.grant || record.status !== 'active') return { outcome: 'inactive', lastValidatedAt: null };
+    if (Object.keys(resealed).length > 0 && record.grant.generation === loaded.grant.generation) {
+      await this.store.save({ ...record, grant: { ...record.grant, ...resealed } });
+    }
+    const grant = this.store.current!.grant!;
     const now = Date.now();
     const lastProof = this.proofs.lastValidated(grant);
     // An operator's forced sweep, or a copy Twitch called another user's token: ask Twitch now.
@@ -85,21 +89,24 @@ export class SweepValidation {
     // An operator's forced sweep (rare, and asked for) is worth an entry in the user's own trail,
     // written with the record when the validation changed it.
     let entryOwed = options.force === true;
+    if (this.store.current?.grant?.generation === grant.generation) {
+      this.proofs.validatedInMemory = { generation: grant.generation, at: now };
+    }
+    const resealedNow = await this.store.resealedIfOldKey(grant);
+    // Read after the await, as above: only the grant Twitch just vouched for is written.
     const current = this.store.current;
     if (current?.grant?.generation === grant.generation) {
-      this.proofs.validatedInMemory = { generation: grant.generation, at: now };
-      const resealed = await this.store.resealedIfOldKey(current.grant);
       const login = info.login ?? current.login;
       const scopes = info.scopes.length > 0 ? info.scopes : current.grant.scopes;
       const expiresAt = info.expiresAt ?? current.grant.expiresAt;
       // Twitch's expires_in counts down in whole seconds: a drift under a minute is not news.
       const changed =
-        Object.keys(resealed).length > 0 ||
+        Object.keys(resealedNow).length > 0 ||
         login !== current.login ||
         scopes.join(' ') !== current.grant.scopes.join(' ') ||
         Math.abs(expiresAt - current.grant.expiresAt) > 60_000;
       if (changed) {
-        const grantNow = { ...current.grant, ...resealed, lastValidatedAt: now, expiresAt, scopes };
+        const grantNow = { ...current.grant, ...resealedNow, lastValidatedAt: now, expiresAt, scopes };
         await this.store.save({ ...current, login, grant: grantNow }, entryOwed ? 'validated' : undefined);
         entryOwed = false;
         await this.effects.notifyScopeChange(current.grant.scopes, scopes);

@@ -177,16 +177,17 @@ export class TokenLifecycle {
     }
     this.backoff.succeeded();
 
-    // Other requests ran while we waited on Twitch: write only over the grant we refreshed.
+    const sealed = await this.store.sealPair(record.userId, fresh.accessToken, fresh.refreshToken);
+    // Other requests ran while we waited on Twitch and sealed the pair: write only over the grant we
+    // refreshed, read after the last await (a logout in between must not be written over).
     const current = this.store.current;
     if (!current?.grant || current.grant.generation !== grant.generation) {
-      // The grant changed while Twitch answered (logout, new login): this pair is not ours to keep.
+      // The grant changed meanwhile (logout, new login): this pair is not ours to keep.
       await this.effects.revokeLater([fresh.accessToken, fresh.refreshToken]);
       return current?.grant ? { kind: 'refreshed' } : { kind: 'revoked' };
     }
     // Persist the new pair, including Twitch's newest refresh token, before anyone is answered:
     // one write, with its audit entry.
-    const sealed = await this.store.sealPair(current.userId, fresh.accessToken, fresh.refreshToken);
     const now = Date.now();
     await this.store.save(
       {
