@@ -56,9 +56,10 @@ export class GrantEnding {
    * answered: the answer is about the old one, which is nobody's to end now.
    */
   async endAnotherUsersGrant(grant: StoredGrant): Promise<boolean> {
+    const pair = await this.store.unsealPairOrLog(grant);
+    // Checked after the await: markRevoked ends whatever grant is current then.
     const current = this.store.current;
     if (current?.status !== 'active' || current.grant?.generation !== grant.generation) return false;
-    const pair = await this.store.unsealPairOrLog(grant);
     await this.markRevoked('identity_mismatch', 'identity_mismatch');
     await this.effects.revokeLater(pair);
     return true;
